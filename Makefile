@@ -1,0 +1,56 @@
+# churnlab — two commands: `make demo` and `make test`. Both set everything up first.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SAMPLE := data/sample/accounts.parquet
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test lint format lab sample browser clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall only when the package metadata changes: a rerun with nothing changed is quick.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name churnlab --display-name "churnlab (Python 3.11)" >/dev/null
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## create .venv and install churnlab with its dependencies
+
+$(SAMPLE): $(STAMP)
+	$(BIN)/churnlab sample
+
+sample: $(STAMP)  ## (re)generate the built-in sample data under data/sample
+	$(BIN)/churnlab sample
+
+demo: $(SAMPLE)  ## set up, generate the sample data and run the main job
+	$(BIN)/churnlab validate
+
+browser:  ## install headless Chromium + ChromeDriver (Debian packages) when missing
+	@bash scripts/ensure-chromium.sh
+
+test: $(STAMP) browser  ## set up and run lint + the test suite
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+lint: $(STAMP)  ## ruff check + format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+lab: $(STAMP)  ## open JupyterLab with the registered `churnlab` kernel
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+clean:  ## remove the virtual environment (data and reports are kept)
+	rm -rf $(VENV)

@@ -1,0 +1,86 @@
+"""The few exception types churnlab raises, one per kind of failure.
+
+Every message names what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+
+class ChurnlabError(Exception):
+    """Base class of every error churnlab raises on purpose."""
+
+
+class ParamsError(ChurnlabError):
+    """``params.yaml``, an overlay or a ``-p key=value`` override is invalid."""
+
+
+class DataError(ChurnlabError):
+    """Input data breaks a rule of the data contract.
+
+    Parameters
+    ----------
+    file : str
+        The file (or table name) the data came from.
+    column : str
+        The offending column.
+    rule : str
+        The rule that was broken, in words ("must be unique", "must be >= 0").
+    rows : pandas.DataFrame, optional
+        The offending rows; a few are shown in the message.
+    count : int, optional
+        How many rows break the rule (defaults to ``len(rows)``).
+    hint : str, optional
+        How to fix it.
+    """
+
+    def __init__(
+        self,
+        file: str,
+        column: str,
+        rule: str,
+        rows: pd.DataFrame | None = None,
+        count: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file = str(file)
+        self.column = column
+        self.rule = rule
+        self.rows = rows
+        self.count = int(count if count is not None else (0 if rows is None else len(rows)))
+        self.hint = hint
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        msg = f"{self.file}: column '{self.column}' {self.rule} ({self.count} offending row(s))"
+        if self.rows is not None and len(self.rows):
+            msg += "\n  first offending rows:\n" + _indent(self.rows.head(5).to_string())
+        if self.hint:
+            msg += f"\n  how to fix: {self.hint}"
+        return msg
+
+
+class ModelError(ChurnlabError):
+    """A model cannot be trained, loaded or applied to the given data."""
+
+
+class DeliveryError(ChurnlabError):
+    """The report could not be delivered (SMTP, authentication, TLS)."""
+
+
+class RunError(ChurnlabError):
+    """A pipeline run failed (a notebook raised, a lock is held)."""
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def format_rows(values: Sequence[object], limit: int = 5) -> str:
+    """Render a few offending values for an error message."""
+    shown = ", ".join(repr(v) for v in list(values)[:limit])
+    more = len(values) - limit
+    return shown + (f", ... and {more} more" if more > 0 else "")
