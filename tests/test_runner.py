@@ -94,9 +94,8 @@ def test_successful_run_then_failure_keeps_latest(cfg, tmp_path):
 
 
 def test_lock_stops_a_second_run(tmp_path):
-    with run_lock(tmp_path), pytest.raises(RunError, match="holds the lock"):
-        with run_lock(tmp_path):
-            pass
+    with run_lock(tmp_path), pytest.raises(RunError, match="holds the lock"), run_lock(tmp_path):
+        pass
     with run_lock(tmp_path):  # released afterwards
         assert (tmp_path / ".run.lock").read_text().startswith(f"pid {os.getpid()}")
 
