@@ -157,6 +157,141 @@ def validate(
         raise typer.Exit(EXIT_FAILED)
 
 
+@app.command()
+def run(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Scoring date YYYY-MM-DD, or 'auto' = the last complete month on or before data.as_of.",
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="Run only this stage (e.g. 03_explanations or 03; repeatable); the other stages' "
+            "files are taken from the latest successful run.",
+        ),
+    ] = None,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send", help="Mail the report when the run succeeds (a failure notice when it fails)."
+        ),
+    ] = False,
+    params_file: ParamsFile = Path(DEFAULT_PARAMS_FILE),
+    overlay: Overlay = None,
+    override: Override = None,
+) -> None:
+    """Run the whole analysis (the notebooks, with papermill) and write the executive report.
+
+    Every run is kept in reports/runs/<as_of>_<UTC time>/ with the executed notebooks,
+    CSV/JSON results, report.html and manifest.json; reports/latest moves to it only
+    when it succeeds. Exit codes: 0 success, 1 the run failed, 2 bad parameters,
+    3 delivery failed.
+    """
+    from churnlab.runner import run_pipeline
+
+    extra = list(override or [])
+    if as_of is not None:
+        extra.append(f"observation.as_of={as_of}")
+    try:
+        cfg = _params(params_file, overlay, extra)
+        with _RunProgress(out) as progress:
+            result = run_pipeline(cfg, only=only or (), progress=progress)
+    except ChurnlabError as exc:
+        raise _fail(exc) from None
+    _print_summary(result)
+    if send:
+        _send_after_run(cfg, result)
+    if not result.succeeded:
+        raise typer.Exit(EXIT_FAILED)
+
+
+class _RunProgress:
+    """A rich progress display: one bar for the pipeline, one for the current notebook's cells."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.overall = None
+        self.current = None
+
+    def __enter__(self) -> _RunProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, event: str, info: dict) -> None:
+        p = self.progress
+        if event == "start":
+            self.overall = p.add_task("pipeline", total=len(info["stages"]))
+        elif event == "notebook_start":
+            self.current = p.add_task(f"  {info['name']}", total=None)
+        elif event == "cell" and self.current is not None:
+            p.update(self.current, total=info["total"], completed=info["done"])
+        elif event == "notebook_end" and self.current is not None:
+            status = info["record"]["status"]
+            mark = "[green]ok[/]" if status == "succeeded" else "[red]FAILED[/]"
+            p.update(self.current, description=f"  {info['name']} {mark}")
+            if self.overall is not None:
+                p.advance(self.overall)
+
+
+def _print_summary(result) -> None:
+    m = result.manifest
+    if result.succeeded:
+        out.print(f"[green]run succeeded[/] in {m['duration_s']:.0f}s: {result.run_dir}")
+        out.print(f"report: {result.report}")
+    else:
+        out.print(f"[red]run failed[/]: {result.run_dir}")
+        for nb in m["notebooks"]:
+            if nb["status"] != "succeeded":
+                err = nb.get("error", {})
+                where = (
+                    f"cell {err.get('cell_index')}"
+                    if err.get("cell_index") is not None
+                    else "setup"
+                )
+                out.print(
+                    f"  {nb['name']} ({where}): {err.get('ename')}: {err.get('evalue')}",
+                    markup=False,
+                    highlight=False,
+                )
+                if nb.get("notebook"):
+                    out.print(
+                        f"  executed notebook with the error: {result.run_dir / nb['notebook']}"
+                    )
+        out.print("reports/latest still points to the previous successful run.")
+
+
+def _send_after_run(cfg: Params, result) -> None:
+    from churnlab.delivery import send_failure_notice, send_run
+    from churnlab.pipeline import delivery_settings
+
+    try:
+        settings = delivery_settings(cfg)
+        if result.succeeded:
+            sent = send_run(result.run_dir, settings)
+            out.print(f"mailed the report: {sent}")
+        elif settings.failure_recipients:
+            send_failure_notice(result.run_dir, settings)
+            out.print("mailed a failure notice to " + ", ".join(settings.failure_recipients))
+    except ChurnlabError as exc:
+        raise _fail(exc) from None
+
+
 def main() -> None:  # pragma: no cover - entry point
     """Console entry point."""
     sys.exit(app())
