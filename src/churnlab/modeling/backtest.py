@@ -1,0 +1,307 @@
+"""Honest evaluation: rolling-origin backtest, and model comparison.
+
+Rolling origin (time-stamped observation tables). The last ``n_folds *
+test_months`` calendar months of ``as_of`` dates are cut into ``n_folds``
+consecutive test blocks. For a block whose first ``as_of`` is ``T``:
+
+* **test** = the rows with ``as_of`` in the block;
+* **train** = the rows whose label window has *closed* before ``T``:
+  ``as_of + lead_days + horizon_days < T``. Training on every ``as_of < T``
+  would leak: a row at ``T - 1 month`` is labelled by churn up to
+  ``T + 2 months``, which nobody knows at ``T``;
+* the model is fitted with ``pipeline.fit_churn_model`` on the train rows (so
+  its calibration slice is the latest of them), then scored on the test rows;
+* ``leakage.leak_check`` runs on the test rows; flagged features are listed in
+  ``BacktestResult.leaks``.
+
+Snapshot tables (one ``as_of`` or ``checkpoint == "snapshot"``) have no time
+order: the backtest falls back to stratified K-fold cross-validation and says
+so in ``BacktestResult.scheme`` (``"stratified_kfold"``) and ``note``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from churnlab.errors import ModelError
+from churnlab.modeling.leakage import LEAK_AUC, leak_check
+from churnlab.modeling.metrics import LOWER_IS_BETTER, evaluate
+from churnlab.modeling.pipeline import fit_churn_model, label_closed_before
+from churnlab.modeling.train import feature_columns, is_snapshot
+
+ROLLING = "rolling_origin"
+KFOLD = "stratified_kfold"
+
+
+@dataclass
+class BacktestResult:
+    """Outcome of ``rolling_origin_backtest``.
+
+    Attributes
+    ----------
+    scheme : {"rolling_origin", "stratified_kfold"}
+    note : str
+        One sentence on how the folds were made (shown in reports).
+    model_kind : str
+    folds : pandas.DataFrame
+        One row per fold: window (``train_as_of_min/max``, ``cutoff``,
+        ``test_as_of_min/max``; NaT for K-fold), sizes and every ``evaluate`` metric.
+    pooled : dict
+        ``evaluate`` on all test predictions together.
+    predictions : pandas.DataFrame
+        ``account_id``, ``as_of``, ``fold``, ``label``, ``churn_probability``.
+    leaks : pandas.DataFrame
+        Suspected leaks on test folds: ``fold``, ``feature``, ``type``, ``auc``.
+    """
+
+    scheme: str
+    note: str
+    model_kind: str
+    folds: pd.DataFrame
+    pooled: dict
+    predictions: pd.DataFrame
+    leaks: pd.DataFrame
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """Per-fold metrics plus a ``pooled`` row."""
+        cols = ["n", "positives", "roc_auc", "pr_auc", "brier", "log_loss", "ece", "lift_10"]
+        per_fold = self.folds.set_index("fold")[cols]
+        pooled = pd.DataFrame([{c: self.pooled[c] for c in cols}], index=["pooled"])
+        return pd.concat([per_fold, pooled])
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>{self.model_kind}</b> backtest ({self.scheme}): {self.note}</p>"
+        return head + self.summary.to_html(float_format=lambda v: f"{v:.3f}")
+
+
+def _month_blocks(as_of: pd.Series, n_folds: int, test_months: int) -> list[list[pd.Period]]:
+    months = sorted(as_of.dt.to_period("M").unique())
+    need = n_folds * test_months
+    if len(months) <= need:
+        raise ModelError(
+            f"rolling-origin backtest needs more than {need} months of as_of dates "
+            f"(n_folds={n_folds} x test_months={test_months}); the table spans {len(months)}"
+        )
+    test = months[-need:]
+    return [test[i * test_months : (i + 1) * test_months] for i in range(n_folds)]
+
+
+def _fold_splits_time(
+    table: pd.DataFrame, n_folds: int, test_months: int, lead_days: int, horizon_days: int
+) -> list[tuple[np.ndarray, np.ndarray, pd.Timestamp]]:
+    months = table["as_of"].dt.to_period("M")
+    splits = []
+    for block in _month_blocks(table["as_of"], n_folds, test_months):
+        test = months.isin(block).to_numpy()
+        cutoff = table.loc[test, "as_of"].min()
+        train = label_closed_before(table["as_of"], cutoff, lead_days, horizon_days).to_numpy()
+        splits.append((train, test, cutoff))
+    return splits
+
+
+def _fold_splits_kfold(table: pd.DataFrame, n_folds: int, seed: int):
+    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    y = table["label"].astype(int).to_numpy()
+    splits = []
+    for train_idx, _test_idx in skf.split(np.zeros(len(y)), y):
+        train = np.zeros(len(y), dtype=bool)
+        train[train_idx] = True
+        splits.append((train, ~train, pd.NaT))
+    return splits
+
+
+def rolling_origin_backtest(
+    table: pd.DataFrame,
+    *,
+    model_kind: str = "lightgbm",
+    n_folds: int = 3,
+    test_months: int = 1,
+    lead_days: int = 0,
+    horizon_days: int = 90,
+    numeric: list[str] | None = None,
+    categorical: list[str] | None = None,
+    params: dict | None = None,
+    seed: int = 42,
+    calibration: str | None = "isotonic",
+    calibration_fraction: float = 0.2,
+    allow_leaky: Iterable[str] = (),
+    leak_threshold: float = LEAK_AUC,
+) -> BacktestResult:
+    """Evaluate a model kind on later data it never saw (see the module docstring).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Labelled observation table.
+    model_kind : {"lightgbm", "logistic"}
+    n_folds : int
+        Number of test blocks (snapshot data: K of the K-fold).
+    test_months : int
+        Calendar months of ``as_of`` dates per test block.
+    lead_days, horizon_days : int
+        The table's label window (params.yaml ``observation``); sets the purge.
+    numeric, categorical : list of str, optional
+        Features; default ``feature_columns(table)``.
+    params, seed, calibration, calibration_fraction, allow_leaky
+        Passed to ``fit_churn_model``.
+    leak_threshold : float
+        Single-feature AUC on a test fold from which a feature is reported in ``leaks``.
+
+    Returns
+    -------
+    BacktestResult
+    """
+    if numeric is None or categorical is None:
+        auto_num, auto_cat = feature_columns(table)
+        numeric = auto_num if numeric is None else list(numeric)
+        categorical = auto_cat if categorical is None else list(categorical)
+    table = table.reset_index(drop=True)
+    snapshot = is_snapshot(table)
+    if snapshot:
+        splits = _fold_splits_kfold(table, n_folds, seed)
+        scheme = KFOLD
+        note = (
+            f"snapshot data (a single as_of): stratified {n_folds}-fold cross-validation; "
+            "there is no later period, so this does not measure performance over time"
+        )
+    else:
+        splits = _fold_splits_time(table, n_folds, test_months, lead_days, horizon_days)
+        scheme = ROLLING
+        note = (
+            f"rolling origin: {n_folds} test blocks of {test_months} month(s); training uses "
+            f"only rows whose {lead_days}+{horizon_days}-day label window closed before the "
+            "first test as_of"
+        )
+    fold_rows, preds, leaks = [], [], []
+    for i, (train, test, cutoff) in enumerate(splits, start=1):
+        train_t, test_t = table[train], table[test]
+        if train_t["label"].nunique() < 2:
+            raise ModelError(f"fold {i}: training rows before {cutoff} hold a single label value")
+        model = fit_churn_model(
+            train_t,
+            kind=model_kind,
+            numeric=numeric,
+            categorical=categorical,
+            params=params,
+            seed=seed,
+            calibration=calibration,
+            calibration_fraction=calibration_fraction,
+            lead_days=lead_days,
+            horizon_days=horizon_days,
+            allow_leaky=allow_leaky,
+        )
+        proba = model.predict_proba(test_t)
+        preds.append(
+            pd.DataFrame(
+                {
+                    "account_id": test_t["account_id"].to_numpy(),
+                    "as_of": test_t["as_of"].to_numpy(),
+                    "fold": i,
+                    "label": test_t["label"].astype(int).to_numpy(),
+                    "churn_probability": proba,
+                }
+            )
+        )
+        flags = leak_check(test_t, numeric, categorical, threshold=leak_threshold)
+        if len(flags):
+            leaks.append(
+                flags[flags["suspected_leak"]].drop(columns="suspected_leak").assign(fold=i)
+            )
+        fold_rows.append(
+            {
+                "fold": i,
+                "train_as_of_min": train_t["as_of"].min(),
+                "train_as_of_max": train_t["as_of"].max(),
+                "cutoff": cutoff,
+                "test_as_of_min": test_t["as_of"].min() if not snapshot else pd.NaT,
+                "test_as_of_max": test_t["as_of"].max() if not snapshot else pd.NaT,
+                "n_train": int(len(train_t)),
+                "best_iteration": model.training.get("best_iteration"),
+                **evaluate(test_t["label"].astype(int), proba),
+            }
+        )
+    predictions = pd.concat(preds, ignore_index=True)
+    leak_cols = ["fold", "feature", "type", "auc"]
+    leaks_df = (
+        pd.concat(leaks, ignore_index=True)[leak_cols] if leaks else pd.DataFrame(columns=leak_cols)
+    )
+    return BacktestResult(
+        scheme=scheme,
+        note=note,
+        model_kind=model_kind,
+        folds=pd.DataFrame(fold_rows),
+        pooled=evaluate(predictions["label"], predictions["churn_probability"]),
+        predictions=predictions,
+        leaks=leaks_df,
+    )
+
+
+def compare_models(
+    table: pd.DataFrame,
+    *,
+    kinds: Sequence[str] = ("logistic", "lightgbm"),
+    metric: str = "pr_auc",
+    params: dict[str, dict] | None = None,
+    **backtest_kwargs,
+) -> pd.DataFrame:
+    """Backtest several model kinds on the same folds and pick the champion.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Labelled observation table.
+    kinds : sequence of str
+        Model kinds to compare.
+    metric : str
+        Pooled metric that chooses the champion (``roc_auc``, ``pr_auc``: higher is
+        better; ``brier``, ``log_loss``, ``ece``: lower is better).
+    params : dict, optional
+        Per-kind parameters, e.g. ``{"lightgbm": {...}, "logistic": {"C": 1.0}}``.
+    **backtest_kwargs
+        Passed to ``rolling_origin_backtest`` (``n_folds``, ``seed``, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``model``; pooled metrics, ``<metric>_fold_mean`` and ``<metric>_fold_std``,
+        ``scheme`` and a boolean ``champion`` column. ``attrs["champion"]`` and
+        ``attrs["metric"]`` name the winner and the metric.
+    """
+    params = params or {}
+    rows = []
+    for kind in kinds:
+        res = rolling_origin_backtest(
+            table, model_kind=kind, params=params.get(kind), **backtest_kwargs
+        )
+        folds = res.folds[metric]
+        rows.append(
+            {
+                "model": kind,
+                **res.pooled,
+                f"{metric}_fold_mean": float(folds.mean()),
+                f"{metric}_fold_std": float(folds.std(ddof=0)),
+                "scheme": res.scheme,
+            }
+        )
+    out = pd.DataFrame(rows).set_index("model")
+    champion = choose_champion(out, metric)
+    out["champion"] = out.index == champion
+    out.attrs.update({"champion": champion, "metric": metric})
+    return out
+
+
+def choose_champion(comparison: pd.DataFrame, metric: str) -> str:
+    """Name of the model (index) with the best pooled ``metric``; first wins ties."""
+    if metric not in comparison.columns:
+        raise ModelError(
+            f"unknown champion metric {metric!r}; use one of roc_auc, pr_auc, brier, log_loss"
+        )
+    values = comparison[metric]
+    best = values.idxmin() if metric in LOWER_IS_BETTER else values.idxmax()
+    return str(best)

@@ -1,0 +1,199 @@
+"""The fitted churn model: one object for both model kinds (architecture.md section 6).
+
+``ChurnModel.prepare`` is the single place where an observation or scoring table
+becomes model input, so the type checks that protect a loaded model live here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from churnlab.errors import ModelError
+
+#: Model kinds ``ChurnModel.kind`` can take.
+KINDS = ("lightgbm", "logistic")
+
+#: Calibrated probabilities are clipped to [PROBA_FLOOR, 1 - PROBA_FLOOR] so that
+#: an isotonic step at exactly 0 or 1 never yields an infinite log loss.
+PROBA_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """A monotone map from the model's raw log-odds to a calibrated probability.
+
+    Parameters
+    ----------
+    method : {"isotonic", "platt"}
+        ``isotonic``: piecewise-linear interpolation between ``x_thresholds``
+        (raw log-odds) and ``y_thresholds`` (probabilities), constant beyond the
+        ends (the same rule as scikit-learn's ``IsotonicRegression(out_of_bounds="clip")``).
+        ``platt``: ``p = expit(coef * raw + intercept)``.
+    x_thresholds, y_thresholds : tuple of float
+        Isotonic knots.
+    coef, intercept : float
+        Platt coefficients.
+    n_rows, n_positive : int
+        Size of the held-out slice the calibrator was fitted on.
+    """
+
+    method: str
+    x_thresholds: tuple[float, ...] = ()
+    y_thresholds: tuple[float, ...] = ()
+    coef: float = 1.0
+    intercept: float = 0.0
+    n_rows: int = 0
+    n_positive: int = 0
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities for raw log-odds ``raw``."""
+        raw = np.asarray(raw, dtype=float)
+        if self.method == "isotonic":
+            p = np.interp(raw, np.asarray(self.x_thresholds), np.asarray(self.y_thresholds))
+        elif self.method == "platt":
+            p = expit(self.coef * raw + self.intercept)
+        else:
+            raise ModelError(f"unknown calibration method {self.method!r}; use isotonic or platt")
+        return np.clip(p, PROBA_FLOOR, 1.0 - PROBA_FLOOR)
+
+
+@dataclass
+class ChurnModel:
+    """A fitted churn-risk model.
+
+    Attributes
+    ----------
+    kind : {"lightgbm", "logistic"}
+    numeric_features, categorical_features : list of str
+        Model inputs, in the order ``prepare`` returns them.
+    categories : dict of str to list of str
+        Training levels of each categorical feature; unseen levels become missing.
+    booster_ : lightgbm.Booster or None
+        The LightGBM model (``kind == "lightgbm"``).
+    pipeline_ : sklearn.pipeline.Pipeline or None
+        The baseline (``kind == "logistic"``): steps ``preprocess`` and ``model``.
+    calibrator_ : Calibrator or None
+        Applied by ``predict_proba``; None = plain sigmoid of the raw log-odds.
+    params : dict
+        Hyperparameters used for training.
+    training : dict
+        Training window and sizes (``as_of_min``, ``as_of_max``, ``n_rows``,
+        ``n_positive``, ``best_iteration``, ...).
+    metrics : dict
+        Evaluation metrics attached by the caller (e.g. backtest results).
+    """
+
+    kind: str
+    numeric_features: list[str]
+    categorical_features: list[str]
+    categories: dict[str, list[str]]
+    booster_: Any = None
+    pipeline_: Any = None
+    calibrator_: Calibrator | None = None
+    params: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        """All input features, numerics first."""
+        return [*self.numeric_features, *self.categorical_features]
+
+    def prepare(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The model input frame: numerics float64, categoricals ``category`` with training levels.
+
+        Raises
+        ------
+        ModelError
+            A feature is missing, or has a type the model was not trained on
+            (the message names the feature, the expected and the found type).
+        """
+        return prepare_features(
+            table, self.numeric_features, self.categorical_features, self.categories
+        )
+
+    def predict_raw(self, table: pd.DataFrame) -> np.ndarray:
+        """Log-odds of churn from the uncalibrated model."""
+        X = self.prepare(table)
+        if self.kind == "lightgbm":
+            return np.asarray(self.booster_.predict(X, raw_score=True), dtype=float)
+        if self.kind == "logistic":
+            return np.asarray(self.pipeline_.decision_function(X), dtype=float)
+        raise ModelError(f"unknown model kind {self.kind!r}; expected one of {KINDS}")
+
+    def predict_proba(self, table: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of churn, one per row of ``table``."""
+        raw = self.predict_raw(table)
+        if self.calibrator_ is None:
+            return expit(raw)
+        return self.calibrator_.transform(raw)
+
+    def with_calibrator(self, calibrator: Calibrator | None) -> ChurnModel:
+        """A copy of this model using ``calibrator`` (the fitted model is shared)."""
+        return replace(self, calibrator_=calibrator)
+
+    def __repr__(self) -> str:
+        cal = self.calibrator_.method if self.calibrator_ else "none"
+        return (
+            f"ChurnModel(kind={self.kind!r}, numeric={len(self.numeric_features)}, "
+            f"categorical={len(self.categorical_features)}, calibration={cal!r})"
+        )
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    return (
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(series)
+        or pd.api.types.is_string_dtype(series)
+    )
+
+
+def as_levels(series: pd.Series) -> pd.Series:
+    """Categorical values as strings (missing stays missing), object dtype."""
+    values = series.astype(object)
+    missing = values.isna()
+    return values.where(missing, values.astype(str)).where(~missing, np.nan)
+
+
+def prepare_features(
+    table: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    categories: dict[str, list[str]],
+) -> pd.DataFrame:
+    """Check types and build the model input frame (see ``ChurnModel.prepare``)."""
+    missing = [c for c in [*numeric, *categorical] if c not in table.columns]
+    if missing:
+        raise ModelError(
+            f"feature {missing[0]!r} is missing from the table (expected by the model; "
+            f"{len(missing)} missing in all: {missing[:5]}); build the table with the same "
+            "feature settings the model was trained with"
+        )
+    columns: dict[str, pd.Series] = {}
+    for name in numeric:
+        col = table[name]
+        if not _is_numeric(col):
+            raise ModelError(
+                f"feature {name!r}: expected a numeric type (float/int/bool), found {col.dtype}"
+            )
+        columns[name] = col.astype("float64")
+    for name in categorical:
+        col = table[name]
+        if not _is_categorical(col):
+            raise ModelError(
+                f"feature {name!r}: expected a categorical type (str/object/category), "
+                f"found {col.dtype}"
+            )
+        columns[name] = pd.Series(
+            pd.Categorical(as_levels(col), categories=categories[name]), index=col.index
+        )
+    return pd.DataFrame(columns, index=table.index)

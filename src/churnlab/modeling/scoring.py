@@ -1,0 +1,197 @@
+"""Scoring accounts: churn probability, health score, bands, tiers, renewals, early warning.
+
+Health score (0-100, higher is healthier) is a fixed, documented function of the
+calibrated churn probability ``p`` (never a rank, so a score means the same thing
+from one run to the next)::
+
+    health_score = floor(100 * (1 - p) + 0.5)      # round half up, an int in 0..100
+
+Bands: ``red`` when ``health_score < red_below``, ``green`` when
+``health_score >= green_from``, ``yellow`` otherwise (params.yaml ``health``).
+
+Touch tiers from ARR (params.yaml ``tiers``): ``high_touch`` when
+``arr >= high_touch_min_arr``, ``low_touch`` when ``arr >= low_touch_min_arr``,
+``tech_touch`` below (and when ARR is missing).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnlab.errors import ModelError
+
+SCORE_COLUMNS = [
+    "account_id",
+    "as_of",
+    "churn_probability",
+    "health_score",
+    "health_band",
+    "touch_tier",
+    "arr",
+    "renewal_date",
+    "days_to_renewal",
+    "expected_arr_at_risk",
+]
+
+
+def health_score(proba) -> np.ndarray:
+    """``floor(100 * (1 - p) + 0.5)`` as int: 0 = certain churn, 100 = no risk."""
+    p = np.asarray(proba, dtype=float)
+    return np.clip(np.floor(100.0 * (1.0 - p) + 0.5), 0, 100).astype(int)
+
+
+def health_band(score, bands: tuple[float, float] = (40, 70)) -> np.ndarray:
+    """``red`` below ``bands[0]``, ``green`` from ``bands[1]``, ``yellow`` between."""
+    red_below, green_from = bands
+    if red_below > green_from:
+        raise ModelError(f"health bands must satisfy red_below <= green_from, got {bands}")
+    s = np.asarray(score, dtype=float)
+    return np.where(s < red_below, "red", np.where(s >= green_from, "green", "yellow"))
+
+
+def touch_tier(arr, thresholds: tuple[float, float] = (12000, 60000)) -> np.ndarray:
+    """``tech_touch`` / ``low_touch`` (ARR >= thresholds[0]) / ``high_touch`` (>= thresholds[1])."""
+    low_min, high_min = thresholds
+    a = np.asarray(arr, dtype=float)
+    return np.where(a >= high_min, "high_touch", np.where(a >= low_min, "low_touch", "tech_touch"))
+
+
+def score_accounts(
+    model,
+    scoring_table: pd.DataFrame,
+    *,
+    bands: tuple[float, float] = (40, 70),
+    touch_thresholds: tuple[float, float] = (12000, 60000),
+) -> pd.DataFrame:
+    """Score every row of a scoring table.
+
+    Parameters
+    ----------
+    model : ChurnModel
+        Anything with ``predict_proba(table) -> array`` (calibrated probabilities).
+    scoring_table : pandas.DataFrame
+        Observation table for one ``as_of`` (``label`` may be missing); needs
+        ``account_id``, ``as_of``, ``arr``, ``renewal_date`` and the model's features.
+    bands : (red_below, green_from)
+        Health-band limits.
+    touch_thresholds : (low_touch_min_arr, high_touch_min_arr)
+        ARR limits of the touch tiers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``SCORE_COLUMNS`` (plus ``name`` when the table has it), in the input order:
+        ``days_to_renewal`` = ``(renewal_date - as_of).days`` (nullable Int64, <NA>
+        without a renewal date); ``expected_arr_at_risk`` = ``churn_probability * arr``.
+    """
+    needed = ["account_id", "as_of", "arr", "renewal_date"]
+    missing = [c for c in needed if c not in scoring_table.columns]
+    if missing:
+        raise ModelError(f"scoring table lacks column(s) {missing}; needed: {needed}")
+    p = np.asarray(model.predict_proba(scoring_table), dtype=float)
+    arr = scoring_table["arr"].astype(float).to_numpy()
+    score = health_score(p)
+    days = (scoring_table["renewal_date"] - scoring_table["as_of"]).dt.days.astype("Int64")
+    out = pd.DataFrame(
+        {
+            "account_id": scoring_table["account_id"].to_numpy(),
+            "as_of": scoring_table["as_of"].to_numpy(),
+            "churn_probability": p,
+            "health_score": score,
+            "health_band": health_band(score, bands),
+            "touch_tier": touch_tier(arr, touch_thresholds),
+            "arr": arr,
+            "renewal_date": scoring_table["renewal_date"].to_numpy(),
+            "days_to_renewal": days.to_numpy(),
+            "expected_arr_at_risk": p * arr,
+        }
+    )
+    if "name" in scoring_table.columns:
+        out.insert(1, "name", scoring_table["name"].to_numpy())
+    return out
+
+
+def renewal_map(scores: pd.DataFrame, *, as_of, days: int = 90) -> pd.DataFrame:
+    """Accounts renewing in the next ``days`` days, most expected ARR at risk first.
+
+    Keeps rows with ``as_of <= renewal_date <= as_of + days`` (both ends included);
+    ties in expected ARR at risk are broken by the earlier renewal, then account_id.
+    """
+    start = pd.Timestamp(as_of)
+    end = start + pd.Timedelta(days=days)
+    mask = scores["renewal_date"].between(start, end, inclusive="both")
+    return (
+        scores[mask]
+        .sort_values(
+            ["expected_arr_at_risk", "renewal_date", "account_id"],
+            ascending=[False, True, True],
+            kind="mergesort",
+        )
+        .reset_index(drop=True)
+    )
+
+
+def early_warning(
+    scores: pd.DataFrame,
+    previous_scores: pd.DataFrame | None,
+    *,
+    drop_points: int = 15,
+) -> pd.DataFrame:
+    """Accounts that entered the red band or whose health fell by >= ``drop_points``.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        This run's ``score_accounts`` output.
+    previous_scores : pandas.DataFrame or None
+        The previous run's output. None (first run): every red account is listed
+        with reason ``"in red (no previous run)"``.
+    drop_points : int
+        Health drop that triggers a warning.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``account_id``, ``previous_health`` (Int64, <NA> for new accounts),
+        ``current_health``, ``health_change``, ``health_band``, ``churn_probability``,
+        ``arr``, ``expected_arr_at_risk``, ``reason`` ("entered red", "health fell 22
+        points", or both joined by "; "); most expected ARR at risk first. An account
+        absent from the previous run counts as entering red when it is red now.
+    """
+    cur = scores.reset_index(drop=True)
+    if previous_scores is None:
+        prev_health = pd.Series(pd.NA, index=cur.index, dtype="Int64")
+        prev_band = pd.Series(np.nan, index=cur.index, dtype=object)
+    else:
+        prev = previous_scores.drop_duplicates("account_id", keep="last").set_index("account_id")
+        prev_health = cur["account_id"].map(prev["health_score"]).astype("Int64")
+        prev_band = cur["account_id"].map(prev["health_band"])
+    is_red = cur["health_band"] == "red"
+    entered_red = is_red & (prev_band != "red")
+    change = cur["health_score"].astype("Int64") - prev_health
+    fell = (change <= -drop_points).fillna(False).astype(bool)
+    red_reason = "entered red" if previous_scores is not None else "in red (no previous run)"
+    dropped = (-change).astype(str)
+    reason = (
+        pd.Series(np.where(entered_red, red_reason, ""), index=cur.index)
+        + np.where(entered_red & fell, "; ", "")
+        + pd.Series(np.where(fell, "health fell " + dropped + " points", ""), index=cur.index)
+    )
+    out = pd.DataFrame(
+        {
+            "account_id": cur["account_id"],
+            "previous_health": prev_health,
+            "current_health": cur["health_score"].astype(int),
+            "health_change": change,
+            "health_band": cur["health_band"],
+            "churn_probability": cur["churn_probability"],
+            "arr": cur["arr"],
+            "expected_arr_at_risk": cur["expected_arr_at_risk"],
+            "reason": reason,
+        }
+    )
+    out = out[(entered_red | fell).to_numpy()]
+    return out.sort_values(
+        ["expected_arr_at_risk", "account_id"], ascending=[False, True], kind="mergesort"
+    ).reset_index(drop=True)

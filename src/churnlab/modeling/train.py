@@ -1,0 +1,310 @@
+"""Fitting the two model kinds: a logistic baseline and LightGBM.
+
+Both take an observation table (architecture.md section 4) and explicit feature
+lists, and return an uncalibrated ``ChurnModel`` (``calibration.py`` adds the
+calibrator). Neither reads ``params.yaml``: defaults below mirror ``model:`` there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from churnlab.errors import ModelError
+from churnlab.modeling.leakage import check_leaks
+from churnlab.modeling.model import ChurnModel, as_levels, prepare_features
+
+#: Key, label and meta columns that are never features (architecture.md section 4).
+META_COLUMNS = (
+    "account_id",
+    "as_of",
+    "checkpoint",
+    "label",
+    "churn_date",
+    "renewal_date",
+    "days_to_renewal",
+    "arr",
+    "name",
+)
+
+#: LightGBM defaults for a ~3000-account x 24-month sample (mirror ``model.lightgbm``).
+LIGHTGBM_DEFAULTS: dict = {
+    "objective": "binary",
+    "num_leaves": 15,
+    "learning_rate": 0.05,
+    "n_estimators": 500,
+    "early_stopping_rounds": 50,
+    "min_child_samples": 40,
+    "feature_fraction": 0.8,
+    "lambda_l2": 1.0,
+    "num_threads": 2,
+}
+
+
+def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Split a table's feature columns into (numeric, categorical).
+
+    Uses ``churnlab.features.feature_columns`` when that module exists, so the
+    whole project shares one definition; the fallback excludes ``META_COLUMNS``
+    and splits by dtype (numeric/bool vs object/string/category).
+    """
+    try:
+        from churnlab.features import feature_columns as shared
+    except ImportError:
+        shared = None
+    if shared is not None:
+        numeric, categorical = shared(table)
+        return list(numeric), list(categorical)
+    cols = [c for c in table.columns if c not in META_COLUMNS]
+    numeric = [
+        c
+        for c in cols
+        if pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c])
+    ]
+    categorical = [c for c in cols if c not in numeric]
+    return numeric, categorical
+
+
+def is_snapshot(table: pd.DataFrame) -> bool:
+    """True for snapshot data: a single ``as_of`` or ``checkpoint == "snapshot"``."""
+    if "checkpoint" in table.columns and (table["checkpoint"] == "snapshot").all():
+        return True
+    return table["as_of"].nunique() < 2
+
+
+def holdout_split(
+    table: pd.DataFrame, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """Split rows into (fit, holdout) boolean masks.
+
+    Time-stamped data: the holdout is the latest ``as_of`` dates, taking whole
+    dates from the newest back until they hold at least ``fraction`` of the rows
+    (at least one date, never all). Snapshot data: a stratified random slice.
+
+    Returns
+    -------
+    fit_mask, holdout_mask : numpy.ndarray of bool
+    scheme : {"time", "stratified"}
+    """
+    if not 0 < fraction < 1:
+        raise ModelError(f"holdout fraction must be in (0, 1), got {fraction}")
+    if is_snapshot(table):
+        idx = np.arange(len(table))
+        _, hold = train_test_split(
+            idx, test_size=fraction, random_state=seed, stratify=table["label"].to_numpy()
+        )
+        holdout = np.zeros(len(table), dtype=bool)
+        holdout[hold] = True
+        return ~holdout, holdout, "stratified"
+    counts = table["as_of"].value_counts().sort_index(ascending=False)
+    share = counts.cumsum() / len(table)
+    n_dates = int(min(np.searchsorted(share.to_numpy(), fraction) + 1, len(counts) - 1))
+    cutoff = counts.index[n_dates - 1]
+    holdout = (table["as_of"] >= cutoff).to_numpy()
+    return ~holdout, holdout, "time"
+
+
+def _training_info(table: pd.DataFrame) -> dict:
+    return {
+        "as_of_min": str(pd.Timestamp(table["as_of"].min()).date()),
+        "as_of_max": str(pd.Timestamp(table["as_of"].max()).date()),
+        "n_rows": int(len(table)),
+        "n_positive": int(table["label"].sum()),
+    }
+
+
+def _check_inputs(
+    table: pd.DataFrame, numeric: list[str], categorical: list[str], allow_leaky: Iterable[str]
+) -> dict[str, list[str]]:
+    if "label" not in table.columns or table["label"].isna().any():
+        raise ModelError("training table needs a 'label' column of 0/1 without missing values")
+    if table["label"].nunique() < 2:
+        raise ModelError("training table holds only one label value; cannot fit a model")
+    overlap = set(numeric) & set(categorical)
+    if overlap:
+        raise ModelError(f"features listed as both numeric and categorical: {sorted(overlap)}")
+    check_leaks(table, numeric, categorical, allow=allow_leaky)
+    return {c: sorted(as_levels(table[c]).dropna().unique().tolist()) for c in categorical}
+
+
+def fit_baseline(
+    table: pd.DataFrame,
+    *,
+    numeric: list[str],
+    categorical: list[str],
+    C: float = 1.0,
+    class_weight: str | dict | None = None,
+    seed: int = 42,
+    allow_leaky: Iterable[str] = (),
+) -> ChurnModel:
+    """Fit the logistic-regression baseline.
+
+    Numerics: median imputation then ``StandardScaler``; categoricals:
+    ``OneHotEncoder(handle_unknown="ignore")`` over the training levels
+    (missing and unseen levels encode as all zeros).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Observation table with a 0/1 ``label``.
+    numeric, categorical : list of str
+        Feature columns.
+    C : float
+        Inverse L2 regularisation strength.
+    class_weight : "balanced", dict or None
+        Passed to ``LogisticRegression`` (None keeps probabilities calibrated).
+    seed : int
+        ``random_state`` of the solver.
+    allow_leaky : iterable of str
+        Features ``leakage.check_leaks`` would refuse but that are allowed anyway.
+
+    Returns
+    -------
+    ChurnModel
+        ``kind="logistic"``, uncalibrated (``predict_proba`` = sigmoid of the log-odds).
+    """
+    numeric, categorical = list(numeric), list(categorical)
+    categories = _check_inputs(table, numeric, categorical, allow_leaky)
+    X = prepare_features(table, numeric, categorical, categories)
+    pipeline = make_baseline_pipeline(numeric, categorical, categories, C, class_weight, seed)
+    pipeline.fit(X, table["label"].astype(int).to_numpy())
+    return ChurnModel(
+        kind="logistic",
+        numeric_features=numeric,
+        categorical_features=categorical,
+        categories=categories,
+        pipeline_=pipeline,
+        params={"C": C, "class_weight": class_weight, "seed": seed},
+        training=_training_info(table),
+    )
+
+
+def make_baseline_pipeline(
+    numeric: list[str],
+    categorical: list[str],
+    categories: dict[str, list[str]],
+    C: float,
+    class_weight: str | dict | None,
+    seed: int,
+) -> Pipeline:
+    """The unfitted baseline Pipeline (``preprocess`` -> ``model``)."""
+    transformers = []
+    if numeric:
+        num = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+        transformers.append(("num", num, numeric))
+    if categorical:
+        enc = OneHotEncoder(
+            handle_unknown="ignore", categories=[categories[c] for c in categorical]
+        )
+        transformers.append(("cat", enc, categorical))
+    pre = ColumnTransformer(transformers, remainder="drop")
+    model = LogisticRegression(C=C, class_weight=class_weight, max_iter=2000, random_state=seed)
+    return Pipeline([("preprocess", pre), ("model", model)])
+
+
+def fit_lightgbm(
+    table: pd.DataFrame,
+    *,
+    numeric: list[str],
+    categorical: list[str],
+    params: dict | None = None,
+    seed: int = 42,
+    valid_fraction: float = 0.2,
+    refit: bool = True,
+    allow_leaky: Iterable[str] = (),
+) -> ChurnModel:
+    """Fit LightGBM with early stopping on a held-out slice.
+
+    The early-stopping slice is the latest ``as_of`` dates of ``table``
+    (``holdout_split``); for snapshot data a stratified random slice. With
+    ``refit`` the final booster is retrained on all rows for the best number of
+    rounds. Class imbalance is left to calibration: ``is_unbalance`` and
+    ``scale_pos_weight`` distort probabilities and are off unless given in ``params``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Observation table with a 0/1 ``label``.
+    numeric, categorical : list of str
+        Feature columns; categoricals become pandas ``category`` (native LightGBM splits).
+    params : dict, optional
+        Overrides of ``LIGHTGBM_DEFAULTS`` (LightGBM parameter names, plus
+        ``n_estimators`` and ``early_stopping_rounds``).
+    seed : int
+        Seed of every LightGBM random source; training is ``deterministic``.
+    valid_fraction : float
+        Share of rows held out for early stopping.
+    refit : bool
+        Retrain on all rows with the best iteration count (default True).
+    allow_leaky : iterable of str
+        Features ``leakage.check_leaks`` would refuse but that are allowed anyway.
+
+    Returns
+    -------
+    ChurnModel
+        ``kind="lightgbm"``, uncalibrated.
+    """
+    numeric, categorical = list(numeric), list(categorical)
+    categories = _check_inputs(table, numeric, categorical, allow_leaky)
+    merged = {**LIGHTGBM_DEFAULTS, **(params or {})}
+    n_rounds = int(merged.pop("n_estimators"))
+    stopping = int(merged.pop("early_stopping_rounds"))
+    lgb_params = {
+        **merged,
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbose": -1,
+    }
+    X = prepare_features(table, numeric, categorical, categories)
+    y = table["label"].astype(int).to_numpy()
+    fit_mask, valid_mask, scheme = holdout_split(table, valid_fraction, seed)
+    if len(np.unique(y[valid_mask])) < 2 or len(np.unique(y[fit_mask])) < 2:
+        raise ModelError("early-stopping slice or training part holds a single label value")
+    train_set = lgb.Dataset(X[fit_mask], y[fit_mask], categorical_feature=categorical or "auto")
+    valid_set = lgb.Dataset(X[valid_mask], y[valid_mask], reference=train_set)
+    booster = lgb.train(
+        lgb_params,
+        train_set,
+        num_boost_round=n_rounds,
+        valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(stopping, verbose=False)],
+    )
+    best = int(booster.best_iteration or n_rounds)
+    if refit:
+        full_set = lgb.Dataset(X, y, categorical_feature=categorical or "auto")
+        booster = lgb.train(lgb_params, full_set, num_boost_round=best)
+    # Rebuild from text so an in-memory model equals a saved-and-loaded one.
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    info = _training_info(table)
+    info.update(
+        {
+            "best_iteration": best,
+            "early_stopping": scheme,
+            "valid_rows": int(valid_mask.sum()),
+            "refit": refit,
+        }
+    )
+    return ChurnModel(
+        kind="lightgbm",
+        numeric_features=numeric,
+        categorical_features=categorical,
+        categories=categories,
+        booster_=booster,
+        params={
+            **merged,
+            "n_estimators": n_rounds,
+            "early_stopping_rounds": stopping,
+            "seed": seed,
+        },
+        training=info,
+    )
