@@ -20,8 +20,8 @@ def make_run_dir(base: Path, name: str = "2026-10-31_20261101T060000Z") -> Path:
             "month": months.strftime("%Y-%m-%d"),
             "segment": "all",
             "logo_churn_rate": [0.02 + 0.001 * i for i in range(12)],
-            "grr": [0.98 - 0.001 * i for i in range(12)],
-            "nrr": [1.01 - 0.0005 * i for i in range(12)],
+            "gross_revenue_retention": [0.98 - 0.001 * i for i in range(12)],
+            "net_revenue_retention": [1.01 - 0.0005 * i for i in range(12)],
             "arr": [1_000_000 + 10_000 * i for i in range(12)],
         }
     )

@@ -63,5 +63,5 @@ def test_headline_numbers_and_change_since_previous_run(tmp_path):
     assert tiles["logo_churn_rate"]["display"] == "3.1%"  # last month: 0.02 + 0.011
     assert tiles["logo_churn_rate"]["change_display"] == "+0.0 pp"
     first_tiles = {t["key"]: t for t in json.loads((first / "headline.json").read_text())["kpis"]}
-    assert first_tiles["nrr"]["change_display"] == "first run"
+    assert first_tiles["net_revenue_retention"]["change_display"] == "first run"
     assert [r["account_id"] for r in headline["top_renewals"]] == ["A1", "A2", "A3"]

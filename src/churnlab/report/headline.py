@@ -14,8 +14,8 @@ from churnlab.config import Params
 #: KPI tiles: (key in kpis.csv, label, kind, higher is better)
 KPI_TILES: tuple[tuple[str, str, str, bool], ...] = (
     ("logo_churn_rate", "Logo churn (monthly)", "rate", False),
-    ("grr", "Gross revenue retention (monthly)", "rate", True),
-    ("nrr", "Net revenue retention (monthly)", "rate", True),
+    ("gross_revenue_retention", "Gross revenue retention (monthly)", "rate", True),
+    ("net_revenue_retention", "Net revenue retention (monthly)", "rate", True),
     ("arr", "ARR", "money", True),
 )
 
