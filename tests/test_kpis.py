@@ -302,3 +302,37 @@ def test_customer_ltv_and_zero_churn_guard():
     assert ltv.iloc[1:].isna().all()
     with pytest.raises(ValueError):
         customer_ltv(k, 0)
+
+
+def test_plots_return_figures_with_the_data(subs, periods):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from churnlab.plots.kpis import (
+        plot_cohort_heatmap,
+        plot_kpi_sparkline,
+        plot_mrr_bridge,
+        plot_retention_trend,
+    )
+
+    k = monthly_kpis(subs, periods, "2026-01-01", "2026-02-28", GRACE)
+    fig = plot_retention_trend(k)
+    nrr_line = fig.axes[0].lines[0]
+    assert list(nrr_line.get_ydata()) == pytest.approx(k["net_revenue_retention"].tolist())
+    spark = plot_kpi_sparkline(
+        k.set_index("month")["logo_churn_rate"], title="Logo churn", percent=True, good_up=False
+    )
+    w, h = spark.get_size_inches()
+    assert (w, h) == pytest.approx((2.2, 0.9))
+    assert "0.0%" in [t.get_text() for t in spark.axes[0].texts]
+    matrix = cohort_retention(subs, periods, GRACE, "2025-12-01", "2026-03-01")
+    heat = plot_cohort_heatmap(matrix, kind="logo")
+    assert "80%" in [t.get_text() for t in heat.axes[0].texts]
+    bridge = plot_mrr_bridge(k.iloc[0])
+    heights = [p.get_height() for p in bridge.axes[0].patches]
+    assert heights == pytest.approx([490, 40, 20, 200, 310])
+    _, ax = plt.subplots()
+    assert plot_retention_trend(k, ax=ax) is ax.figure
+    plt.close("all")

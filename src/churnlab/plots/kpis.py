@@ -1,0 +1,202 @@
+"""Figures of the subscription KPIs: retention trend, sparklines, cohort heatmaps, MRR bridge.
+
+Every function takes ``ax=None``, returns the figure and never shows or saves it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from churnlab.plots.style import COLORS, churnlab_style, new_axes
+
+#: Size of a first-screen sparkline in inches (about 220 x 90 px).
+SPARKLINE_SIZE = (2.2, 0.9)
+
+
+def _percent_axis(ax) -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def plot_retention_trend(kpis: pd.DataFrame, ax=None):
+    """Gross and net revenue retention per month, with the 100% line.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        Overall output of ``churnlab.kpis.monthly_kpis`` (one row per month).
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = new_axes(ax)
+    with churnlab_style():
+        months = pd.to_datetime(kpis["month"])
+        ax.plot(
+            months,
+            kpis["net_revenue_retention"],
+            marker="o",
+            color=COLORS["retained"],
+            label="Net revenue retention (NRR)",
+        )
+        ax.plot(
+            months,
+            kpis["gross_revenue_retention"],
+            marker="o",
+            color=COLORS["churned"],
+            label="Gross revenue retention (GRR)",
+        )
+        ax.axhline(1.0, color=COLORS["neutral"], linewidth=1, linestyle="--")
+        _percent_axis(ax)
+        ax.set_title("Monthly revenue retention")
+        ax.set_ylabel("share of starting MRR")
+        ax.legend(loc="lower left", frameon=False)
+        fig.autofmt_xdate()
+    return fig
+
+
+def plot_kpi_sparkline(
+    series: pd.Series, ax=None, title: str | None = None, percent: bool = False, good_up=True
+):
+    """A small trend line for the report's first screen (about 2.2 x 0.9 in).
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Values indexed by month (or in order).
+    ax : matplotlib.axes.Axes, optional
+    title : str, optional
+        Short title drawn above the line.
+    percent : bool
+        Label the last value as a percentage.
+    good_up : bool
+        Whether a rise is good (colours the last point green or red).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = new_axes(ax, figsize=SPARKLINE_SIZE)
+    values = pd.Series(series).astype(float).reset_index(drop=True)
+    with churnlab_style():
+        ax.plot(values.index, values, color=COLORS["neutral"], linewidth=1.5)
+        finite = values.dropna()
+        if len(finite):
+            last = finite.iloc[-1]
+            rising = len(finite) > 1 and last >= finite.iloc[-2]
+            good = rising == bool(good_up)
+            ax.scatter(
+                [finite.index[-1]],
+                [last],
+                s=18,
+                zorder=3,
+                color=COLORS["green"] if good else COLORS["red"],
+            )
+            label = f"{last:.1%}" if percent else f"{last:,.0f}"
+            ax.annotate(
+                label,
+                (finite.index[-1], last),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+        ax.set_axis_off()
+        if title:
+            ax.set_title(title, fontsize=8, loc="left", fontweight="normal")
+        ax.margins(x=0.15, y=0.25)
+    return fig
+
+
+def plot_cohort_heatmap(matrix: pd.DataFrame, ax=None, kind: str = "logo"):
+    """Heatmap of a signup-cohort retention matrix.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        Output of ``churnlab.kpis.cohort_retention`` (rows = start cohorts,
+        columns = months since start, NaN = not observed yet).
+    ax : matplotlib.axes.Axes, optional
+    kind : {"logo", "revenue"}
+        Only changes the title and colour range (revenue can exceed 100%).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if kind not in ("logo", "revenue"):
+        raise ValueError(f"kind must be 'logo' or 'revenue', got {kind!r}")
+    n_rows, n_cols = matrix.shape
+    fig, ax = new_axes(ax, figsize=(7.0, 1.2 + 0.28 * max(n_rows, 1)))
+    values = matrix.to_numpy(dtype=float)
+    vmax = 1.0 if kind == "logo" else max(1.0, float(np.nanmax(values)) if values.size else 1.0)
+    with churnlab_style():
+        image = ax.imshow(
+            np.ma.masked_invalid(values), aspect="auto", cmap="Blues", vmin=0, vmax=vmax
+        )
+        ax.grid(False)
+        ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns])
+        labels = [pd.Timestamp(i).strftime("%Y-%m") for i in matrix.index]
+        ax.set_yticks(range(n_rows), labels)
+        if n_rows * n_cols <= 400:  # annotate when readable
+            for (r, c), v in np.ndenumerate(values):
+                if np.isfinite(v):
+                    ax.text(
+                        c,
+                        r,
+                        f"{v:.0%}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if v > 0.6 * vmax else "black",
+                    )
+        ax.set_xlabel("months since start")
+        ax.set_ylabel("start cohort")
+        what = "logos still active" if kind == "logo" else "starting MRR retained"
+        ax.set_title(f"Cohort retention: {what}")
+        fig.colorbar(image, ax=ax, format="{x:.0%}", fraction=0.04)
+    return fig
+
+
+def plot_mrr_bridge(kpis_row: pd.Series, ax=None):
+    """Waterfall from MRR(S) at the start of a month to MRR(S) at the next month start.
+
+    Bars: starting MRR, + expansion, - contraction, - churned MRR, = ending MRR
+    of the same accounts (new accounts and re-signups are not part of S).
+
+    Parameters
+    ----------
+    kpis_row : pandas.Series
+        One row of ``churnlab.kpis.monthly_kpis``.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    start = float(kpis_row["mrr_start"])
+    steps = [
+        ("Expansion", float(kpis_row["expansion_mrr"]), COLORS["green"]),
+        ("Contraction", -float(kpis_row["contraction_mrr"]), COLORS["yellow"]),
+        ("Churn", -float(kpis_row["churned_mrr"]), COLORS["churned"]),
+    ]
+    end = start + sum(v for _, v, _ in steps)
+    fig, ax = new_axes(ax)
+    with churnlab_style():
+        ax.bar(0, start, color=COLORS["retained"])
+        level = start
+        for i, (_, value, color) in enumerate(steps, start=1):
+            ax.bar(i, abs(value), bottom=min(level, level + value), color=color)
+            level += value
+        ax.bar(len(steps) + 1, end, color=COLORS["retained"])
+        names = ["Start MRR"] + [n for n, _, _ in steps] + ["End MRR"]
+        ax.set_xticks(range(len(names)), names)
+        ax.set_ylabel("MRR")
+        month = pd.Timestamp(kpis_row.get("month", pd.NaT))
+        suffix = f" ({month:%Y-%m})" if pd.notna(month) else ""
+        ax.set_title("MRR bridge of the starting base" + suffix)
+    return fig
