@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab import stats
+from churnlab.cohort_findings import format_number
 from churnlab.errors import DataError
 
 RATE_COLUMNS = ["group", "n", "churned", "churn_rate", "ci_low", "ci_high", "share"]
@@ -101,20 +102,27 @@ def churn_by_bins(
     -------
     pandas.DataFrame
         One row per bin in ascending order (plus ``missing`` when values are
-        missing) with ``lower``, ``upper`` and the columns of :func:`churn_rate_table`.
+        missing, and ``outside the bins`` for values beyond explicit edges) with
+        ``lower``, ``upper`` and the columns of :func:`churn_rate_table`.
     """
     if feature not in table:
         raise DataError("cohort table", feature, "is missing", hint="pick a numeric feature")
     x = pd.to_numeric(table[feature], errors="coerce")
     if isinstance(bins, int | np.integer):
-        cut = pd.qcut(x, int(bins), duplicates="drop")
+        edges = pd.qcut(x, int(bins), retbins=True, duplicates="drop")[1]
     else:
-        cut = pd.cut(x, list(bins), include_lowest=True)
-    intervals = cut.cat.categories
-    names = [str(i) for i in intervals]
-    rates = churn_rate_table(table, cut.astype(str).where(cut.notna()), label=label,
-                             order=names, confidence=confidence)  # fmt: skip
-    bounds = pd.DataFrame({"group": names, "lower": intervals.left, "upper": intervals.right})
+        edges = np.asarray(bins, dtype=float)
+    codes = pd.cut(x, edges, include_lowest=True, labels=False)
+    lows, highs = edges[:-1], edges[1:]
+    names = [
+        f"{'[' if i == 0 else '('}{format_number(lo)}, {format_number(hi)}]"
+        for i, (lo, hi) in enumerate(zip(lows, highs, strict=True))
+    ]
+    named = np.asarray(names, dtype=object)[codes.fillna(0).astype(int).to_numpy()]
+    group = pd.Series(named, index=table.index).where(codes.notna(), "outside the bins")
+    group = group.where(x.notna(), "missing")
+    rates = churn_rate_table(table, group, label=label, order=names, confidence=confidence)
+    bounds = pd.DataFrame({"group": names, "lower": lows, "upper": highs})
     out = rates.merge(bounds, on="group", how="left")
     out.insert(0, "feature", feature)
     return out[["feature", "group", "lower", "upper", *RATE_COLUMNS[1:]]]
@@ -134,8 +142,12 @@ def _time_to_value(t: pd.DataFrame) -> pd.Series:
 
 
 def _tickets(t: pd.DataFrame) -> pd.Series:
-    opened = pd.to_numeric(t[_TICKET_COLS[0]], errors="coerce").fillna(0)
-    backlog = pd.to_numeric(t[_TICKET_COLS[1]], errors="coerce").fillna(0)
+    if all(c in t for c in _LIFETIME_TICKET_COLS):  # lifetime counts win when present
+        opened = pd.to_numeric(t[_LIFETIME_TICKET_COLS[0]], errors="coerce").fillna(0)
+        backlog = opened - pd.to_numeric(t[_LIFETIME_TICKET_COLS[1]], errors="coerce").fillna(0)
+    else:
+        opened = pd.to_numeric(t[_TICKET_COLS[0]], errors="coerce").fillna(0)
+        backlog = pd.to_numeric(t[_TICKET_COLS[1]], errors="coerce").fillna(0)
     outcome = np.select([backlog > 0, opened > 0], ["unresolved", "all resolved"], "no tickets")
     return pd.Series(outcome, index=t.index)
 
@@ -150,13 +162,14 @@ def _nps(t: pd.DataFrame) -> pd.Series:
 
 TTV_BANDS = ["<=14 days", "15-30 days", "31-60 days", ">60 days", "never"]
 _TICKET_COLS = ("tickets_opened_90d", "open_ticket_backlog")
+_LIFETIME_TICKET_COLS = ("tickets_opened_total", "tickets_resolved_total")
 
 #: lens name -> (title, columns needed (any one of the alternatives), grouping, order)
 LENSES: dict[str, tuple[str, tuple[tuple[str, ...], ...], Callable, list[str] | None]] = {
     "onboarding": ("Onboarding completed", (("onboarding_completed",),), _onboarding,
                    ["completed", "not completed"]),
     "time_to_value": ("Time to value", (("time_to_value_days",),), _time_to_value, TTV_BANDS),
-    "tickets": ("Support ticket outcome (Goodman's law)", (_TICKET_COLS,), _tickets,
+    "tickets": ("Support ticket outcome (Goodman's law)", (_TICKET_COLS, _LIFETIME_TICKET_COLS), _tickets,
                 ["no tickets", "all resolved", "unresolved"]),
     "nps": ("NPS category", (("nps_category",), ("last_nps",)), _nps,
             ["promoter", "passive", "detractor", "no response"]),
@@ -185,7 +198,8 @@ def cs_lenses(cohort_table: pd.DataFrame, *, label: str = "label") -> LensTables
 
     Lenses: ``onboarding`` (completed or not), ``time_to_value`` (<=14, 15-30,
     31-60, >60 days, never), ``tickets`` (no tickets / all resolved /
-    unresolved, from ``tickets_opened_90d`` and ``open_ticket_backlog``),
+    unresolved, from ``tickets_opened_90d`` and ``open_ticket_backlog``, or the
+    lifetime ``tickets_opened_total`` / ``tickets_resolved_total`` when present),
     ``nps`` (``nps_category``, or derived from ``last_nps``), ``touch_tier``.
 
     Returns

@@ -9,6 +9,9 @@ Methods
   interval of Cliff (1993) built on his unbiased variance estimate (the
   consistent estimate of Feng & Cliff 2004 is bounded below by
   ``(1 - d^2) / (n m - 1)`` so that it never goes negative in small samples).
+  Under complete separation (``|d| = 1``) that variance is 0; the inner end
+  of the interval is then the Wilson bound for "X beat Y in all of
+  ``min(n, m)`` comparisons", mapped to the delta scale (conservative).
 - Mann-Whitney U two-sided p-value (``scipy.stats.mannwhitneyu``), the test
   that belongs to Cliff's delta (``d = 2 U / (n m) - 1``).
 - Cramér's V from the uncorrected chi-square statistic, p-value from the
@@ -118,6 +121,12 @@ def cliffs_delta(
     )
     var = max(var, (1 - d**2) / (n * m - 1))
     z = _z(confidence)
+    if abs(d) == 1:  # complete separation: the variance is 0, Cliff's interval degenerates
+        low, _ = wilson_interval(
+            min(n, m), min(n, m), confidence
+        )  # P(X > Y) = 1 seen min(n, m) times
+        bound = float(2 * low - 1)
+        return d, (bound if d > 0 else -1.0), (1.0 if d > 0 else -bound)
     s = np.sqrt(var)
     root = z * s * np.sqrt((1 - d**2) ** 2 + z**2 * var)
     denom = 1 - d**2 + z**2 * var
@@ -192,7 +201,9 @@ def cramers_v(
     rng = np.random.default_rng(seed)
     sizes = counts.sum(axis=1).astype(int)
     shares = counts / sizes[:, None]
-    draws = np.stack([rng.multinomial(s, sh, size=bootstrap) for s, sh in zip(sizes, shares)], 1)
+    draws = np.stack(
+        [rng.multinomial(s, sh, size=bootstrap) for s, sh in zip(sizes, shares, strict=True)], 1
+    )
     vs = _cramers_v_from_counts(draws)
     alpha = 1 - confidence
     low, high = np.quantile(vs, [alpha / 2, 1 - alpha / 2])

@@ -67,7 +67,7 @@ def kaplan_meier(
         kmf = KaplanMeierFitter().fit(d[mask], e[mask], label=str(name))
         at = kmf.survival_function_at_times(list(times)).to_numpy()
         row = {"group": str(name), "n": int(mask.sum()), "churned": int(e[mask].sum())}
-        row.update({f"survival_{t:g}m": float(s) for t, s in zip(times, at)})
+        row.update({f"survival_{t:g}m": float(s) for t, s in zip(times, at, strict=True)})
         row["median_months"] = float(kmf.median_survival_time_)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -125,7 +125,7 @@ def _rate_bars(ax, table: pd.DataFrame, vertical: bool) -> None:
     else:
         ax.barh(pos, rate, color=COLORS["retained"], alpha=0.85)
         ax.errorbar(rate, pos, xerr=err, fmt="none", ecolor="black", capsize=3, linewidth=1)
-        ax.set_yticks(pos, [f"{g} (n={n})" for g, n in zip(names, table["n"])])
+        ax.set_yticks(pos, [f"{g} (n={n})" for g, n in zip(names, table["n"], strict=True)])
         ax.invert_yaxis()
         ax.xaxis.set_major_formatter(_percent())
 
