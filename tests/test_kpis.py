@@ -336,3 +336,16 @@ def test_plots_return_figures_with_the_data(subs, periods):
     _, ax = plt.subplots()
     assert plot_retention_trend(k, ax=ax) is ax.figure
     plt.close("all")
+
+
+def test_kpi_table_stacks_overall_and_tiers(subs, periods):
+    from churnlab.kpis import kpi_table
+
+    t = kpi_table(subs, periods, "2026-01-01", "2026-01-31", GRACE, tier_thresholds=(600, 1200))
+    assert t.columns[:3].tolist() == ["month", "segment_by", "segment"]
+    assert sorted(t["segment"]) == ["all", "high_touch", "low_touch", "tech_touch"]
+    # per-tier counts add up to the overall row
+    tiers = t[t["segment"] != "all"]
+    overall = t[t["segment"] == "all"].iloc[0]
+    for col in ["active_accounts_start", "churned_logos", "mrr", "new_accounts", "resignups"]:
+        assert tiers[col].sum() == overall[col]

@@ -218,6 +218,31 @@ def monthly_kpis(
     return out.rename(columns={"segment": segment}) if segment is not None else out
 
 
+def kpi_table(
+    subscriptions: pd.DataFrame,
+    periods: pd.DataFrame,
+    start,
+    end,
+    grace_days: int,
+    segment: str = "touch_tier",
+    accounts: pd.DataFrame | None = None,
+    tier_thresholds: tuple[float, float] = DEFAULT_TIER_THRESHOLDS,
+) -> pd.DataFrame:
+    """Overall and per-segment monthly KPIs stacked, the shape of ``kpis.csv``.
+
+    Same arguments as :func:`monthly_kpis`. The ``segment`` column holds
+    ``"all"`` for the overall rows and the segment value otherwise; the column
+    ``segment_by`` names the segmentation (``"touch_tier"``).
+    """
+    overall = monthly_kpis(subscriptions, periods, start, end, grace_days).assign(segment="all")
+    by = monthly_kpis(
+        subscriptions, periods, start, end, grace_days, segment, accounts, tier_thresholds
+    ).rename(columns={segment: "segment"})
+    both = pd.concat([overall, by], ignore_index=True).assign(segment_by=segment)
+    first = ["month", "segment_by", "segment"]
+    return both[first + [c for c in both.columns if c not in first]]
+
+
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     den = den.astype(float)
     return num.astype(float) / den.where(den > 0)
@@ -391,6 +416,7 @@ __all__ = [
     "annualise",
     "cohort_retention",
     "customer_ltv",
+    "kpi_table",
     "month_starts",
     "monthly_kpis",
     "onboarding_completion",
