@@ -1,0 +1,328 @@
+"""Leakage-safe as-of features: the observation table (Ibis expressions on DuckDB).
+
+:func:`build_observation_table` adds features to a spine of
+``(account_id, as_of)`` rows (from :mod:`churnlab.labels`). Every feature of a
+row is computed only from data strictly before its ``as_of``: events with
+``timestamp < as_of`` and subscription rows with ``start_date < as_of`` (the
+current contract is the one covering ``as_of - 1 day``). The work runs as one
+DuckDB query built with Ibis: no Python loop touches rows or accounts.
+
+Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
+
+* ``<type>_<w>d``: event counts per type (``logins_28d``, ``feature_reports_90d``,
+  ``tickets_opened_90d`` ...); ``<type>_trend_<w>d`` and
+  ``active_users_trend_<w>d`` = ``(last - previous) / (previous + 1)`` with the
+  previous window ``[as_of - 2w, as_of - w)``, for ``w`` in ``trend_windows``.
+* ``active_users_<w>d``: distinct ``user_id`` with a ``login``;
+  ``seat_utilisation_<w>d = active_users_<w>d / seats`` (NaN when seats is 0).
+* ``adoption_breadth_<w>d``: distinct ``feature_*`` event types used.
+* ``days_since_last_login``: calendar days since the last login (NaN if none;
+  LightGBM takes NaN, the baseline imputes).
+* ``onboarding_completed`` (0/1), ``days_to_onboard`` and
+  ``time_to_value_days`` (days from the first subscription start to the first
+  ``onboarding_completed`` / ``first_value`` event, NaN when not reached yet).
+* ``open_ticket_backlog`` = tickets opened - tickets resolved before ``as_of``;
+  ``median_resolution_days_<W>d`` over the largest window ``W``.
+* ``last_nps`` and ``nps_category`` (``detractor`` 0-6, ``passive`` 7-8,
+  ``promoter`` 9-10, ``none``); ``days_since_last_csm_touch`` (csm_meeting,
+  qbr, webinar; NaN if none).
+* Contract features (``mrr``, ``arr``, ``seats``, ``plan``,
+  ``billing_period_months``, ``mrr_change_90d``, ``tenure_days``,
+  ``renewal_date``, ``days_to_renewal``): see :mod:`churnlab.features_contract`.
+* ``touch_tier``: ``high_touch`` when ``arr >= high``, ``low_touch`` when
+  ``arr >= low``, else ``tech_touch``.
+* ratio metrics ``{name: (numerator, denominator)}``, NaN when the
+  denominator is 0 or missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from churnlab.errors import DataError
+from churnlab.features_contract import contract_block
+from churnlab.features_events import (
+    finish_window_columns,
+    history_block,
+    last_login_block,
+    window_block,
+)
+
+__all__ = ["META_COLUMNS", "STATIC_COLUMNS", "build_observation_table", "feature_columns"]
+
+META_COLUMNS = (
+    "account_id",
+    "as_of",
+    "checkpoint",
+    "label",
+    "churn_date",
+    "renewal_date",
+    "days_to_renewal",
+    "arr",
+    "name",
+)
+STATIC_COLUMNS = ("industry", "region", "acquisition_channel", "csm_owner")
+_CONTRACT_COLUMNS = (
+    "renewal_date",
+    "days_to_renewal",
+    "mrr",
+    "arr",
+    "seats",
+    "plan",
+    "billing_period_months",
+)
+
+TableLike = pd.DataFrame | ir.Table
+
+
+def _backend(con: object, tables: Sequence[TableLike]) -> object:
+    if con is not None:
+        return con
+    for t in tables:
+        if isinstance(t, ir.Table):
+            try:
+                return t._find_backend()
+            except Exception:  # noqa: BLE001 - an unbound memtable has no backend
+                continue
+    return ibis.duckdb.connect()
+
+
+def _table(
+    obj: TableLike, name: str, required: Sequence[str], optional: Mapping[str, str]
+) -> ir.Table:
+    """An Ibis table with the required columns and typed nulls for missing optional ones."""
+    table = obj if isinstance(obj, ir.Table) else ibis.memtable(obj)
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise DataError(
+            name, missing[0], "is required but missing", hint=f"columns: {list(table.columns)}"
+        )
+    fills = {c: ibis.null(t) for c, t in optional.items() if c not in table.columns}
+    return table.mutate(**fills) if fills else table
+
+
+def _timestamps(table: ir.Table, columns: Sequence[str]) -> ir.Table:
+    return table.mutate(**{c: table[c].cast("timestamp") for c in columns})
+
+
+def build_observation_table(
+    accounts: TableLike,
+    subscriptions: TableLike,
+    events: TableLike,
+    spine: TableLike,
+    *,
+    windows: Sequence[int] = (7, 28, 90),
+    event_types: Sequence[str] | None = None,
+    ratios: Mapping[str, Sequence[str]] | None = None,
+    touch_thresholds: tuple[float, float] = (12000, 60000),
+    trend_windows: Sequence[int] = (28,),
+    con: object | None = None,
+) -> pd.DataFrame:
+    """Spine rows plus their as-of features, one row per ``(account_id, as_of)``.
+
+    Parameters
+    ----------
+    accounts, subscriptions, events : pandas.DataFrame or ibis.Table
+        The input tables (``docs/architecture.md`` section 1). Ibis tables may
+        read Parquet in place (``con.read_parquet``); pandas frames are
+        registered as in-memory tables. Inputs are never modified.
+    spine : pandas.DataFrame or ibis.Table
+        ``account_id``, ``as_of`` and any pass-through columns (``checkpoint``,
+        ``label``, ``churn_date``), e.g. from :func:`churnlab.labels.make_observations`.
+    windows : sequence of int
+        Window lengths in days for counts, active users and adoption breadth.
+    event_types : sequence of str, optional
+        Event types to count; ``None`` = every type present in ``events``.
+    ratios : mapping, optional
+        ``{name: (numerator, denominator)}`` over output columns, e.g.
+        ``{"logins_per_seat_28d": ("logins_28d", "seats")}``.
+    touch_thresholds : (float, float)
+        ``(low_touch_min_arr, high_touch_min_arr)``.
+    trend_windows : sequence of int
+        Windows with a trend column (last window vs the one before).
+    con : ibis DuckDB backend, optional
+        Where to run; default: the backend of an Ibis input, else a new
+        in-memory DuckDB.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Spine columns first, then the contract columns, ``touch_tier``, the
+        static attributes and the features (float64), sorted by
+        ``(as_of, account_id)``.
+    """
+    windows = sorted({int(w) for w in windows})
+    trend_windows = sorted({int(w) for w in trend_windows})
+    if not windows or min(windows) <= 0 or any(w <= 0 for w in trend_windows):
+        raise ValueError(f"windows must be positive day counts, got {windows} / {trend_windows}")
+    low, high = touch_thresholds
+    backend = _backend(con, [accounts, subscriptions, events, spine])
+
+    acc = _table(
+        accounts, "accounts", ["account_id"], {c: "string" for c in (*STATIC_COLUMNS, "plan")}
+    )
+    subs = _table(
+        subscriptions,
+        "subscriptions",
+        ["account_id", "start_date", "end_date", "mrr"],
+        {
+            "subscription_id": "string",
+            "plan": "string",
+            "seats": "float64",
+            "billing_period_months": "int64",
+        },
+    )
+    subs = _timestamps(subs, ["start_date", "end_date"]).mutate(
+        subscription_id=subs.subscription_id.cast("string")
+    )
+    ev = _timestamps(
+        _table(
+            events,
+            "events",
+            ["account_id", "timestamp", "event_type"],
+            {"value": "float64", "user_id": "string"},
+        ),
+        ["timestamp"],
+    )
+    ev = ev.select(
+        "account_id", "timestamp", "event_type", value=ev.value.cast("float64"), user_id=ev.user_id
+    )
+    sp = _table(spine, "spine", ["account_id", "as_of"], {})
+    sp = _timestamps(sp, ["as_of"])
+    if event_types is None:
+        event_types = sorted(
+            backend.execute(ev.select("event_type").distinct().drop_null())["event_type"].tolist()
+        )
+    event_types = list(dict.fromkeys(event_types))
+
+    keys = sp.select("account_id", "as_of").distinct()
+    blocks = window_block(
+        keys, ev, windows=windows, trend_windows=trend_windows, event_types=event_types
+    )
+    win = finish_window_columns(
+        _attach(keys, blocks, ["account_id", "as_of"]),
+        windows=windows,
+        trend_windows=trend_windows,
+        event_types=event_types,
+    )
+    table = sp
+    for block in (
+        contract_block(keys, subs),
+        win,
+        last_login_block(keys, ev),
+        history_block(keys, ev),
+    ):
+        table = _attach(table, block, ["account_id", "as_of"])
+    static = acc.select("account_id", *STATIC_COLUMNS, account_plan=acc.plan)
+    table = _attach(table, static, ["account_id"])
+    table = _derived(table, windows=windows, low=low, high=high, ratios=ratios or {})
+    df = backend.execute(table)
+    return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
+
+
+def _attach(left: ir.Table, right: ir.Table, keys: Sequence[str]) -> ir.Table:
+    """Left join keeping the left keys once and every other column of ``right``."""
+    joined = left.left_join(right, list(keys))
+    return joined.select(
+        *[left[c] for c in left.columns], *[right[c] for c in right.columns if c not in keys]
+    )
+
+
+def _days(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    return later.delta(earlier, unit="day").cast("float64")
+
+
+def _derived(
+    t: ir.Table,
+    *,
+    windows: Sequence[int],
+    low: float,
+    high: float,
+    ratios: Mapping[str, Sequence[str]],
+) -> ir.Table:
+    onboarded = t.onboarded_at.notnull()
+    t = t.mutate(
+        plan=t.plan.fill_null(t.account_plan),
+        touch_tier=ibis.cases(
+            (t.arr >= high, "high_touch"),
+            (t.arr >= low, "low_touch"),
+            (t.arr.notnull(), "tech_touch"),
+        ),
+        onboarding_completed=onboarded.cast("float64"),
+        days_to_onboard=_days(t.onboarded_at, t.first_start),
+        time_to_value_days=_days(t.first_value_at, t.first_start),
+        open_ticket_backlog=(
+            t.tickets_opened_total.fill_null(0) - t.tickets_resolved_total.fill_null(0)
+        ).cast("float64"),
+        nps_category=ibis.cases(
+            (t.last_nps >= 9, "promoter"),
+            (t.last_nps >= 7, "passive"),
+            (t.last_nps.notnull(), "detractor"),
+            else_="none",
+        ),
+        days_since_last_csm_touch=_days(t.as_of, t.last_csm_touch_at),
+        **{f"seat_utilisation_{w}d": t[f"active_users_{w}d"] / t.seats.nullif(0) for w in windows},
+    )
+    if ratios:
+        bad = [n for n, (a, b) in ratios.items() if a not in t.columns or b not in t.columns]
+        if bad:
+            raise ValueError(f"ratio {bad[0]!r} refers to unknown columns {ratios[bad[0]]}")
+        t = t.mutate(
+            **{
+                n: t[a].cast("float64") / t[b].cast("float64").nullif(0)
+                for n, (a, b) in ratios.items()
+            }
+        )
+    helpers = [
+        "account_plan", "onboarded_at", "first_value_at", "last_csm_touch_at",
+        "tickets_opened_total", "tickets_resolved_total", "first_start",
+    ]  # fmt: skip
+    return t.drop(*helpers)
+
+
+def _tidy(
+    df: pd.DataFrame, *, spine_columns: list[str], event_types: Sequence[str]
+) -> pd.DataFrame:
+    """Column order, dtypes and the (as_of, account_id) sort."""
+    front = [*spine_columns, *[c for c in _CONTRACT_COLUMNS if c not in spine_columns]]
+    front += ["touch_tier", *STATIC_COLUMNS]
+    rest = [c for c in df.columns if c not in front]
+    categorical = {"nps_category"}
+    numeric = [c for c in rest if c not in categorical]
+    df = df[front + numeric + sorted(categorical)]
+    dtypes: dict[str, str] = {
+        c: "float64" for c in ("mrr", "arr", "seats", "billing_period_months", *numeric)
+    }
+    dtypes.update(
+        {c: "datetime64[ns]" for c in ("as_of", "renewal_date", "churn_date") if c in df.columns}
+    )
+    dtypes["days_to_renewal"] = "Int64"
+    if "label" in df.columns:
+        dtypes["label"] = "Int64"
+    df = df.astype(dtypes)
+    return df.sort_values(["as_of", "account_id"], kind="mergesort").reset_index(drop=True)
+
+
+def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Split the feature columns of an observation table into (numeric, categorical).
+
+    Key, label and metadata columns (:data:`META_COLUMNS`) are excluded;
+    numeric = numeric or boolean dtype, categorical = everything else.
+    """
+    numeric: list[str] = []
+    categorical: list[str] = []
+    for col in table.columns:
+        if col in META_COLUMNS:
+            continue
+        dtype = table[col].dtype
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(col)
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        else:
+            categorical.append(col)
+    return numeric, categorical
