@@ -1,0 +1,397 @@
+"""Wiring between the typed params and the library: what the notebooks and the CLI call.
+
+Each function takes the effective :class:`~churnlab.config.Params` and passes explicit
+values into the pure library functions, so a notebook cell stays one line and the same
+steps run identically from the CLI, a test or an interactive session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churnlab.config import Params, load_params
+
+MODEL_META_COLUMNS = ("name",)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Loaded, validated input data and its health summary."""
+
+    shape: str
+    data_end: pd.Timestamp
+    health: Any
+    files: tuple[Path, ...]
+    accounts: pd.DataFrame | None = None
+    subscriptions: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    snapshot: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class ObservationTables:
+    """The labelled training table, the unlabelled scoring table and their counts."""
+
+    training: pd.DataFrame
+    scoring: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def load_run_params(params_file: str | Path, project_dir: str | Path | None = None) -> Params:
+    """Load a run's effective params (relative paths resolve against ``project_dir``)."""
+    cfg = load_params(params_file)
+    if project_dir:
+        cfg = cfg.model_copy(update={"root": Path(project_dir)})
+    return cfg
+
+
+def load_inputs(cfg: Params) -> Inputs:
+    """Load and validate the configured input data (either shape).
+
+    Raises
+    ------
+    DataError
+        When the data breaks a rule; the message names file, column, rule and rows.
+    """
+    from churnlab import data as churn_data
+
+    data_end = pd.Timestamp(cfg.data.as_of)
+    if cfg.data.shape == "snapshot":
+        snap = cfg.data.snapshot
+        path = cfg.path(snap.path or "")
+        table, health = churn_data.load_snapshot(
+            path,
+            id_column=snap.id_column,
+            label_column=snap.label_column,
+            positive_value=snap.positive_value,
+            mrr_column=snap.mrr_column,
+            tenure_column=snap.tenure_column,
+            numeric_columns=snap.numeric_columns,
+            drop_columns=snap.drop_columns,
+        )
+        return Inputs("snapshot", data_end, health, (path,), snapshot=table)
+    files = tuple(cfg.path(p) for p in (cfg.data.accounts, cfg.data.subscriptions, cfg.data.events))
+    loaded, health = churn_data.load_event_logs(
+        *files,
+        columns=cfg.data.columns.model_dump(),
+        data_end=str(cfg.data.as_of),
+    )
+    return Inputs(
+        "events",
+        data_end,
+        health,
+        files,
+        accounts=loaded.accounts,
+        subscriptions=loaded.subscriptions,
+        events=loaded.events,
+    )
+
+
+def active_periods(cfg: Params, inputs: Inputs) -> pd.DataFrame:
+    """Active periods (subscriptions joined across grace gaps) of every account."""
+    from churnlab.periods import active_periods as _periods
+
+    return _periods(inputs.subscriptions, cfg.observation.grace_days, inputs.data_end)
+
+
+def kpi_table(cfg: Params, inputs: Inputs, periods: pd.DataFrame, months: int = 24) -> pd.DataFrame:
+    """Monthly KPIs of the last ``months`` complete months: overall (``segment="all"``) and per tier."""
+    from churnlab.kpis import customer_ltv
+    from churnlab.kpis import kpi_table as _kpi_table
+
+    end = last_complete_month(inputs.data_end)
+    first_sub = pd.Timestamp(inputs.subscriptions["start_date"].min())
+    start = max(first_sub, end - pd.DateOffset(months=months - 1))
+    out = _kpi_table(
+        inputs.subscriptions,
+        periods,
+        start,
+        end,
+        cfg.observation.grace_days,
+        tier_thresholds=cfg.tiers.thresholds,
+    )
+    out["customer_ltv"] = customer_ltv(out, cfg.kpis.gross_margin)
+    out["month"] = pd.to_datetime(out["month"]).dt.strftime("%Y-%m-%d")
+    return out
+
+
+def last_complete_month(data_end: pd.Timestamp) -> pd.Timestamp:
+    """First day of the last calendar month that the data covers completely."""
+    nxt = data_end + pd.Timedelta(days=1)
+    month_start = data_end.replace(day=1)
+    return month_start if nxt.month != data_end.month else month_start - pd.DateOffset(months=1)
+
+
+def observation_tables(
+    cfg: Params, inputs: Inputs, periods: pd.DataFrame | None, as_of: dt.date | str
+) -> ObservationTables:
+    """Training observations (labelled) and the scoring table at ``as_of`` (cached on disk).
+
+    Training rows: month ends of the ``observation.history_months`` months up to
+    ``as_of`` plus renewal checkpoints in the same span; observations whose label window
+    runs past the data are dropped and counted. Scoring rows: every account active at
+    ``as_of``, unlabelled. Snapshot data gives one row per account.
+    """
+    from churnlab.cache import cached, fingerprint
+
+    as_of_ts = pd.Timestamp(as_of)
+    key_params = {
+        "as_of": str(as_of_ts.date()),
+        "data": cfg.data.model_dump(mode="json"),
+        "observation": cfg.observation.model_dump(mode="json"),
+        "features": cfg.features.model_dump(mode="json"),
+        "tiers": cfg.tiers.model_dump(mode="json"),
+    }
+    key = fingerprint(list(inputs.files), key_params)
+    cache_dir = cfg.path(cfg.run.cache_dir)
+    summary_path = cache_dir / f"observations-{key}.summary.json"
+    if inputs.shape == "snapshot":
+        training = cached(cache_dir, key + "-train", lambda: _snapshot_training(cfg, inputs))
+        scoring = training[training["label"] == 0].assign(label=pd.NA)
+        summary = {"observations": len(training), "scored_accounts": len(scoring)}
+        return ObservationTables(training, scoring.reset_index(drop=True), summary)
+
+    state: dict[str, Any] = {}
+
+    def build_training() -> pd.DataFrame:
+        table, summary = _event_training(cfg, inputs, periods, as_of_ts)
+        state["summary"] = summary
+        return table
+
+    training = cached(cache_dir, key + "-train", build_training)
+    if "summary" in state:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(json.dumps(state["summary"], default=str))
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    scoring = cached(
+        cache_dir, key + "-score", lambda: _event_scoring(cfg, inputs, periods, as_of_ts)
+    )
+    summary["scored_accounts"] = len(scoring)
+    return ObservationTables(training, scoring, summary)
+
+
+def _feature_kwargs(cfg: Params) -> dict[str, Any]:
+    return {
+        "windows": tuple(cfg.features.windows),
+        "event_types": cfg.features.event_types,
+        "ratios": {k: tuple(v) for k, v in cfg.features.ratios.items()},
+        "touch_thresholds": cfg.tiers.thresholds,
+    }
+
+
+def _event_training(
+    cfg: Params, inputs: Inputs, periods: pd.DataFrame, as_of: pd.Timestamp
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from churnlab.features import build_observation_table
+    from churnlab.labels import make_observations, month_end_grid, renewal_checkpoints
+
+    obs_cfg = cfg.observation
+    start = as_of - pd.DateOffset(months=obs_cfg.history_months)
+    grid = month_end_grid(start, as_of)
+    monthly, s1 = make_observations(
+        periods, grid, obs_cfg.lead_days, obs_cfg.horizon_days, inputs.data_end
+    )
+    checkpoints = renewal_checkpoints(
+        inputs.subscriptions, obs_cfg.renewal_checkpoint_days, start, as_of
+    )
+    renewal, s2 = make_observations(
+        periods, checkpoints, obs_cfg.lead_days, obs_cfg.horizon_days, inputs.data_end
+    )
+    spine = pd.concat([monthly, renewal], ignore_index=True)
+    table = build_observation_table(
+        inputs.accounts, inputs.subscriptions, inputs.events, spine, **_feature_kwargs(cfg)
+    )
+    summary = {"month_end": _summary_dict(s1), "renewal": _summary_dict(s2)}
+    summary["dropped_window_past_data"] = sum(
+        s.get("n_dropped_window_past_data_end", 0) for s in summary.values() if isinstance(s, dict)
+    )
+    summary["observations"] = len(table)
+    return table, summary
+
+
+def _summary_dict(summary: Any) -> dict[str, Any]:
+    if hasattr(summary, "to_dict"):
+        return summary.to_dict()
+    return {k: v for k, v in vars(summary).items() if not k.startswith("_")}
+
+
+def _event_scoring(
+    cfg: Params, inputs: Inputs, periods: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    from churnlab.features import build_observation_table
+    from churnlab.labels import scoring_spine
+
+    spine = scoring_spine(periods, as_of)
+    return build_observation_table(
+        inputs.accounts, inputs.subscriptions, inputs.events, spine, **_feature_kwargs(cfg)
+    )
+
+
+def _snapshot_training(cfg: Params, inputs: Inputs) -> pd.DataFrame:
+    from churnlab.data import snapshot_observations
+
+    snap = cfg.data.snapshot
+    return snapshot_observations(
+        inputs.snapshot,
+        as_of=pd.Timestamp(cfg.data.as_of),
+        id_column=snap.id_column,
+        mrr_column=snap.mrr_column,
+        tenure_column=snap.tenure_column,
+    )
+
+
+def account_names(inputs: Inputs) -> pd.DataFrame:
+    """``account_id, name`` of every account (ids stand in for names in snapshots)."""
+    if inputs.accounts is not None and "name" in inputs.accounts:
+        return inputs.accounts[["account_id", "name"]].astype({"account_id": str})
+    return pd.DataFrame(columns=["account_id", "name"])
+
+
+def save_chart(fig: Any, run_dir: str | Path, name: str) -> Path:
+    """Save a figure as ``charts/<name>.png`` in the run directory (about 700 px wide)."""
+    import matplotlib.pyplot as plt
+
+    path = Path(run_dir) / "charts" / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return path
+
+
+def write_json(payload: Any, path: str | Path) -> Path:
+    """Write JSON (indented, dates as ISO strings)."""
+    path = Path(path)
+    path.write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    return path
+
+
+def delivery_settings(cfg: Params) -> Any:
+    """The delivery settings from ``params.yaml`` (credentials stay in the environment)."""
+    from churnlab.delivery import DeliverySettings
+
+    d = cfg.delivery
+    return DeliverySettings(
+        recipients=tuple(d.recipients),
+        failure_recipients=tuple(d.failure_recipients),
+        sender=d.sender,
+        subject_template=d.subject,
+        smtp_host=d.smtp.host,
+        smtp_port=d.smtp.port,
+        security=d.smtp.security,
+        username_env=d.smtp.username_env,
+        password_env=d.smtp.password_env,
+        attach_csv=d.attach_csv,
+        max_retries=d.max_retries,
+        backoff_seconds=d.backoff_seconds,
+        timeout_seconds=d.smtp.timeout_seconds,
+    )
+
+
+def run_folder(run_dir: str | Path, cfg: Params) -> Path:
+    """The run folder a notebook writes to; ``reports/interactive`` when run by hand."""
+    path = Path(run_dir) if run_dir else cfg.path(cfg.run.reports_dir) / "interactive"
+    (path / "charts").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a CSV export that is safe to open in Excel (formula cells neutralised)."""
+    from churnlab.csvsafe import write_csv as _write
+
+    _write(frame, Path(path))
+    return Path(path)
+
+
+def tier_summary(kpis: pd.DataFrame, months: int = 6) -> pd.DataFrame:
+    """Average monthly logo churn, GRR and NRR per touch tier over the last ``months``."""
+    recent = sorted(kpis["month"].unique())[-months:]
+    part = kpis[kpis["month"].isin(recent)]
+    cols = ["logo_churn_rate", "gross_revenue_retention", "net_revenue_retention", "expansion_rate"]
+    table = part.groupby("segment")[cols].mean()
+    table["accounts_now"] = part[part["month"] == recent[-1]].set_index("segment")[
+        "active_accounts"
+    ]
+    return table
+
+
+def write_stage_00(
+    out: Path,
+    cfg: Params,
+    inputs: Inputs,
+    periods: pd.DataFrame | None,
+    kpis: pd.DataFrame,
+    tables: ObservationTables,
+) -> None:
+    """Hand the data-health stage's results to the next notebooks (files in the run folder)."""
+    health = inputs.health.to_dict() if hasattr(inputs.health, "to_dict") else {}
+    health["data_end"] = str(inputs.data_end.date())
+    health["observations"] = {
+        "training_rows": len(tables.training),
+        "scoring_rows": len(tables.scoring),
+        "dropped_window_past_data": tables.summary.get("dropped_window_past_data", 0),
+        "summary": tables.summary,
+    }
+    write_json(health, out / "data_health.json")
+    write_csv(kpis, out / "kpis.csv")
+    tables.training.to_parquet(out / "observations.parquet", index=False)
+    tables.scoring.to_parquet(out / "scoring.parquet", index=False)
+    account_names(inputs).to_parquet(out / "accounts.parquet", index=False)
+    if periods is not None:
+        periods.to_parquet(out / "periods.parquet", index=False)
+
+
+def select_cohorts(cfg: Params, observations: pd.DataFrame, as_of: str) -> pd.DataFrame:
+    """Churned vs retained accounts at their renewal milestone in the look-back window."""
+    from churnlab.cohorts import select_cohorts as _select
+
+    return _select(observations, end=as_of, lookback_days=cfg.cohorts.lookback_days)
+
+
+def compare_cohorts(cfg: Params, cohort: pd.DataFrame) -> Any:
+    """The ranked churned-vs-retained comparison with the params' alpha and group size."""
+    from churnlab.cohorts import compare_cohorts as _compare
+    from churnlab.features import feature_columns
+
+    numeric, categorical = feature_columns(cohort)
+    numeric = [c for c in numeric if c not in cfg.features.exclude and c != "cohort"]
+    categorical = [c for c in categorical if c not in cfg.features.exclude and c != "cohort"]
+    return _compare(
+        cohort,
+        numeric=numeric,
+        categorical=categorical,
+        alpha=cfg.cohorts.alpha,
+        min_group=cfg.cohorts.min_group,
+        seed=cfg.model.seed,
+    )
+
+
+def top_numeric_feature(comparison: Any) -> str:
+    """The highest-ranked numeric feature of a comparison."""
+    summary = comparison.summary
+    numeric = summary[summary["kind"] == "numeric"] if "kind" in summary else summary
+    return str(numeric.iloc[0]["feature"])
+
+
+def survival_table(cfg: Params, out: Path) -> pd.DataFrame | None:
+    """Durations and churn events per touch tier for Kaplan-Meier (None for snapshots without tenure)."""
+    from churnlab.survival import survival_frame
+
+    periods_path = out / "periods.parquet"
+    observations = pd.read_parquet(out / "scoring.parquet")
+    if periods_path.exists():
+        periods = pd.read_parquet(periods_path)
+        training = pd.read_parquet(out / "observations.parquet")
+        tiers = (
+            pd.concat([training, observations])
+            .sort_values("as_of")
+            .drop_duplicates("account_id", keep="last")[["account_id", "touch_tier"]]
+        )
+        frame = survival_frame(periods, tiers, pd.Timestamp(cfg.data.as_of), by="touch_tier")
+        return frame.rename(columns={"duration_months": "duration"})
+    return None
