@@ -567,3 +567,28 @@ def test_settings_validation_and_from_params():
     assert settings.recipients == ("vp@example.com",)
     assert settings.smtp_port == params.delivery.smtp.port
     assert settings.password_env == "CHURNLAB_SMTP_PASSWORD"
+
+
+class RefusingRecorder(Recorder):
+    """Refuses one recipient address with a 550, accepts the others."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address == "gone@example.com":
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+
+def test_partly_refused_recipients_are_recorded(server_tls, make_run, ca_file):
+    handler = RefusingRecorder()
+    run = make_run()
+    recipients = ["vp-cs@example.com", "gone@example.com"]
+    with smtp_server(handler, tls_context=server_tls, authenticator=_authenticator) as controller:
+        settings = _settings(controller.port, ca_file, recipients=recipients)
+        result = send_run(run, settings, env=ENV, sleep=lambda s: None)
+    assert handler.messages[0][1] == ["vp-cs@example.com"]
+    assert result.recipients == ("vp-cs@example.com",)
+    assert result.refused == ("gone@example.com",)
+    record = _manifest(run)["delivery"][0]
+    assert record["recipients"] == ["vp-cs@example.com"]
+    assert record["refused"] == ["gone@example.com"]

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,7 @@ def _send_and_record(
     run_dir: Path,
     msg: EmailMessage,
     settings: DeliverySettings,
-    recipients: tuple[str, ...] | Any,
+    recipients: Sequence[str],
     kind: str,
     forced: bool,
     env: Mapping[str, str],
