@@ -64,8 +64,8 @@ def make_run_dir(base: Path, name: str = "2026-10-31_20261101T060000Z") -> Path:
                         "pr_auc": 0.3,
                         "brier": 0.1,
                         "ece": 0.02,
-                        "lift_at_10": 2.5,
-                        "capture_at_20": 0.4,
+                        "lift_10": 2.5,
+                        "capture_20": 0.4,
                     },
                     {
                         "model": "lightgbm",
@@ -73,8 +73,8 @@ def make_run_dir(base: Path, name: str = "2026-10-31_20261101T060000Z") -> Path:
                         "pr_auc": 0.35,
                         "brier": 0.09,
                         "ece": 0.015,
-                        "lift_at_10": 3.1,
-                        "capture_at_20": 0.5,
+                        "lift_10": 3.1,
+                        "capture_20": 0.5,
                     },
                 ],
             }
