@@ -46,7 +46,7 @@ LIGHTGBM_DEFAULTS: dict = {
     "min_child_samples": 40,
     "feature_fraction": 0.8,
     "lambda_l2": 1.0,
-    "num_threads": 2,
+    "num_threads": 1,  # OpenMP threads; >1 is slow on a busy shared machine
 }
 
 
