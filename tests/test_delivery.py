@@ -344,6 +344,8 @@ def test_no_second_send_and_force_sends_again(starttls_server, make_run, ca_file
     with pytest.raises(DeliveryError, match="already delivered.*--force"):
         send_run(run, settings, env=ENV, sleep=lambda s: None)
     assert len(handler.messages) == 1
+    preview = send_run(run, settings, dry_run=True, env=ENV)  # a preview is always allowed
+    assert preview.dry_run and preview.eml_path.is_file() and len(handler.messages) == 1
     again = send_run(run, settings, force=True, env=ENV, sleep=lambda s: None)
     assert len(handler.messages) == 2
     records = _manifest(run)["delivery"]
@@ -520,6 +522,8 @@ def test_html_body_stays_under_100_kb(make_run, ca_file):
     assert len(html_part.get_payload(decode=True)) <= MAX_HTML_BYTES
     shown = int(re.search(r"Showing (\d+) of 3000 renewals", html).group(1))
     assert 0 < shown < 3000 and html.count("Account ") == shown
+    plain = msg.get_payload()[0].get_payload()[0].get_content()
+    assert plain.count("Account ") == shown and f"showing {shown} of 3000" in plain
 
 
 def test_missing_or_escaping_chart_is_skipped(make_run, ca_file):

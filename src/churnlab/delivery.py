@@ -112,18 +112,18 @@ def send_run(
                 "sent. How to fix: send the failure notice instead (send_failure_notice / "
                 "`churnlab send --failure-notice`), fix the cause and re-run."
             )
-        now = clock()
-        msg = build_message(run_dir, settings, now=now)
-        if dry_run:
-            return _write_eml(run_dir, msg, REPORT, settings.recipients, now)
         previous = _records(manifest, REPORT)
-        if previous and not force:
+        if previous and not force and not dry_run:
             last = previous[-1]
             raise DeliveryError(
                 f"run {run_dir.name} was already delivered at {last.get('sent_at')} to "
                 f"{', '.join(last.get('recipients') or [])} (Message-ID {last.get('message_id')}). "
                 "How to fix: nothing, if that mail arrived; to send it again pass --force."
             )
+        now = clock()
+        msg = build_message(run_dir, settings, now=now)
+        if dry_run:
+            return _write_eml(run_dir, msg, REPORT, settings.recipients, now)
         return _send_and_record(
             run_dir, msg, settings, settings.recipients, REPORT, bool(previous), env, sleep, clock
         )
@@ -160,16 +160,16 @@ def send_failure_notice(
                 f"run {run_dir.name} succeeded: there is no failure to report. "
                 "How to fix: send its report with send_run / `churnlab send`."
             )
-        now = clock()
-        msg = build_failure_notice(run_dir, manifest, settings, now=now)
-        if dry_run:
-            return _write_eml(run_dir, msg, FAILURE_NOTICE, settings.failure_recipients, now)
         previous = _records(manifest, FAILURE_NOTICE)
-        if previous and not force:
+        if previous and not force and not dry_run:
             raise DeliveryError(
                 f"the failure notice of run {run_dir.name} was already sent at "
                 f"{previous[-1].get('sent_at')}. How to fix: pass --force to send it again."
             )
+        now = clock()
+        msg = build_failure_notice(run_dir, manifest, settings, now=now)
+        if dry_run:
+            return _write_eml(run_dir, msg, FAILURE_NOTICE, settings.failure_recipients, now)
         return _send_and_record(
             run_dir,
             msg,

@@ -77,7 +77,8 @@ def build_message(
     domain = _domain(settings.sender)
     charts = _charts(run_dir, headline.get("charts") or {}, domain)
     context = _context(headline, charts, settings.attach_csv and (run_dir / "renewal_map.csv"))
-    html = _render_html_within_limit(context)
+    html, shown = _render_html_within_limit(context)
+    context = {**context, "renewals": context["renewals"][:shown]}
     text = _environment(autoescape=False).get_template("email.txt.j2").render(context)
 
     msg = _new_message(settings, settings.recipients, _subject(settings, headline), now, domain)
@@ -277,7 +278,8 @@ def _context(
     }
 
 
-def _render_html_within_limit(context: dict[str, Any]) -> str:
+def _render_html_within_limit(context: dict[str, Any]) -> tuple[str, int]:
+    """Render the HTML body with as many renewal rows as fit in MAX_HTML_BYTES."""
     template = _environment(autoescape=True).get_template("email.html.j2")
     total = context["renewals_total"]
     for limit in (total, *(n for n in _ROW_LIMITS if n < total)):
@@ -285,7 +287,7 @@ def _render_html_within_limit(context: dict[str, Any]) -> str:
         if len(html.encode("utf-8")) <= MAX_HTML_BYTES:
             if limit < total:
                 logger.info("email body shows %d of %d renewals to stay under 100 KB", limit, total)
-            return html
+            return html, limit
     raise DeliveryError(
         f"the email body is larger than {MAX_HTML_BYTES} bytes even without the renewal table. "
         "How to fix: shorten the KPI list in headline.json."
