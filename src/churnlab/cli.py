@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from churnlab.config import DEFAULT_PARAMS_FILE, Params, load_params
-from churnlab.errors import ChurnlabError, DataError, DeliveryError, ParamsError
+from churnlab.errors import ChurnlabError, DataError, DeliveryError, ParamsError, RunError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY = 0, 1, 2, 3
 
@@ -284,12 +284,77 @@ def _send_after_run(cfg: Params, result) -> None:
         settings = delivery_settings(cfg)
         if result.succeeded:
             sent = send_run(result.run_dir, settings)
-            out.print(f"mailed the report: {sent}")
+            out.print(f"mailed the report ({sent.message_id}) to {', '.join(sent.recipients)}")
         elif settings.failure_recipients:
             send_failure_notice(result.run_dir, settings)
             out.print("mailed a failure notice to " + ", ".join(settings.failure_recipients))
     except ChurnlabError as exc:
         raise _fail(exc) from None
+
+
+@app.command()
+def send(
+    run_dir: Annotated[
+        str, typer.Argument(help="The run folder to mail, or 'latest' (reports/latest).")
+    ] = "latest",
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Write the message as .eml into the run folder; send nothing."
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send even though this run was already mailed.")
+    ] = False,
+    failure_notice: Annotated[
+        bool,
+        typer.Option(
+            "--failure-notice",
+            help="Mail the short failure notice of a failed run to delivery.failure_recipients.",
+        ),
+    ] = False,
+    params_file: ParamsFile = Path(DEFAULT_PARAMS_FILE),
+    overlay: Overlay = None,
+    override: Override = None,
+) -> None:
+    """Mail a run's report to the recipients in params.yaml (delivery section).
+
+    The body is the report's first screen (KPIs, ARR at risk, top at-risk renewals) with
+    inline charts and a plain-text alternative; report.html is attached. SMTP user and
+    password come only from the environment variables named in delivery.smtp
+    (default CHURNLAB_SMTP_USER / CHURNLAB_SMTP_PASSWORD). A run is never mailed twice
+    unless --force. Exit codes: 0 sent, 2 bad parameters, 3 delivery failed.
+    """
+    from churnlab.delivery import send_failure_notice, send_run
+    from churnlab.pipeline import delivery_settings
+
+    try:
+        cfg = _params(params_file, overlay, override)
+        folder = _resolve_run_dir(cfg, run_dir)
+        settings = delivery_settings(cfg)
+        sender = send_failure_notice if failure_notice else send_run
+        result = sender(folder, settings, dry_run=dry_run, force=force)
+    except ChurnlabError as exc:
+        raise _fail(exc) from None
+    if dry_run:
+        out.print(f"dry run: wrote {result.eml_path} (nothing sent)")
+    else:
+        out.print(
+            f"sent {result.kind} {result.message_id} to {', '.join(result.recipients)} "
+            f"after {result.attempts} attempt(s)"
+        )
+
+
+def _resolve_run_dir(cfg: Params, run_dir: str) -> Path:
+    if run_dir == "latest":
+        latest = cfg.path(cfg.run.reports_dir) / "latest"
+        if not latest.exists():
+            raise RunError(f"{latest} does not exist yet: run `churnlab run` first")
+        return latest.resolve()
+    folder = Path(run_dir)
+    if not (folder / "manifest.json").exists():
+        raise RunError(f"{folder} is not a run folder (no manifest.json)")
+    return folder
 
 
 def main() -> None:  # pragma: no cover - entry point

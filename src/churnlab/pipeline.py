@@ -275,22 +275,7 @@ def delivery_settings(cfg: Params) -> Any:
     """The delivery settings from ``params.yaml`` (credentials stay in the environment)."""
     from churnlab.delivery import DeliverySettings
 
-    d = cfg.delivery
-    return DeliverySettings(
-        recipients=tuple(d.recipients),
-        failure_recipients=tuple(d.failure_recipients),
-        sender=d.sender,
-        subject_template=d.subject,
-        smtp_host=d.smtp.host,
-        smtp_port=d.smtp.port,
-        security=d.smtp.security,
-        username_env=d.smtp.username_env,
-        password_env=d.smtp.password_env,
-        attach_csv=d.attach_csv,
-        max_retries=d.max_retries,
-        backoff_seconds=d.backoff_seconds,
-        timeout_seconds=d.smtp.timeout_seconds,
-    )
+    return DeliverySettings.from_params(cfg.delivery)
 
 
 def run_folder(run_dir: str | Path, cfg: Params) -> Path:
@@ -508,3 +493,20 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return value
+
+
+def calibration_on_holdout(cfg: Params, comparison: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Calibration curve of a model's backtest predictions (data it never saw)."""
+    from churnlab.modeling import calibration_curve
+
+    predictions = comparison.attrs["backtests"][kind].predictions
+    return calibration_curve(predictions["label"].astype(int), predictions["churn_probability"])
+
+
+def write_stage_02(out: Path, model: Any, metrics: dict[str, Any], scores: pd.DataFrame) -> None:
+    """Hand the model stage's results on: the model (text + JSON), metrics, raw scores."""
+    from churnlab.modeling import save_model
+
+    save_model(model, out / "model")
+    write_json(metrics, out / "model_metrics.json")
+    scores.to_parquet(out / "scores_raw.parquet", index=False)
