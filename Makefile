@@ -30,8 +30,9 @@ $(SAMPLE): $(STAMP)
 sample: $(STAMP)  ## (re)generate the built-in sample data under data/sample
 	$(BIN)/churnlab sample
 
-demo: $(SAMPLE)  ## set up, generate the sample data and run the main job
+demo: $(SAMPLE)  ## set up, generate the sample data and run the main job (prints the report's path)
 	$(BIN)/churnlab validate
+	$(BIN)/churnlab run
 
 browser:  ## install headless Chromium + ChromeDriver (Debian packages) when missing
 	@bash scripts/ensure-chromium.sh
