@@ -130,5 +130,9 @@ def test_compare_models_picks_champion(table):
     assert cmp.attrs["champion"] == best
     assert cmp["champion"].tolist() == [best == "logistic", best == "lightgbm"]
     assert (cmp["scheme"] == "rolling_origin").all()
+    backtests = cmp.attrs["backtests"]
+    assert set(backtests) == {"logistic", "lightgbm"}
+    assert backtests[best].pooled["roc_auc"] == cmp.loc[best, "roc_auc"]
+    assert cmp.loc[["lightgbm"]].attrs["backtests"]["lightgbm"] is backtests["lightgbm"]
     by_brier = compare_models(table, metric="brier", n_folds=2, **FEATS, seed=0)
     assert by_brier.attrs["champion"] == by_brier["brier"].idxmin()

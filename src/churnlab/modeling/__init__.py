@@ -16,6 +16,7 @@ from churnlab.modeling.backtest import (
     rolling_origin_backtest,
 )
 from churnlab.modeling.calibration import calibrate, fit_calibrator
+from churnlab.modeling.fitting import fit_churn_model
 from churnlab.modeling.leakage import LEAK_AUC, check_leaks, leak_check
 from churnlab.modeling.metrics import (
     calibration_curve,
@@ -26,7 +27,6 @@ from churnlab.modeling.metrics import (
 )
 from churnlab.modeling.model import Calibrator, ChurnModel
 from churnlab.modeling.persist import load_model, save_model
-from churnlab.modeling.pipeline import fit_churn_model
 from churnlab.modeling.scoring import (
     early_warning,
     health_band,

@@ -9,7 +9,7 @@ consecutive test blocks. For a block whose first ``as_of`` is ``T``:
   ``as_of + lead_days + horizon_days < T``. Training on every ``as_of < T``
   would leak: a row at ``T - 1 month`` is labelled by churn up to
   ``T + 2 months``, which nobody knows at ``T``;
-* the model is fitted with ``pipeline.fit_churn_model`` on the train rows (so
+* the model is fitted with ``fitting.fit_churn_model`` on the train rows (so
   its calibration slice is the latest of them), then scored on the test rows;
 * ``leakage.leak_check`` runs on the test rows; flagged features are listed in
   ``BacktestResult.leaks``.
@@ -29,9 +29,9 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from churnlab.errors import ModelError
+from churnlab.modeling.fitting import fit_churn_model, label_closed_before
 from churnlab.modeling.leakage import LEAK_AUC, leak_check
 from churnlab.modeling.metrics import LOWER_IS_BETTER, evaluate
-from churnlab.modeling.pipeline import fit_churn_model, label_closed_before
 from churnlab.modeling.train import feature_columns, is_snapshot
 
 ROLLING = "rolling_origin"
@@ -74,6 +74,11 @@ class BacktestResult:
         per_fold = self.folds.set_index("fold")[cols]
         pooled = pd.DataFrame([{c: self.pooled[c] for c in cols}], index=["pooled"])
         return pd.concat([per_fold, pooled])
+
+    def __deepcopy__(self, memo: dict) -> BacktestResult:
+        # Results are never modified after creation; pandas deep-copies ``attrs``
+        # (where ``compare_models`` keeps them) on every operation, so share instead.
+        return self
 
     def _repr_html_(self) -> str:
         head = f"<p><b>{self.model_kind}</b> backtest ({self.scheme}): {self.note}</p>"
@@ -271,14 +276,16 @@ def compare_models(
     pandas.DataFrame
         Index ``model``; pooled metrics, ``<metric>_fold_mean`` and ``<metric>_fold_std``,
         ``scheme`` and a boolean ``champion`` column. ``attrs["champion"]`` and
-        ``attrs["metric"]`` name the winner and the metric.
+        ``attrs["metric"]`` name the winner and the metric; ``attrs["backtests"]``
+        maps each kind to its ``BacktestResult`` (test-fold predictions for plots).
     """
     params = params or {}
-    rows = []
+    rows, results = [], {}
     for kind in kinds:
         res = rolling_origin_backtest(
             table, model_kind=kind, params=params.get(kind), **backtest_kwargs
         )
+        results[kind] = res
         folds = res.folds[metric]
         rows.append(
             {
@@ -292,7 +299,7 @@ def compare_models(
     out = pd.DataFrame(rows).set_index("model")
     champion = choose_champion(out, metric)
     out["champion"] = out.index == champion
-    out.attrs.update({"champion": champion, "metric": metric})
+    out.attrs.update({"champion": champion, "metric": metric, "backtests": results})
     return out
 
 

@@ -4,7 +4,7 @@ Raw model scores rank well but their level drifts (LightGBM with early stopping,
 a regularised logistic model). The calibrator maps the model's raw log-odds to
 observed churn rates on data the model did not train on: for time-stamped data
 the latest ``as_of`` dates, for snapshot data a stratified random slice
-(see ``pipeline.fit_churn_model``).
+(see ``fitting.fit_churn_model``).
 
 * ``isotonic`` (default): centered isotonic regression, a monotone fit
   (pool-adjacent-violators) whose blocks become knots at their mean raw score,

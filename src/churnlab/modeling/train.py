@@ -23,19 +23,6 @@ from churnlab.errors import ModelError
 from churnlab.modeling.leakage import check_leaks
 from churnlab.modeling.model import ChurnModel, as_levels, prepare_features
 
-#: Key, label and meta columns that are never features (architecture.md section 4).
-META_COLUMNS = (
-    "account_id",
-    "as_of",
-    "checkpoint",
-    "label",
-    "churn_date",
-    "renewal_date",
-    "days_to_renewal",
-    "arr",
-    "name",
-)
-
 #: LightGBM defaults for a ~3000-account x 24-month sample (mirror ``model.lightgbm``).
 LIGHTGBM_DEFAULTS: dict = {
     "objective": "binary",
@@ -53,25 +40,15 @@ LIGHTGBM_DEFAULTS: dict = {
 def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Split a table's feature columns into (numeric, categorical).
 
-    Uses ``churnlab.features.feature_columns`` when that module exists, so the
-    whole project shares one definition; the fallback excludes ``META_COLUMNS``
-    and splits by dtype (numeric/bool vs object/string/category).
+    Delegates to ``churnlab.features.feature_columns`` (imported lazily: it
+    pulls in Ibis), so the whole project shares one definition: ``features.META_COLUMNS``
+    are excluded, numeric/bool columns are numeric, datetimes are dropped,
+    everything else is categorical.
     """
-    try:
-        from churnlab.features import feature_columns as shared
-    except ImportError:
-        shared = None
-    if shared is not None:
-        numeric, categorical = shared(table)
-        return list(numeric), list(categorical)
-    cols = [c for c in table.columns if c not in META_COLUMNS]
-    numeric = [
-        c
-        for c in cols
-        if pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c])
-    ]
-    categorical = [c for c in cols if c not in numeric]
-    return numeric, categorical
+    from churnlab.features import feature_columns as shared
+
+    numeric, categorical = shared(table)
+    return list(numeric), list(categorical)
 
 
 def is_snapshot(table: pd.DataFrame) -> bool:
