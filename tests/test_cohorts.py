@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -235,3 +236,46 @@ def test_plots_return_figures(telco_comparison):
         assert fig.get_size_inches()[0] == pytest.approx(7.0)
         assert len(fig.axes) >= 1
     assert len(figs[0].axes[0].get_yticklabels()) == 8
+
+
+@pytest.fixture(scope="module")
+def sample_comparison(tmp_path_factory):
+    """The synthetic sample end to end: renewal checkpoints -> observation table -> comparison."""
+    sample_mod = pytest.importorskip("churnlab.sample")
+    features = pytest.importorskip("churnlab.features")
+    labels = pytest.importorskip("churnlab.labels")
+    periods_mod = pytest.importorskip("churnlab.periods")
+    end = pd.Timestamp("2026-10-31")
+    sample = sample_mod.generate_sample(n_accounts=1500, months=24, end_date="2026-10-31", seed=42)
+    paths = sample_mod.write_sample(sample, tmp_path_factory.mktemp("sample"))
+    truth = json.loads(Path(paths["ground_truth"]).read_text())
+    periods = periods_mod.active_periods(sample.subscriptions, 30, end)
+    spine = labels.renewal_checkpoints(sample.subscriptions, 90, end - pd.Timedelta(days=455), end)
+    obs, _ = labels.make_observations(periods, spine, 0, 90, end)
+    table = features.build_observation_table(
+        sample.accounts, sample.subscriptions, sample.events, obs
+    )
+    cohort = select_cohorts(table, end=end, lookback_days=365)
+    return truth, compare_cohorts(cohort, bootstrap=200)
+
+
+def test_sample_irrelevant_region_is_not_significant(sample_comparison):
+    truth, result = sample_comparison
+    s = result.summary.set_index("feature")
+    assert truth["irrelevant_attributes"] == ["region"]
+    assert not s.loc["region", "significant"]
+    assert s.loc["onboarding_completed", "rank"] <= 3  # the strongest driver is found
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="measured 2026-11-23 (sample seed 42, renewal checkpoints 90 days before renewal): "
+    "only onboarding_completed of the true top 4 reaches the top 5; logins_trend_28d, "
+    "last_nps and open_ticket_backlog barely separate the cohorts at the checkpoint "
+    "(see the report to the lead)",
+)
+def test_sample_top5_holds_the_true_top_drivers(sample_comparison):
+    truth, result = sample_comparison
+    strong = [d["feature"] for d in truth["drivers"] if d["strong"]]
+    top5 = result.summary["feature"].head(5).tolist()
+    assert len(set(strong) & set(top5)) >= 3, (strong, top5)

@@ -8,6 +8,7 @@ features that are not significant after correction say "no clear difference".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -25,6 +26,7 @@ FEATURE_LABELS = {
     "tenure_days": "tenure in days",
     "mrr_change_90d": "MRR change over 90 days",
     "onboarding_completed": "completed onboarding",
+    "billing_period_months": "months per billing period",
     "days_to_onboard": "days to finish onboarding",
     "time_to_value_days": "days to first value",
     "tickets_opened_90d": "tickets opened in the last 90 days",
@@ -42,8 +44,22 @@ FEATURE_LABELS = {
 
 
 def feature_label(feature: str, labels: Mapping[str, str]) -> str:
-    """Readable name of a feature: the caller's label, churnlab's, or the column name."""
-    return labels.get(feature) or FEATURE_LABELS.get(feature) or feature
+    """Readable name of a feature: the caller's label, churnlab's, a pattern, or the column name.
+
+    Patterns: ``<x>_trend_<w>d`` -> "<x> trend over <w> days", ``<x>_<w>d`` ->
+    "<x> in the last <w> days", ``feature_<name>`` -> "use of <name>".
+    """
+    if feature in labels or feature in FEATURE_LABELS:
+        return labels.get(feature) or FEATURE_LABELS[feature]
+    match = _WINDOWED.match(feature)
+    if not match:
+        return feature
+    base, trend, days = match.groups()
+    base = re.sub(r"^feature_", "use of ", base).replace("_", " ")
+    return f"{base} trend over {days} days" if trend else f"{base} in the last {days} days"
+
+
+_WINDOWED = re.compile(r"^(.+?)(_trend)?_(\d+)d$")
 
 
 def format_number(value: float) -> str:
@@ -94,7 +110,7 @@ def describe_numeric(row: dict, labels: Mapping[str, str]) -> str:
         return f"No clear difference in {name} ({centre}; not significant after correction)"
     if isinstance(row.get("level"), str):  # a 0/1 flag
         phrase = _ratio_phrase(row["share_churned"], row["share_retained"])
-        return f"Churned accounts were {phrase} to have {name} = yes {_shares(row)}"
+        return f"Churned accounts were {phrase} to have {name} {_shares(row)}"
     direction = "higher" if row["effect"] > 0 else "lower"
     same_way = (a - b) * row["effect"] > 0
     if a != b and b != 0 and same_way:
