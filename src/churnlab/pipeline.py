@@ -510,3 +510,84 @@ def write_stage_02(out: Path, model: Any, metrics: dict[str, Any], scores: pd.Da
     save_model(model, out / "model")
     write_json(metrics, out / "model_metrics.json")
     scores.to_parquet(out / "scores_raw.parquet", index=False)
+
+
+# --------------------------------------------------------------------------- explanation stage
+
+SCORE_COLUMNS = [
+    "account_id",
+    "name",
+    "as_of",
+    "touch_tier",
+    "arr",
+    "churn_probability",
+    "health_score",
+    "health_band",
+    "renewal_date",
+    "days_to_renewal",
+    "expected_arr_at_risk",
+    "reasons",
+]
+
+
+def account_reasons(
+    cfg: Params, shap: Any, scoring: pd.DataFrame, observations: pd.DataFrame
+) -> pd.DataFrame:
+    """Top risk-raising and risk-lowering reasons per account, with retained-peer context.
+
+    The context is the median of retained accounts (label 0) in the same touch tier, taken
+    from the latest three as-of dates of the training observations.
+    """
+    from churnlab.explain import reason_context, top_reasons
+
+    recent_dates = sorted(observations["as_of"].unique())[-3:]
+    reference = observations[observations["as_of"].isin(recent_dates)]
+    context = reason_context(reference, by="touch_tier")
+    return top_reasons(shap, scoring, k=cfg.explain.top_k, context=context)
+
+
+def attach_reasons(scores: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """Scores with a one-line ``reasons`` column (the top risk-raising drivers)."""
+    from churnlab.explain import reasons_summary
+
+    summary = reasons_summary(reasons)
+    if isinstance(summary, pd.Series):
+        summary = summary.rename("reasons").reset_index()
+    return scores.drop(columns=["reasons"], errors="ignore").merge(
+        summary, on="account_id", how="left"
+    )
+
+
+def renewals_and_warnings(
+    cfg: Params, scores: pd.DataFrame, as_of: str, previous_run_dir: str | Path | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The renewal map (next N days) and the early-warning list against the previous run."""
+    from churnlab.modeling import early_warning, renewal_map
+
+    renewals = renewal_map(scores, as_of=as_of, days=cfg.health.renewal_window_days)
+    previous = None
+    if previous_run_dir and (Path(previous_run_dir) / "scores.csv").exists():
+        previous = pd.read_csv(Path(previous_run_dir) / "scores.csv", dtype={"account_id": str})
+    warnings = early_warning(scores, previous, drop_points=int(cfg.health.early_warning_drop))
+    extra = scores[["account_id", "name", "touch_tier", "reasons"]]
+    warnings = warnings.rename(columns={"reason": "warning"}).merge(
+        extra, on="account_id", how="left"
+    )
+    return renewals[[c for c in SCORE_COLUMNS if c in renewals]], warnings
+
+
+def write_stage_03(
+    out: Path,
+    scores: pd.DataFrame,
+    renewals: pd.DataFrame,
+    warnings: pd.DataFrame,
+    drivers: pd.DataFrame,
+) -> None:
+    """Write the CSV exports for CSMs (Excel-safe) and the global drivers."""
+    ordered = scores[
+        [c for c in SCORE_COLUMNS if c in scores] + [c for c in scores if c not in SCORE_COLUMNS]
+    ]
+    write_csv(ordered, out / "scores.csv")
+    write_csv(renewals, out / "renewal_map.csv")
+    write_csv(warnings, out / "early_warning.csv")
+    write_csv(drivers, out / "drivers.csv")
