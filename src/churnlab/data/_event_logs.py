@@ -1,0 +1,330 @@
+"""Loading and validating the event-log shape: accounts, subscriptions, events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._checks import Checks, exclude, flag
+from ._health import DataHealth, TableHealth
+from ._io import as_id, load_table
+
+__all__ = ["REQUIRED_COLUMNS", "EventLogData", "load_event_logs"]
+
+#: Columns every table must have (after column mapping).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "accounts": ("account_id", "name"),
+    "subscriptions": ("account_id", "start_date", "end_date", "mrr"),
+    "events": ("account_id", "timestamp", "event_type"),
+}
+_NPS = "nps_response"
+
+
+@dataclass(frozen=True)
+class EventLogData:
+    """Validated input tables, typed as ``docs/architecture.md`` section 1.
+
+    Dates are tz-naive ``datetime64[ns]``; ids are strings (a categorical column stays
+    categorical, with string categories); ``mrr`` and event ``value`` are float,
+    ``seats`` and ``billing_period_months`` int64. Each frame has a fresh RangeIndex.
+    """
+
+    accounts: pd.DataFrame
+    subscriptions: pd.DataFrame
+    events: pd.DataFrame
+
+
+def load_event_logs(
+    accounts_path: str | Path,
+    subscriptions_path: str | Path,
+    events_path: str | Path,
+    *,
+    columns: Mapping[str, Mapping[str, str]] | None = None,
+    data_end: str | None = None,
+    fmt: str | None = None,
+) -> tuple[EventLogData, DataHealth]:
+    """Load, type and validate the accounts, subscriptions and events tables.
+
+    Parameters
+    ----------
+    accounts_path, subscriptions_path, events_path : str or Path
+        CSV or Parquet files.
+    columns : mapping, optional
+        Per table (``accounts``, ``subscriptions``, ``events``) a mapping
+        ``churnlab_name -> column name in the file``.
+    data_end : str, optional
+        Last day the data describes (ISO date). Events after it are excluded and
+        subscriptions starting after it are flagged; ``None`` skips these checks.
+    fmt : {"csv", "parquet"}, optional
+        File format of all three files; ``None`` infers it from each suffix.
+
+    Returns
+    -------
+    (EventLogData, DataHealth)
+
+    Raises
+    ------
+    DataError
+        A rule of the data contract is broken: a required column is missing, dates
+        do not parse, ``account_id`` is empty or duplicated, a subscription ends on or
+        before its start, an NPS value lies outside 0-10, numbers do not parse. The
+        first problem is raised (the message names file, column, rule, rows and count;
+        the others are listed in the hint); ``err.health.errors`` holds all of them.
+
+    Warns
+    -----
+    DataWarning
+        For rows excluded (negative MRR, unknown accounts, events after ``data_end``)
+        or kept but suspicious (overlapping subscriptions of the same plan line,
+        subscriptions starting after ``data_end``); all are counted in the DataHealth.
+    """
+    columns = columns or {}
+    paths = {"accounts": accounts_path, "subscriptions": subscriptions_path, "events": events_path}
+    files = {k: str(v) for k, v in paths.items()}
+    raw = {
+        k: load_table(p, fmt=fmt, columns=columns.get(k) or {}, name=k) for k, p in paths.items()
+    }
+    health = DataHealth()
+    checks = Checks(health)
+    accounts = _accounts(raw["accounts"], files["accounts"], checks)
+    subs = _subscriptions(raw["subscriptions"], files["subscriptions"], checks)
+    events = _events(raw["events"], files["events"], checks)
+    checks.raise_if_any()
+
+    end = pd.Timestamp(data_end) + pd.Timedelta(days=1) if data_end else None
+    subs, events = _cross_checks(health, accounts, subs, events, files, end)
+    accounts = _fill_signup(health, accounts, subs, files["accounts"])
+    if end is not None:
+        flag(
+            health,
+            accounts,
+            accounts["signup_date"] >= end,
+            name="accounts",
+            file=files["accounts"],
+            column="signup_date",
+            reason="signed up after data_end",
+            show=["account_id"],
+        )
+    out = {"accounts": accounts, "subscriptions": subs, "events": events}
+    date_cols = {"accounts": "signup_date", "subscriptions": "start_date", "events": "timestamp"}
+    for k, frame in out.items():
+        dates = frame[date_cols[k]]
+        health.tables[k] = TableHealth(
+            files[k], len(raw[k]), len(frame), date_cols[k], dates.min(), dates.max()
+        )
+    data = EventLogData(*(frame.reset_index(drop=True) for frame in out.values()))
+    return data, health
+
+
+def _accounts(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame:
+    out = raw.copy()
+    if not checks.require(raw, REQUIRED_COLUMNS["accounts"], file=file, name="accounts"):
+        return out
+    out["account_id"] = ids = checks.ids(raw, "account_id", file=file, shown=raw)
+    checks.rule(
+        raw,
+        ids.notna() & ids.duplicated(keep=False),
+        file=file,
+        column="account_id",
+        rule="must be unique (one row per account)",
+        hint="keep one row per account: de-duplicate the accounts export",
+        show=["name"],
+    )
+    out["name"] = raw["name"].astype("string").astype(object).where(raw["name"].notna(), None)
+    if "signup_date" in raw:
+        out["signup_date"] = checks.dates(raw, "signup_date", file=file, required=False, shown=raw)
+    return out
+
+
+def _subscriptions(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame:
+    out = raw.copy()
+    if not checks.require(raw, REQUIRED_COLUMNS["subscriptions"], file=file, name="subscriptions"):
+        return out
+    out["account_id"] = checks.ids(raw, "account_id", file=file, shown=raw)
+    if "subscription_id" in raw:
+        sid = as_id(raw["subscription_id"])
+        checks.rule(
+            raw,
+            sid.isna() | sid.duplicated(keep=False),
+            file=file,
+            column="subscription_id",
+            rule="must be unique and not empty",
+            hint="give every subscription row its own id, or drop the column (ids are made)",
+            show=["account_id"],
+        )
+        out["subscription_id"] = sid
+    else:
+        out.insert(0, "subscription_id", [f"S{i + 1:07d}" for i in range(len(raw))])
+    start = checks.dates(raw, "start_date", file=file, required=True, shown=raw)
+    end = checks.dates(raw, "end_date", file=file, required=False, shown=raw)
+    out["start_date"], out["end_date"] = start, end
+    checks.rule(
+        raw,
+        end.notna() & start.notna() & (end <= start),
+        file=file,
+        column="end_date",
+        rule="must be after start_date (end is exclusive)",
+        hint="a monthly row 2026-01-01 -> 2026-02-01 covers January; fix or remove these rows",
+        show=["account_id", "start_date"],
+    )
+    out["mrr"] = checks.numbers(raw, "mrr", file=file, shown=raw)
+    for col in ("seats", "billing_period_months"):
+        if col in raw:
+            values = checks.numbers(raw, col, file=file, shown=raw, whole=True)
+            out[col] = values.fillna(0).astype("int64")
+    if "billing_period_months" in raw:
+        checks.rule(
+            raw,
+            out["billing_period_months"] < 1,
+            file=file,
+            column="billing_period_months",
+            rule="must be at least 1 (1 = monthly, 12 = annual)",
+            hint="use the contract's billing period in months",
+        )
+    return out
+
+
+def _events(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame:
+    out = raw.copy()
+    if not checks.require(raw, REQUIRED_COLUMNS["events"], file=file, name="events"):
+        return out
+    out["account_id"] = checks.ids(raw, "account_id", file=file, shown=raw)
+    out["timestamp"] = checks.dates(raw, "timestamp", file=file, required=True, shown=raw)
+    event_type = as_id(raw["event_type"])
+    checks.rule(
+        raw,
+        event_type.isna(),
+        file=file,
+        column="event_type",
+        rule="must not be empty",
+        hint="every event needs a type (login, feature_<name>, nps_response, ...)",
+    )
+    out["event_type"] = event_type
+    if "value" in raw:
+        out["value"] = checks.numbers(raw, "value", file=file, shown=raw, required=False)
+    else:
+        out["value"] = np.nan
+    nps = (event_type == _NPS).to_numpy()
+    value = out["value"]
+    checks.rule(
+        raw,
+        pd.Series(nps, index=raw.index) & ~value.between(0, 10),
+        file=file,
+        column="value",
+        rule=f"must be an NPS score 0-10 for {_NPS} events",
+        hint="NPS answers are whole numbers from 0 (detractor) to 10 (promoter)",
+        show=["account_id", "event_type"],
+    )
+    out["user_id"] = as_id(raw["user_id"]) if "user_id" in raw else None
+    return out
+
+
+def _cross_checks(
+    health: DataHealth,
+    accounts: pd.DataFrame,
+    subs: pd.DataFrame,
+    events: pd.DataFrame,
+    files: dict[str, str],
+    end: pd.Timestamp | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    known = pd.Index(accounts["account_id"])
+    sub_kw = {"name": "subscriptions", "file": files["subscriptions"]}
+    ev_kw = {"name": "events", "file": files["events"]}
+    subs = exclude(
+        health,
+        subs,
+        subs["mrr"] < 0,
+        column="mrr",
+        reason="with negative MRR",
+        show=["account_id", "start_date"],
+        **sub_kw,
+    )
+    subs = exclude(
+        health,
+        subs,
+        ~subs["account_id"].isin(known),
+        column="account_id",
+        reason="of accounts not in the accounts table",
+        **sub_kw,
+    )
+    unknown = ~np.asarray(events["account_id"].isin(known))
+    events = exclude(
+        health,
+        events,
+        pd.Series(unknown, index=events.index),
+        column="account_id",
+        reason="of accounts not in the accounts table",
+        show=["event_type"],
+        **ev_kw,
+    )
+    if end is not None:
+        events = exclude(
+            health,
+            events,
+            events["timestamp"] >= end,
+            column="timestamp",
+            reason="after data_end",
+            show=["account_id", "event_type"],
+            **ev_kw,
+        )
+        flag(
+            health,
+            subs,
+            subs["start_date"] >= end,
+            column="start_date",
+            reason="starting after data_end",
+            show=["account_id"],
+            **sub_kw,
+        )
+    flag(
+        health,
+        subs,
+        overlapping(subs),
+        column="start_date",
+        reason="overlapping an earlier row of the same plan line",
+        show=["account_id", "plan", "end_date"],
+        **sub_kw,
+    )
+    return subs, events
+
+
+def overlapping(subs: pd.DataFrame) -> pd.Series:
+    """True for rows that start before an earlier row of the same account and plan ends.
+
+    A row ending on the day the next one starts (renewal, expansion) is not an overlap:
+    the end date is exclusive. Without a ``plan`` column all of an account's rows form
+    one line.
+    """
+    keys = ["account_id"] + (["plan"] if "plan" in subs else [])
+    order = subs.sort_values([*keys, "start_date", "end_date"], kind="stable")
+    end = order["end_date"]
+    end_ns = np.where(end.isna(), np.iinfo(np.int64).max, end.to_numpy().view("int64"))
+    grouped = [order[k].astype(object) for k in keys]
+    reach = pd.Series(end_ns, index=order.index).groupby(grouped, dropna=False).cummax()
+    previous = reach.groupby(grouped, dropna=False).shift(fill_value=np.iinfo(np.int64).min)
+    start_ns = order["start_date"].to_numpy().view("int64")
+    result = pd.Series(start_ns < previous.to_numpy(), index=order.index)
+    return result.reindex(subs.index)
+
+
+def _fill_signup(
+    health: DataHealth, accounts: pd.DataFrame, subs: pd.DataFrame, file: str
+) -> pd.DataFrame:
+    first = subs.groupby("account_id", observed=True)["start_date"].min()
+    derived = accounts["account_id"].map(first).astype("datetime64[ns]")
+    no_subs = int(derived.isna().sum())
+    if no_subs:
+        health.flag("accounts", "without any subscription", no_subs)
+    if "signup_date" not in accounts:
+        health.notes.append("accounts: signup_date derived from the first subscription start")
+        return accounts.assign(signup_date=derived)
+    missing = accounts["signup_date"].isna() & derived.notna()
+    if missing.any():
+        health.flag(
+            "accounts", "with empty signup_date set to the first subscription start", missing.sum()
+        )
+    return accounts.assign(signup_date=accounts["signup_date"].fillna(derived))

@@ -1,0 +1,202 @@
+"""Reading CSV / Parquet tables, column mapping, and typed coercion of columns."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pandas.api.types import (
+    is_bool_dtype,
+    is_datetime64_any_dtype,
+    is_float_dtype,
+    is_numeric_dtype,
+)
+
+from churnlab.errors import DataError
+
+__all__ = ["load_table"]
+
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def load_table(
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    name: str,
+) -> pd.DataFrame:
+    """Read one CSV or Parquet table and rename the user's columns to churnlab names.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to read.
+    fmt : {"csv", "parquet"}, optional
+        File format; ``None`` infers it from the suffix (``.csv``, ``.csv.gz``,
+        ``.parquet``, ``.pq``).
+    columns : mapping of str to str, optional
+        ``churnlab_name -> column name in the file``. Unmapped columns keep their names.
+    name : str
+        What the table is (``accounts``, ``snapshot``...), used in messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame with a RangeIndex (position of the row in the file, from 0).
+
+    Raises
+    ------
+    DataError
+        The file is missing or unreadable, the format is unknown, or a mapped
+        column is absent (the message lists the columns and the closest match).
+    """
+    path = Path(path)
+    fmt = (fmt or _infer_format(path, name)).lower()
+    if not path.is_file():
+        raise DataError(
+            str(path),
+            "-",
+            f"file of the {name} table does not exist",
+            hint=f"check the path of the {name} table in params.yaml (relative paths "
+            "resolve against the project directory)",
+        )
+    try:
+        if fmt == "csv":
+            table = pd.read_csv(path, low_memory=False)
+        elif fmt == "parquet":
+            table = pd.read_parquet(path)
+        else:
+            raise DataError(
+                str(path), "-", f"has unknown format {fmt!r}", hint="use csv or parquet"
+            )
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise DataError(
+            str(path),
+            "-",
+            f"could not be read as {fmt} ({type(exc).__name__}: {exc})",
+            hint=f"export the {name} table as UTF-8 CSV with a header row, or as Parquet",
+        ) from exc
+    table = table.reset_index(drop=True)
+    return rename_columns(table, columns or {}, file=str(path), name=name)
+
+
+def _infer_format(path: Path, name: str) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    for suffix in reversed(suffixes):
+        if suffix in _FORMATS:
+            return _FORMATS[suffix]
+    raise DataError(
+        str(path),
+        "-",
+        f"has a suffix that names no known format for the {name} table",
+        hint="name the file .csv or .parquet, or set data.format: csv | parquet",
+    )
+
+
+def rename_columns(
+    table: pd.DataFrame, columns: Mapping[str, str], *, file: str, name: str
+) -> pd.DataFrame:
+    """Rename ``columns`` (churnlab name -> file column) in a copy of ``table``."""
+    for churnlab_name, user_name in columns.items():
+        if user_name not in table.columns:
+            raise missing_column_error(
+                table.columns,
+                user_name,
+                file=file,
+                hint=f"fix data.columns.{name}.{churnlab_name} in params.yaml",
+            )
+    rename = {user: ours for ours, user in columns.items() if user != ours}
+    return table.rename(columns=rename)
+
+
+def missing_column_error(
+    available: Iterable[object], column: str, *, file: str, hint: str
+) -> DataError:
+    """A DataError for an absent column, listing the columns and the closest match."""
+    names = [str(c) for c in available]
+    close = difflib.get_close_matches(column, names, n=1, cutoff=0.5)
+    if not close:  # case / separator differences count as close too
+        folded = {n.lower().replace("_", "").replace(" ", ""): n for n in names}
+        key = column.lower().replace("_", "").replace(" ", "")
+        close = [folded[key]] if key in folded else []
+    suggestion = f"did you mean '{close[0]}'? " if close else ""
+    return DataError(
+        file,
+        column,
+        f"is missing (available columns: {', '.join(names)})",
+        count=0,
+        hint=suggestion + hint,
+    )
+
+
+# -- offending rows ---------------------------------------------------------------------
+
+
+def offending_rows(table: pd.DataFrame, mask: pd.Series, columns: Iterable[str]) -> pd.DataFrame:
+    """The first few rows where ``mask`` holds, indexed by their 1-based row in the file."""
+    cols = [c for c in dict.fromkeys(columns) if c in table.columns]
+    rows = table.loc[mask.to_numpy(), cols].head(5).copy()
+    rows.index = pd.Index(rows.index.to_numpy() + 1, name="row")
+    return rows
+
+
+# -- typed coercion ---------------------------------------------------------------------
+
+
+def blank(series: pd.Series) -> pd.Series:
+    """True where a cell is missing or holds only whitespace."""
+    if is_numeric_dtype(series) or is_datetime64_any_dtype(series):
+        return series.isna()
+    text = series.astype("string").str.strip()
+    return (text.isna() | (text == "")).fillna(True).astype(bool)
+
+
+def as_id(series: pd.Series) -> pd.Series:
+    """Identifiers as strings (categoricals keep their dtype with string categories).
+
+    Whole-number floats (ids read from a CSV column with gaps) lose their ``.0``.
+    Missing or blank ids become ``NA``.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = pd.Index([str(c).strip() for c in series.cat.categories])
+        if cats.is_unique:
+            return series.cat.rename_categories(cats)
+        series = series.astype(object)
+    if is_float_dtype(series) and np.all(np.mod(series.dropna(), 1) == 0):
+        series = series.astype("Int64")
+    missing = blank(series)
+    text = series.astype("string").str.strip().astype(object)
+    return text.where(~missing, None)
+
+
+def as_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse to tz-naive UTC ``datetime64[ns]``; returns (dates, unparseable mask)."""
+    if is_datetime64_any_dtype(series):
+        out = series
+        if getattr(series.dt, "tz", None) is not None:
+            out = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        return out.astype("datetime64[ns]"), pd.Series(False, index=series.index)
+    missing = blank(series)
+    text = series.astype("string").str.strip().where(~missing)
+    out = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    retry = out.isna() & ~missing
+    if retry.any():  # other layouts (31/01/2026, Jan 31 2026): parse those cells one by one
+        out.loc[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed", utc=True)
+    out = out.dt.tz_localize(None).astype("datetime64[ns]")
+    return out, out.isna() & ~missing
+
+
+def as_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse to float; returns (numbers, unparseable mask). Blank cells become NaN."""
+    if is_bool_dtype(series):
+        series = series.astype(float)
+    if is_numeric_dtype(series):
+        return series.astype(float), pd.Series(False, index=series.index)
+    missing = blank(series)
+    text = series.astype("string").str.strip().where(~missing)
+    out = pd.to_numeric(text, errors="coerce").astype(float)
+    return out, out.isna() & ~missing
