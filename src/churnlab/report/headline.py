@@ -96,6 +96,7 @@ def build_headline(
             {
                 "key": key,
                 "label": label,
+                "kind": kind,
                 "value": value,
                 "display": display,
                 "change_display": fmt_change(kind, delta),
@@ -111,7 +112,8 @@ def build_headline(
     tiles.append(
         {
             "key": "arr_at_risk",
-            "label": f"Expected ARR at risk, renewals in the next {cfg.health.renewal_window_days} days",
+            "kind": "money",
+            "label": f"ARR at risk, next {cfg.health.renewal_window_days} days",
             "value": at_risk,
             "display": fmt_money(at_risk),
             "change_display": fmt_change("money", risk_delta),

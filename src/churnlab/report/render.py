@@ -70,7 +70,13 @@ def sparkline_charts(run_dir: Path, headline: dict[str, Any]) -> dict[str, str]:
         series = [v for v in tile.get("series", []) if v is not None]
         if len(series) < 2:
             continue
-        fig = plot_kpi_sparkline(pd.Series(series), title=None)
+        rising_is_good = tile["key"] != "logo_churn_rate"
+        fig = plot_kpi_sparkline(
+            pd.Series(series), title=None, percent=tile["kind"] == "rate", good_up=rising_is_good
+        )
+        for text in list(fig.axes[0].texts):  # the tile shows the value; keep the line clean
+            text.remove()
+        fig.set_size_inches(1.4, 0.45)  # drawn at the size it is shown (140 x 45 px)
         rel = f"charts/spark_{tile['key']}.png"
         fig.savefig(run_dir / rel, dpi=100, transparent=False, facecolor="white")
         matplotlib.pyplot.close(fig)
