@@ -67,7 +67,8 @@ class Checks:
             file=file,
             column=column,
             rule="must not be empty",
-            hint=f"every row needs a {column}; remove or complete these rows in the export",
+            hint=f"every row needs a value in {column}; remove or complete these rows",
+            show=[str(c) for c in shown.columns[:4]],
         )
         return ids
 
@@ -91,7 +92,7 @@ class Checks:
                 file=file,
                 column=column,
                 rule="must not be empty",
-                hint=f"every row needs a {column}",
+                hint=f"every row needs a value in {column}",
             )
         return dates
 
@@ -122,7 +123,7 @@ class Checks:
                 file=file,
                 column=column,
                 rule="must not be empty",
-                hint=f"every row needs a {column}",
+                hint=f"every row needs a value in {column}",
             )
         if whole:
             self.rule(

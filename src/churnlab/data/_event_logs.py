@@ -169,7 +169,7 @@ def _subscriptions(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame
         column="end_date",
         rule="must be after start_date (end is exclusive)",
         hint="a monthly row 2026-01-01 -> 2026-02-01 covers January; fix or remove these rows",
-        show=["account_id", "start_date"],
+        show=["subscription_id", "account_id", "start_date"],
     )
     out["mrr"] = checks.numbers(raw, "mrr", file=file, shown=raw)
     for col in ("seats", "billing_period_months"):
