@@ -76,43 +76,78 @@ def window_block(
     of ``ticket_resolved`` events, ``W`` = the largest window).
     """
     lookback = max(max(windows), 2 * max(trend_windows, default=0))
-    joined = spine.select("account_id", "as_of").join(
-        events,
-        [
-            spine.account_id == events.account_id,
-            events.timestamp < spine.as_of,
-            events.timestamp >= spine.as_of - ibis.interval(days=lookback),
-        ],
+    keys = spine.select("account_id", "as_of")
+
+    def joined_with(evs: ir.Table) -> ir.Table:
+        j = keys.join(
+            evs,
+            [
+                keys.account_id == evs.account_id,
+                evs.timestamp < keys.as_of,
+                evs.timestamp >= keys.as_of - ibis.interval(days=lookback),
+            ],
+        )
+        # as_of is a date (midnight): ts >= as_of - w days  <=>  age <= w
+        return j.mutate(age=j.as_of.delta(j.timestamp, unit="day"))
+
+    # 1. counts per (observation, event type): one cheap pass, then a pivot of a small table
+    j = joined_with(events)
+    per_type = j.group_by(["account_id", "as_of", "event_type"]).aggregate(
+        **{f"n{w}": (j.age <= w).sum() for w in windows},
+        **{f"p{w}": ((j.age > w) & (j.age <= 2 * w)).sum() for w in trend_windows},
+        **{f"n{w}": (j.age <= w).sum() for w in trend_windows if w not in windows},
     )
-    ts, as_of, etype = joined.timestamp, joined.as_of, joined.event_type
-
-    def within(lo_days: int, hi_days: int = 0) -> ir.BooleanValue:
-        cond = ts >= as_of - ibis.interval(days=lo_days)
-        return cond & (ts < as_of - ibis.interval(days=hi_days)) if hi_days else cond
-
-    is_login = etype == LOGIN
+    etype = per_type.event_type
     is_feature = etype.startswith(FEATURE_PREFIX)
     aggs: dict[str, ir.Scalar] = {}
     for et in event_types:
         name = count_name(et)
         for w in windows:
-            aggs[f"{name}_{w}d"] = (etype == et).sum(where=within(w)).cast("int64")
+            aggs[f"{name}_{w}d"] = per_type[f"n{w}"].sum(where=etype == et).cast("int64")
         for w in trend_windows:
-            aggs[f"_prev_{name}_{w}d"] = (etype == et).sum(where=within(2 * w, w)).cast("int64")
+            aggs[f"_prev_{name}_{w}d"] = per_type[f"p{w}"].sum(where=etype == et).cast("int64")
             if w not in windows:
-                aggs[f"_last_{name}_{w}d"] = (etype == et).sum(where=within(w)).cast("int64")
+                aggs[f"_last_{name}_{w}d"] = per_type[f"n{w}"].sum(where=etype == et).cast("int64")
     for w in windows:
-        aggs[f"active_users_{w}d"] = joined.user_id.nunique(where=is_login & within(w))
-        aggs[f"adoption_breadth_{w}d"] = etype.nunique(where=is_feature & within(w))
-    for w in trend_windows:
-        aggs[f"_prev_active_users_{w}d"] = joined.user_id.nunique(where=is_login & within(2 * w, w))
-        if w not in windows:
-            aggs[f"_last_active_users_{w}d"] = joined.user_id.nunique(where=is_login & within(w))
-    top = max(windows)
-    aggs[f"median_resolution_days_{top}d"] = joined.value.median(
-        where=(etype == TICKET_RESOLVED) & within(top)
+        aggs[f"adoption_breadth_{w}d"] = (is_feature & (per_type[f"n{w}"] > 0)).sum().cast("int64")
+    counts = per_type.group_by(["account_id", "as_of"]).aggregate(**aggs)
+
+    # 2. active users: the youngest login of each user, then count users per window
+    lj = joined_with(events.filter(events.event_type == LOGIN))
+    per_user = lj.group_by(["account_id", "as_of", lj.user_id]).aggregate(
+        youngest=lj.age.min(),
+        **{f"youngest_after{w}": lj.age.min(where=lj.age > w) for w in trend_windows},
     )
-    return joined.group_by(["account_id", "as_of"]).aggregate(**aggs)
+    users = per_user.group_by(["account_id", "as_of"]).aggregate(
+        **{f"active_users_{w}d": (per_user.youngest <= w).sum().cast("int64") for w in windows},
+        **{
+            f"_prev_active_users_{w}d": (per_user[f"youngest_after{w}"] <= 2 * w)
+            .sum()
+            .cast("int64")
+            for w in trend_windows
+        },
+        **{
+            f"_last_active_users_{w}d": (per_user.youngest <= w).sum().cast("int64")
+            for w in trend_windows
+            if w not in windows
+        },
+    )
+
+    # 3. median resolution time over the largest window (sparse events only)
+    top = max(windows)
+    rj = joined_with(events.filter(events.event_type == TICKET_RESOLVED))
+    rj = rj.filter(rj.age <= top)
+    resolution = rj.group_by(["account_id", "as_of"]).aggregate(
+        **{f"median_resolution_days_{top}d": rj.value.median()}
+    )
+    out = keys
+    for block in (counts, users, resolution):
+        joined = out.left_join(block, ["account_id", "as_of"])
+        out = joined.select(
+            *[out[c] for c in out.columns],
+            *[block[c] for c in block.columns if c not in keys.columns],
+        )
+    return out
 
 
 def finish_window_columns(

@@ -142,14 +142,14 @@ def renewal_checkpoints(
 ) -> pd.DataFrame:
     """Renewal checkpoints: ``days_before`` days before each renewal date.
 
-    A **renewal date** is the ``end_date`` of a subscription row that ran a
-    whole number of billing periods: ``end_date`` falls on the same day of the
-    month as ``start_date`` (or on the month end when the start day does not
-    exist in that month, e.g. Jan 31 -> Feb 28) and the number of months in
-    between is a positive multiple of ``billing_period_months`` (1 when the
-    column is missing or empty). Rows cut short mid-term by an expansion or
-    contraction fail this test, so the day an expansion row takes over is not
-    a renewal; the full-term row that follows it is. Rows still running
+    A **renewal date** is the ``end_date`` of a subscription row that lies a
+    whole number of the row's billing periods after the ``start_date`` of the
+    row or of any other row of the account: same day of the month (or the
+    month end when that day does not exist, e.g. Jan 31 -> Feb 28) and a
+    positive multiple of ``billing_period_months`` months (1 when the column is
+    missing or empty). A row cut short mid-term by an expansion or contraction
+    fails this test, so the day an expansion row takes over is not a renewal;
+    the expansion row's own end, co-terminous with the original term, is. Rows still running
     (``end_date`` NaT) have no renewal date yet. The renewal happens whether
     or not the customer renews: a churn at term end is a renewal date too.
 
@@ -170,22 +170,28 @@ def renewal_checkpoints(
         precede, sorted by ``(as_of, account_id)``.
     """
     _require(subscriptions, _SUB_COLUMNS, "subscriptions")
-    subs = subscriptions.loc[subscriptions["end_date"].notna()]
-    s = pd.to_datetime(subs["start_date"])
-    e = pd.to_datetime(subs["end_date"])
-    if "billing_period_months" in subs.columns:
-        bpm = pd.to_numeric(subs["billing_period_months"]).fillna(1).astype(int).clip(lower=1)
+    subs = subscriptions[["account_id", "start_date", "end_date"]].astype(
+        {"start_date": "datetime64[ns]", "end_date": "datetime64[ns]"}
+    )
+    if "billing_period_months" in subscriptions.columns:
+        bpm = (
+            pd.to_numeric(subscriptions["billing_period_months"])
+            .fillna(1)
+            .astype(int)
+            .clip(lower=1)
+        )
     else:
-        bpm = pd.Series(1, index=subs.index)
+        bpm = pd.Series(1, index=subscriptions.index)
+    ends = subs.assign(bpm=bpm.to_numpy()).loc[subs["end_date"].notna()]
+    starts = subs[["account_id", "start_date"]].drop_duplicates()
+    pairs = ends.drop(columns="start_date").merge(starts, on="account_id")
+    s, e = pairs["start_date"], pairs["end_date"]
     months = (e.dt.year - s.dt.year) * 12 + (e.dt.month - s.dt.month)
     same_day = (e.dt.day == s.dt.day) | (e.dt.is_month_end & (s.dt.day > e.dt.day))
     at_midnight = e == e.dt.normalize()
-    full_term = same_day & at_midnight & (months > 0) & (months % bpm == 0)
-    out = pd.DataFrame(
-        {
-            "account_id": subs["account_id"].to_numpy()[full_term.to_numpy()],
-            "renewal_date": e[full_term].to_numpy(),
-        }
+    full_term = same_day & at_midnight & (months > 0) & (months % pairs["bpm"] == 0)
+    out = pairs.loc[full_term, ["account_id", "end_date"]].rename(
+        columns={"end_date": "renewal_date"}
     )
     out["as_of"] = out["renewal_date"] - pd.Timedelta(days=int(days_before))
     lo, hi = pd.Timestamp(start), pd.Timestamp(end)
