@@ -43,13 +43,6 @@ def _load(paths: dict[str, Path], **kw):
     return load_event_logs(paths["accounts"], paths["subscriptions"], paths["events"], **kw)
 
 
-def _no_data_warnings():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("error", DataWarning)
-    return ctx
-
-
 # -- good fixture: types -----------------------------------------------------------------
 
 
@@ -137,12 +130,12 @@ BAD_CASES = [
     # (table, fixture, column, rule text, offending values, 1-based rows, count)
     ("accounts", "accounts_duplicate_id", "account_id", "must be unique", ["A2"], [2, 3], 2),
     ("accounts", "accounts_missing_id", "account_id", "must not be empty", ["Nameless"], [2], 1),
-    ("subscriptions", "subscriptions_bad_date", "start_date", "not dates", ["soon", "2026-13-01"],
+    ("subscriptions", "subscriptions_bad_date", "start_date", "not ISO dates", ["soon", "2026-13-01"],
      [2, 3], 2),
     ("subscriptions", "subscriptions_end_before_start", "end_date", "must be after start_date",
      ["S2", "S3"], [2, 3], 2),
     ("subscriptions", "subscriptions_bad_mrr", "mrr", "not numbers", ["$500"], [2], 1),
-    ("events", "events_bad_timestamp", "timestamp", "not dates", ["yesterday"], [2], 1),
+    ("events", "events_bad_timestamp", "timestamp", "not ISO dates", ["yesterday"], [2], 1),
     ("events", "events_nps_out_of_range", "value", "NPS score 0-10", ["11", "-1"], [2, 3, 4], 3),
     ("events", "events_missing_account", "account_id", "must not be empty", ["login"], [2], 1),
 ]  # fmt: skip
@@ -179,6 +172,18 @@ def test_missing_required_column_suggests_the_closest_name():
     assert "acount_id, name, industry" in msg  # available columns
     assert "did you mean 'acount_id'?" in msg
     assert "data.columns.accounts.account_id" in msg
+
+
+def test_ambiguous_date_layouts_are_not_guessed(tmp_path):
+    path = tmp_path / "subscriptions.csv"
+    path.write_text(
+        "account_id,start_date,end_date,mrr\nA1,01/02/2026,,10\nA2,2026-02-01,,10\n"
+        "A3,13/02/2026,,10\n"
+    )
+    with pytest.raises(DataError) as info:
+        load_event_logs(GOOD["accounts"], path, GOOD["events"])
+    assert info.value.rows.index.tolist() == [1, 3]
+    assert "01/02/2026" in str(info.value) and "ambiguous" in str(info.value)
 
 
 def test_several_problems_are_all_reported():
@@ -328,6 +333,16 @@ def test_snapshot_numeric_label_and_boolean_label(tmp_path):
     pd.DataFrame({"id": ["a", "b"], "churned": [True, False]}).to_parquet(path)
     snap, _ = load_snapshot(path, id_column="id", label_column="churned", positive_value=True)
     assert snap["label"].tolist() == [1, 0]
+
+
+def test_snapshot_column_mapping():
+    kw = {**SNAP_KW, "id_column": "account_id", "label_column": "churned"}
+    snap, _ = load_snapshot(
+        FIX / "snapshot_good.csv", columns={"account_id": "id", "churned": "Churn"}, **kw
+    )
+    assert snap["account_id"].tolist()[:2] == ["C1", "C2"] and snap["label"].sum() == 2
+    with pytest.raises(DataError, match="did you mean 'Churn'"):
+        load_snapshot(FIX / "snapshot_good.csv", columns={"churned": "churn"}, **kw)
 
 
 def test_snapshot_positive_value_never_guessed():

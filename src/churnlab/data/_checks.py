@@ -82,8 +82,9 @@ class Checks:
             bad,
             file=file,
             column=column,
-            rule="holds values that are not dates",
-            hint="write dates as YYYY-MM-DD (ISO 8601), e.g. 2026-01-31",
+            rule="holds values that are not ISO dates",
+            hint="write dates as YYYY-MM-DD or YYYY-MM-DD HH:MM:SS (ISO 8601), e.g. 2026-01-31; "
+            "other layouts like 01/02/2026 are ambiguous",
         )
         if required:
             self.rule(

@@ -174,7 +174,7 @@ def as_id(series: pd.Series) -> pd.Series:
 
 
 def as_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse to tz-naive UTC ``datetime64[ns]``; returns (dates, unparseable mask)."""
+    """Parse ISO 8601 text to tz-naive UTC ``datetime64[ns]``; returns (dates, unparseable mask)."""
     if is_datetime64_any_dtype(series):
         out = series
         if getattr(series.dt, "tz", None) is not None:
@@ -182,10 +182,9 @@ def as_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
         return out.astype("datetime64[ns]"), pd.Series(False, index=series.index)
     missing = blank(series)
     text = series.astype("string").str.strip().where(~missing)
+    # ISO 8601 only: 01/02/2026 is January 2 or February 1 depending on the exporter,
+    # and churnlab never guesses silently.
     out = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-    retry = out.isna() & ~missing
-    if retry.any():  # other layouts (31/01/2026, Jan 31 2026): parse those cells one by one
-        out.loc[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed", utc=True)
     out = out.dt.tz_localize(None).astype("datetime64[ns]")
     return out, out.isna() & ~missing
 
