@@ -59,6 +59,7 @@ def test_score_accounts_by_hand():
         "low_touch",
         "high_touch",
     ]
+    assert str(s["days_to_renewal"].dtype) == "Int64"
     assert s["days_to_renewal"].tolist()[:3] == [10, 90, 91]
     assert s["days_to_renewal"].isna().tolist() == [False, False, False, True, False, False]
     assert s["days_to_renewal"].tolist()[4:] == [0, -1]
@@ -73,6 +74,21 @@ def test_custom_bands_and_tiers():
     assert s["health_band"].tolist() == ["green", "yellow", "yellow", "red", "red", "red"]
     assert s["touch_tier"].tolist()[0] == "low_touch"
     assert s["touch_tier"].tolist()[-1] == "high_touch"
+
+
+def test_health_is_annualised_with_a_horizon():
+    # 90-day p -> one-year survival (1 - p) ** (365 / 90), in percent, rounded half up
+    p = np.array([0.05, 0.084, 0.2, 0.5])
+    assert health_score(p, 90).tolist() == [81, 70, 40, 6]
+    assert health_score(p, 365).tolist() == health_score(p).tolist() == [95, 92, 80, 50]
+    stub = StubModel()
+    stub.training = {"horizon_days": 90}
+    s = score_accounts(stub, scoring_table())
+    # 0.30 -> 0.7 ** 4.0556 = 0.2356 -> 24; 0.604 -> 0.396 ** 4.0556 = 0.0233 -> 2
+    assert s["health_score"].tolist() == [81, 24, 22, 2, 0, 2]
+    assert s["health_band"].tolist() == ["green", "red", "red", "red", "red", "red"]
+    explicit = score_accounts(StubModel(), scoring_table(), horizon_days=90)
+    assert explicit["health_score"].tolist() == s["health_score"].tolist()
 
 
 def test_health_helpers_edges():

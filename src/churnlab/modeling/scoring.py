@@ -2,9 +2,19 @@
 
 Health score (0-100, higher is healthier) is a fixed, documented function of the
 calibrated churn probability ``p`` (never a rank, so a score means the same thing
-from one run to the next)::
+from one run to the next and across accounts)::
 
-    health_score = floor(100 * (1 - p) + 0.5)      # round half up, an int in 0..100
+    survival    = (1 - p) ** (365 / horizon_days)   # chance to still be a customer in a
+                                                    # year if this risk persisted
+    health_score = floor(100 * survival + 0.5)      # round half up, an int in 0..100
+
+``p`` is the churn probability over the model's label window (``horizon_days``,
+90 in params.yaml), so annualising it follows domain.md's rule
+``annual = 1 - (1 - period)^(365 / days)``: with a 90-day p of 0.05 the health is
+81, 0.084 -> 70 (green limit), 0.12 -> 60, 0.2 -> 40 (red limit). Without a
+horizon (``horizon_days=None`` and none recorded in the model) the exponent is 1
+and ``health_score = floor(100 * (1 - p) + 0.5)``. A 90-day probability alone
+would put nearly every account above 90, leaving the bands empty.
 
 Bands: ``red`` when ``health_score < red_below``, ``green`` when
 ``health_score >= green_from``, ``yellow`` otherwise (params.yaml ``health``).
@@ -35,10 +45,14 @@ SCORE_COLUMNS = [
 ]
 
 
-def health_score(proba) -> np.ndarray:
-    """``floor(100 * (1 - p) + 0.5)`` as int: 0 = certain churn, 100 = no risk."""
-    p = np.asarray(proba, dtype=float)
-    return np.clip(np.floor(100.0 * (1.0 - p) + 0.5), 0, 100).astype(int)
+def health_score(proba, horizon_days: int | None = None) -> np.ndarray:
+    """``floor(100 * (1 - p) ** (365 / horizon_days) + 0.5)`` as int (exponent 1 when None).
+
+    0 = certain churn, 100 = no risk; see the module docstring.
+    """
+    p = np.clip(np.asarray(proba, dtype=float), 0.0, 1.0)
+    exponent = 1.0 if horizon_days is None else 365.0 / float(horizon_days)
+    return np.clip(np.floor(100.0 * (1.0 - p) ** exponent + 0.5), 0, 100).astype(int)
 
 
 def health_band(score, bands: tuple[float, float] = (40, 70)) -> np.ndarray:
@@ -63,6 +77,7 @@ def score_accounts(
     *,
     bands: tuple[float, float] = (40, 70),
     touch_thresholds: tuple[float, float] = (12000, 60000),
+    horizon_days: int | None = None,
 ) -> pd.DataFrame:
     """Score every row of a scoring table.
 
@@ -77,6 +92,10 @@ def score_accounts(
         Health-band limits.
     touch_thresholds : (low_touch_min_arr, high_touch_min_arr)
         ARR limits of the touch tiers.
+    horizon_days : int, optional
+        Label window of the model's probabilities, for the health score; default
+        ``model.training["horizon_days"]`` (recorded by ``fit_churn_model``), else
+        None (health = 100 x (1 - p)).
 
     Returns
     -------
@@ -91,7 +110,9 @@ def score_accounts(
         raise ModelError(f"scoring table lacks column(s) {missing}; needed: {needed}")
     p = np.asarray(model.predict_proba(scoring_table), dtype=float)
     arr = scoring_table["arr"].astype(float).to_numpy()
-    score = health_score(p)
+    if horizon_days is None:
+        horizon_days = (getattr(model, "training", None) or {}).get("horizon_days")
+    score = health_score(p, horizon_days)
     days = (scoring_table["renewal_date"] - scoring_table["as_of"]).dt.days.astype("Int64")
     out = pd.DataFrame(
         {
@@ -103,7 +124,7 @@ def score_accounts(
             "touch_tier": touch_tier(arr, touch_thresholds),
             "arr": arr,
             "renewal_date": scoring_table["renewal_date"].to_numpy(),
-            "days_to_renewal": days.to_numpy(),
+            "days_to_renewal": days.array,
             "expected_arr_at_risk": p * arr,
         }
     )
