@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from papermill.translators import PythonTranslator
 
 from churnlab.config import load_params
 from churnlab.runner import STAGE_NAMES, run_pipeline
@@ -107,3 +108,6 @@ def test_pipeline_notebooks_follow_the_papermill_conventions():
         assert len(tagged) == 1, stage
         assert nb.metadata["kernelspec"]["name"] == "churnlab"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), stage
+        parsed = PythonTranslator.inspect(tagged[0])
+        assert {p.name for p in parsed} == {"run_dir", "params_file", "project_dir", "as_of", "previous_run_dir"}
+        assert all(p.help for p in parsed), "every parameter has a comment"

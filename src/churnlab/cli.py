@@ -152,7 +152,7 @@ def validate(
         loaded = load_inputs(cfg)
     except (ChurnlabError, DataError) as exc:
         raise _fail(exc) from None
-    out.print(loaded.health)
+    out.print(str(loaded.health), markup=False, highlight=False)
     if loaded.health.has_errors:
         raise typer.Exit(EXIT_FAILED)
 

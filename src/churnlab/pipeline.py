@@ -74,6 +74,7 @@ def load_inputs(cfg: Params) -> Inputs:
             tenure_column=snap.tenure_column,
             numeric_columns=snap.numeric_columns,
             drop_columns=snap.drop_columns,
+            fmt=cfg.data.format,
         )
         return Inputs("snapshot", data_end, health, (path,), snapshot=table)
     files = tuple(cfg.path(p) for p in (cfg.data.accounts, cfg.data.subscriptions, cfg.data.events))
@@ -81,6 +82,7 @@ def load_inputs(cfg: Params) -> Inputs:
         *files,
         columns=cfg.data.columns.model_dump(),
         data_end=str(cfg.data.as_of),
+        fmt=cfg.data.format,
     )
     return Inputs(
         "events",
@@ -194,14 +196,18 @@ def _event_training(
     obs_cfg = cfg.observation
     start = as_of - pd.DateOffset(months=obs_cfg.history_months)
     grid = month_end_grid(start, as_of)
+    # A churn is known only grace_days after the cover ends, so a label window must close
+    # grace_days before the data does; later windows are dropped and counted, never
+    # labelled 0 (and no positive is lost to a still-open grace window).
+    label_end = inputs.data_end - pd.Timedelta(days=obs_cfg.grace_days)
     monthly, s1 = make_observations(
-        periods, grid, obs_cfg.lead_days, obs_cfg.horizon_days, inputs.data_end
+        periods, grid, obs_cfg.lead_days, obs_cfg.horizon_days, label_end
     )
     checkpoints = renewal_checkpoints(
         inputs.subscriptions, obs_cfg.renewal_checkpoint_days, start, as_of
     )
     renewal, s2 = make_observations(
-        periods, checkpoints, obs_cfg.lead_days, obs_cfg.horizon_days, inputs.data_end
+        periods, checkpoints, obs_cfg.lead_days, obs_cfg.horizon_days, label_end
     )
     spine = pd.concat([monthly, renewal], ignore_index=True)
     table = build_observation_table(
