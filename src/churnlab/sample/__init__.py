@@ -126,6 +126,19 @@ def generate_sample(
     return SampleData(accounts, subscriptions, events, ground_truth(params, realised))
 
 
+def _write_parquet(frame: pd.DataFrame, path: Path, chunk_rows: int = 4 * 2**20) -> None:
+    """Write in slices (bounded memory); categoricals become Parquet dictionaries."""
+    first = pa.Table.from_pandas(frame.iloc[:chunk_rows], preserve_index=False)
+    with pq.ParquetWriter(path, first.schema, compression="zstd", use_dictionary=True) as writer:
+        writer.write_table(first)
+        del first
+        for lo in range(chunk_rows, len(frame), chunk_rows):
+            part = frame.iloc[lo : lo + chunk_rows]
+            writer.write_table(
+                pa.Table.from_pandas(part, schema=writer.schema, preserve_index=False)
+            )
+
+
 def write_sample(sample: SampleData, out_dir: str | Path) -> dict[str, Path]:
     """Write the sample as Parquet (dictionary-encoded ids), ``ground_truth.json`` and a README.
 
@@ -141,8 +154,7 @@ def write_sample(sample: SampleData, out_dir: str | Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.parquet" for name in ("accounts", "subscriptions", "events")}
     for name, path in paths.items():
-        table = pa.Table.from_pandas(getattr(sample, name), preserve_index=False)
-        pq.write_table(table, path, compression="zstd", use_dictionary=True)
+        _write_parquet(getattr(sample, name), path)
     paths["ground_truth"] = out / "ground_truth.json"
     paths["ground_truth"].write_text(json.dumps(sample.ground_truth, indent=2) + "\n")
     paths["readme"] = out / "README.md"
