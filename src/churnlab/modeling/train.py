@@ -77,7 +77,10 @@ def holdout_split(
     if is_snapshot(table):
         idx = np.arange(len(table))
         _, hold = train_test_split(
-            idx, test_size=fraction, random_state=seed, stratify=table["label"].to_numpy()
+            idx,
+            test_size=fraction,
+            random_state=seed,
+            stratify=table["label"].astype(int).to_numpy(),
         )
         holdout = np.zeros(len(table), dtype=bool)
         holdout[hold] = True
