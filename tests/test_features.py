@@ -395,7 +395,7 @@ _SPINE = _spine(_SMALL[1], [_AS_OF])
 _BASE = build_observation_table(*_SMALL, _SPINE, event_types=EVENT_TYPES)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     n_new=st.integers(1, 40),
     seed=st.integers(0, 10_000),
