@@ -142,7 +142,7 @@ class ModelParams(_Section):
     champion_metric: Literal["roc_auc", "pr_auc", "brier", "log_loss"] = "pr_auc"
     n_folds: int = Field(3, ge=2, le=12)
     calibration: Literal["isotonic", "platt"] = "isotonic"
-    num_threads: int = Field(2, ge=1, le=256)
+    num_threads: int = Field(1, ge=1, le=256)
     logistic: LogisticParams = Field(default_factory=LogisticParams)
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
 
