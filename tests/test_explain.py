@@ -298,3 +298,27 @@ def test_top_reasons_scales_to_many_accounts():
     S = values.to_numpy()
     expected_rows = np.minimum((S > 0).sum(axis=1), 3) + np.minimum((S < 0).sum(axis=1), 3)
     assert len(reasons) == expected_rows.sum()
+
+
+def test_plots_return_figures_without_showing(lgb_fixture):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from churnlab.plots.explain import plot_beeswarm, plot_dependence, plot_importance_bar
+
+    booster, X, _ = lgb_fixture
+    result = tree_shap(booster, X)
+    fig = plot_importance_bar(result, top=4)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[-1] == feature_label(global_importance(result)["feature"].iloc[0])
+    assert len(fig.axes[0].patches) == 4
+    fig = plot_beeswarm(result, top=5, sample=500)
+    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 5 * 500
+    for feature in ("logins_28d", "plan"):
+        fig = plot_dependence(result, feature, sample=300)
+        assert fig.axes[0].get_xlabel() == feature_label(feature)
+    _, ax = plt.subplots()
+    assert plot_importance_bar(result, ax=ax) is ax.figure
+    plt.close("all")
