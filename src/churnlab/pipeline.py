@@ -149,6 +149,7 @@ def observation_tables(
         "observation": cfg.observation.model_dump(mode="json"),
         "features": cfg.features.model_dump(mode="json"),
         "tiers": cfg.tiers.model_dump(mode="json"),
+        "code": engine_code_digest(),
     }
     key = fingerprint(list(inputs.files), key_params)
     cache_dir = cfg.path(cfg.run.cache_dir)
@@ -176,6 +177,23 @@ def observation_tables(
     )
     summary["scored_accounts"] = len(scoring)
     return ObservationTables(training, scoring, summary)
+
+
+def engine_code_digest() -> str:
+    """sha256 of the code that builds observation tables: a code change never serves a stale cache."""
+    import hashlib
+
+    import churnlab
+
+    package = Path(churnlab.__file__).parent
+    digest = hashlib.sha256()
+    for name in sorted(
+        ["periods.py", "labels.py", "pipeline.py", *[p.name for p in package.glob("features*.py")]]
+    ):
+        path = package / name
+        if path.exists():
+            digest.update(name.encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _feature_kwargs(cfg: Params) -> dict[str, Any]:
@@ -552,16 +570,24 @@ def account_reasons(
     return top_reasons(shap, scoring, k=cfg.explain.top_k, context=context)
 
 
-def attach_reasons(scores: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
-    """Scores with a one-line ``reasons`` column (the top risk-raising drivers)."""
+def attach_reasons(
+    cfg: Params, scores: pd.DataFrame, reasons: pd.DataFrame, scoring: pd.DataFrame
+) -> pd.DataFrame:
+    """Scores with a one-line ``reasons`` column: each account's top risk-raising drivers."""
     from churnlab.explain import reasons_summary
 
-    summary = reasons_summary(reasons)
-    if isinstance(summary, pd.Series):
-        summary = summary.rename("reasons").reset_index()
-    return scores.drop(columns=["reasons"], errors="ignore").merge(
-        summary, on="account_id", how="left"
+    summary = reasons_summary(reasons, k=cfg.explain.top_k)
+    frame = pd.DataFrame(
+        {
+            "account_id": scoring.loc[summary.index, "account_id"].astype(str).to_numpy(),
+            "reasons": summary.to_numpy(),
+        }
     )
+    merged = scores.drop(columns=["reasons"], errors="ignore").merge(
+        frame, on="account_id", how="left"
+    )
+    merged["reasons"] = merged["reasons"].fillna("")
+    return merged
 
 
 def renewals_and_warnings(
