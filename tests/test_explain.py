@@ -322,3 +322,45 @@ def test_plots_return_figures_without_showing(lgb_fixture):
     _, ax = plt.subplots()
     assert plot_importance_bar(result, ax=ax) is ax.figure
     plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def sample_tables():
+    from churnlab.features import build_observation_table
+    from churnlab.labels import make_observations, month_end_grid
+    from churnlab.periods import active_periods
+    from churnlab.sample import generate_sample
+
+    end = pd.Timestamp("2026-10-31")
+    s = generate_sample(n_accounts=600, months=18, end_date=str(end.date()), seed=7)
+    periods = active_periods(s.subscriptions, 30, end)
+    obs, _ = make_observations(
+        periods, month_end_grid(end - pd.DateOffset(months=14), end), 0, 90, end
+    )
+    train = build_observation_table(s.accounts, s.subscriptions, s.events, obs, windows=(28, 90))
+    return train, s.ground_truth
+
+
+def test_sample_ranking_finds_generator_drivers(sample_tables):
+    """On the generated sample the SHAP ranking puts planted drivers above the irrelevant region.
+
+    Only 600 accounts (about 230 positives): the noisier drivers (usage trend, ticket
+    backlog) are not reliably recovered at this size, so the test pins onboarding (the
+    strongest driver, measured by ``onboarding_completed`` and ``days_to_onboard``) and NPS.
+    """
+    from churnlab.modeling import fit_churn_model
+
+    train, truth = sample_tables
+    strongest = max(truth["drivers"], key=lambda d: abs(d["log_odds"]))["feature"]
+    assert strongest == "onboarding_completed"
+    model = fit_churn_model(train, kind="lightgbm", seed=1, horizon_days=90)
+    result = explain_model(model, train)
+    result.check_additivity(model.predict_raw(train))
+    rank = global_importance(result).set_index("feature")["rank"]
+    assert min(rank["onboarding_completed"], rank["days_to_onboard"]) <= 3
+    assert rank["last_nps"] <= 15
+    assert "region" in truth["irrelevant_attributes"]
+    assert rank["region"] > len(rank) / 2
+    reasons = top_reasons(result, train, context=reason_context(train))
+    assert reasons["reason_text"].str.len().gt(0).all()
+    assert reasons_summary(reasons).index.isin(train.index).all()
