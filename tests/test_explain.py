@@ -101,6 +101,15 @@ def test_tree_shap_chunks_and_threads_agree(lgb_fixture):
     np.testing.assert_allclose(ours.values.to_numpy(), ref, atol=1e-6, rtol=0)
 
 
+def test_tree_shap_sparse_cell_route_agrees(lgb_fixture, monkeypatch):
+    import churnlab.explain_tree as engine
+
+    booster, X, _ = lgb_fixture
+    ref, _ = _shap_reference(booster, X)
+    monkeypatch.setattr(engine, "_DENSE_CELLS", 1)  # every tree takes the np.unique route
+    np.testing.assert_allclose(tree_shap(booster, X).values.to_numpy(), ref, atol=1e-6, rtol=0)
+
+
 def test_tree_shap_zero_as_missing_and_unseen_rows(lgb_fixture):
     _, X, y = lgb_fixture
     params = dict(objective="binary", num_leaves=7, zero_as_missing=True, num_threads=1, verbose=-1)

@@ -145,7 +145,8 @@ def reason_context(
     for col in (by, label):
         if col not in reference_table.columns:
             raise DataError("reference table", col, "is required for reason context")
-    retained = reference_table[reference_table[label] == 0]
+    is_retained = pd.to_numeric(reference_table[label], errors="coerce").eq(0).fillna(False)
+    retained = reference_table[is_retained.astype(bool)]
     if features is None:
         features = [
             c

@@ -22,7 +22,8 @@ from churnlab.errors import ModelError
 
 #: LightGBM treats |x| <= this as zero for ``missing_type == "Zero"``.
 _ZERO = 1e-35
-#: Trees with more possible cells than this use ``np.unique`` instead of a dense mark array.
+#: Trees with more possible cells than this (or than 8 x the chunk's rows) use
+#: ``np.unique`` instead of a dense mark array.
 _DENSE_CELLS = 1 << 24
 
 
@@ -183,9 +184,9 @@ def _tree_cells(spec: _TreeSpec, codes: dict[int, np.ndarray], rows: slice):
         local = m[codes[f][rows]].astype(np.int64)
         key = local if key is None else key * r + local
     size = int(np.prod(np.asarray(spec.radices, dtype=np.float64)))
-    if size <= _DENSE_CELLS:
-        first = np.full(size, -1, dtype=np.int64)
-        first[key] = np.arange(len(key))
+    if size <= min(_DENSE_CELLS, max(1 << 16, 8 * len(key))):
+        first = np.full(size, -1, dtype=np.int32)
+        first[key] = np.arange(len(key), dtype=np.int32)
         cells = np.flatnonzero(first >= 0)
         lookup = np.empty(size, dtype=np.int32)
         lookup[cells] = np.arange(len(cells), dtype=np.int32)
