@@ -70,18 +70,33 @@ def test_full_pipeline_writes_a_complete_run_record(small_sample, tmp_path):
 
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "succeeded"
-    assert set(manifest["inputs"]) == {str(small_sample / f) for f in ("accounts.parquet", "subscriptions.parquet", "events.parquet")}
+    assert set(manifest["inputs"]) == {
+        str(small_sample / f)
+        for f in ("accounts.parquet", "subscriptions.parquet", "events.parquet")
+    }
     assert all(v["sha256"] for v in manifest["inputs"].values())
     assert manifest["row_counts"], "row counts from the data-health stage"
     assert "rejected_rows" in manifest
     assert [n["name"] for n in manifest["notebooks"]] == list(STAGE_NAMES)
 
     scores = pd.read_csv(run / "scores.csv")
-    expected = {"account_id", "name", "churn_probability", "health_score", "health_band", "touch_tier",
-                "arr", "renewal_date", "expected_arr_at_risk", "reasons"}
+    expected = {
+        "account_id",
+        "name",
+        "churn_probability",
+        "health_score",
+        "health_band",
+        "touch_tier",
+        "arr",
+        "renewal_date",
+        "expected_arr_at_risk",
+        "reasons",
+    }
     assert expected <= set(scores.columns)
     assert scores["churn_probability"].between(0, 1).all()
-    assert (scores["expected_arr_at_risk"] - scores["churn_probability"] * scores["arr"]).abs().max() < 1e-6
+    assert (
+        scores["expected_arr_at_risk"] - scores["churn_probability"] * scores["arr"]
+    ).abs().max() < 1e-6
     renewal = pd.read_csv(run / "renewal_map.csv")
     assert renewal["expected_arr_at_risk"].is_monotonic_decreasing
 
@@ -109,5 +124,11 @@ def test_pipeline_notebooks_follow_the_papermill_conventions():
         assert nb.metadata["kernelspec"]["name"] == "churnlab"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), stage
         parsed = PythonTranslator.inspect(tagged[0])
-        assert {p.name for p in parsed} == {"run_dir", "params_file", "project_dir", "as_of", "previous_run_dir"}
+        assert {p.name for p in parsed} == {
+            "run_dir",
+            "params_file",
+            "project_dir",
+            "as_of",
+            "previous_run_dir",
+        }
         assert all(p.help for p in parsed), "every parameter has a comment"
