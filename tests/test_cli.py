@@ -47,7 +47,9 @@ def test_bad_parameter_exits_2_with_suggestion():
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "sample"
-    result = invoke("sample", "--params-file", PARAMS, "--accounts", "120", "--months", "12", "--out", str(out))
+    result = invoke(
+        "sample", "--params-file", PARAMS, "--accounts", "120", "--months", "12", "--out", str(out)
+    )
     assert result.exit_code == 0, result.output
     return out
 

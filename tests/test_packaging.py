@@ -27,8 +27,18 @@ def test_environment_yml_matches_pyproject():
 
 def test_core_packages_are_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    names = {d.split("[")[0].split(">")[0].split("=")[0].strip().lower() for d in project["dependencies"]}
-    for core in ("jupyterlab", "scikit-learn", "lightgbm", "pandas", "matplotlib", "papermill", "shap"):
+    names = {
+        d.split("[")[0].split(">")[0].split("=")[0].strip().lower() for d in project["dependencies"]
+    }
+    for core in (
+        "jupyterlab",
+        "scikit-learn",
+        "lightgbm",
+        "pandas",
+        "matplotlib",
+        "papermill",
+        "shap",
+    ):
         assert core in names, core
     assert project["scripts"]["churnlab"] == "churnlab.cli:app"
 
