@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import nbformat
 import pandas as pd
 import pytest
 from papermill.translators import PythonTranslator
+from typer.testing import CliRunner
 
+from churnlab.cli import app
 from churnlab.config import load_params
 from churnlab.runner import STAGE_NAMES, run_pipeline
 from tests.report_fixtures import EVIL_NAME
@@ -108,6 +112,18 @@ def test_full_pipeline_writes_a_complete_run_record(small_sample, tmp_path):
     assert len((run / "report.html").read_bytes()) <= 2 * 1024 * 1024
     assert (tmp_path / "reports" / "latest").resolve() == run.resolve()
 
+    # the CLI's dry run writes the email the scheduler would send, without sending it
+    sent = CliRunner().invoke(
+        app,
+        ["send", str(run), "--dry-run", "--params-file", str(ROOT / "params.yaml"),
+         "-p", "delivery.recipients=[vp-cs@example.com]"],
+    )  # fmt: skip
+    assert sent.exit_code == 0, sent.output
+    (eml,) = run.glob("email-*.eml")
+    message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+    assert message["To"] == "vp-cs@example.com"
+    assert message.get_body(preferencelist=("html",)) is not None
+
     # a second run keeps the first, and reports the change since it
     again = run_pipeline(cfg)
     assert again.succeeded and again.run_dir != run and run.exists()
@@ -132,3 +148,26 @@ def test_pipeline_notebooks_follow_the_papermill_conventions():
             "previous_run_dir",
         }
         assert all(p.help for p in parsed), "every parameter has a comment"
+
+
+@pytest.mark.slow
+def test_exploration_starter_notebook_runs(small_sample, tmp_path):
+    import papermill as pm
+
+    cfg = _cfg(small_sample, tmp_path)
+    effective = tmp_path / "params.yaml"
+    effective.write_text(cfg.to_yaml())
+    out = tmp_path / "starter.ipynb"
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "exploration" / "starter.ipynb"),
+        str(out),
+        parameters={"params_file": str(effective), "project_dir": str(ROOT)},
+        kernel_name="churnlab",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
+    executed = nbformat.read(out, as_version=4)
+    last = executed.cells[-1]
+    assert last.outputs, "the last cell shows the scored account"
+    text = json.dumps(last.outputs)
+    assert "churn_probability" in text and "health_score" in text
