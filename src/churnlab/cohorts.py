@@ -18,11 +18,24 @@ two coincide (Cliff's delta of a 0/1 indicator is the risk difference), and
 neither depends on how many accounts churned, unlike Cramér's V, which is
 reported with its bootstrap CI but not used for ranking. Features with a group
 smaller than ``min_group`` are ranked last and never described as findings.
+
+One row per metric
+------------------
+Window variants of one metric (``logins_7d``, ``logins_28d``, ``logins_90d``)
+measure the same thing and would crowd the top of the ranking. With
+``one_per_metric=True`` (the default) the summary keeps, per *metric family*
+(the name with a trailing ``_<n>d`` window suffix removed: ``logins_28d`` ->
+``logins``; ``logins_trend_28d`` -> ``logins_trend``, its own family), the
+variant ranked first and lists the others in ``variants``. Every variant is
+still tested: the Benjamini-Hochberg correction runs over all tested features
+before the families are collapsed, so dropping variants never makes a p-value
+smaller.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -217,8 +230,28 @@ SUMMARY_COLUMNS = [
     "median_retained", "mean_churned", "mean_retained", "level", "share_churned",
     "share_retained", "effect_measure", "effect", "effect_low", "effect_high",
     "risk_difference", "rd_low", "rd_high", "separation", "test", "p_value", "p_adjusted",
-    "significant", "small_group", "missing_churned", "missing_retained",
+    "significant", "small_group", "missing_churned", "missing_retained", "variants",
 ]  # fmt: skip
+_WINDOW_SUFFIX = re.compile(r"_\d+d$")
+
+
+def metric_family(feature: str) -> str:
+    """The metric a feature measures: its name without a ``_<n>d`` window suffix.
+
+    >>> metric_family("logins_28d"), metric_family("logins_trend_28d"), metric_family("mrr")
+    ('logins', 'logins_trend', 'mrr')
+    """
+    return _WINDOW_SUFFIX.sub("", feature)
+
+
+def _one_per_family(summary: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first-ranked row of each metric family; list the others in ``variants``."""
+    family = summary["feature"].map(metric_family)
+    first = ~family.duplicated()
+    others = summary.loc[~first].groupby(family[~first])["feature"].agg(", ".join)
+    out = summary.loc[first].copy()
+    out["variants"] = family[first].map(others).fillna("").to_numpy()
+    return out.reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -272,6 +305,7 @@ def compare_cohorts(
     bootstrap: int = 1000,
     seed: int = 0,
     labels: Mapping[str, str] | None = None,
+    one_per_metric: bool = True,
 ) -> CohortComparison:
     """Compare churned and retained accounts feature by feature, ranked by effect.
 
@@ -294,6 +328,10 @@ def compare_cohorts(
         Bootstrap seed (results are deterministic for a given seed).
     labels : mapping, optional
         Readable feature names for findings (defaults built into churnlab).
+    one_per_metric : bool
+        Keep one row per metric family (the best-separating window variant;
+        the others are listed in ``variants``); see the module docstring. The
+        BH correction always covers every tested feature.
 
     Returns
     -------
@@ -329,6 +367,9 @@ def compare_cohorts(
     summary = summary.sort_values(
         ["small_group", "separation", "feature"], ascending=[True, False, True], na_position="last"
     ).reset_index(drop=True)
+    summary["variants"] = ""
+    if one_per_metric:
+        summary = _one_per_family(summary)
     summary["rank"] = np.arange(1, len(summary) + 1)
     notes = ()
     if is_churned.sum() < min_group or (~is_churned).sum() < min_group:

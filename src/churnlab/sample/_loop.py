@@ -24,7 +24,12 @@ def _start_accounts(rng, st, acc, cal, sched, m, ann, ann_ok) -> np.ndarray:
     st["term_start"] = np.where(start, m, st["term_start"])
     st["churn_month"] = np.where(start, M.NEVER, st["churn_month"])
     st["first_start"] = np.where(new, ann, st["first_start"])
-    for key, value in (("e", acc.engagement0), ("declining", False), ("unhappy", False)):
+    for key, value in (
+        ("e", acc.engagement0),
+        ("declining", False),
+        ("unhappy", False),
+        ("decline_age", 0),
+    ):
         st[key] = np.where(resign, value, st[key])
     st["cause"] = np.where(resign, 0, st["cause"]).astype(np.int8)
     st["champion_lost"] = np.where(resign, -M.NEVER, st["champion_lost"])
@@ -123,8 +128,8 @@ def simulate(
         renewal_next = (st["billing"] == 1) | ((m + 1 - st["term_start"]) % 12 == 0)
         p = np.where(
             st["billing"] == 1,
-            h,
-            1.0 - (1.0 - S.ANNUAL_COMMITMENT * st["h_hist"].mean(axis=1)) ** 12,
+            st["h_hist"][:, -1 - S.MONTHLY_NOTICE_MONTHS],
+            1.0 - (1.0 - S.ANNUAL_COMMITMENT * M.decision_hazard(st["h_hist"])) ** 12,
         )
         churn = deciding & renewal_next & (rng.random(n) < p)
         st["churn_month"] = np.where(churn, m + 1, st["churn_month"])

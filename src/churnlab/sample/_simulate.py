@@ -69,6 +69,7 @@ def _initial_state(acc: Accounts) -> dict:
         "churn_month": np.full(n, NEVER),
         "e": acc.engagement0.copy(),
         "declining": np.zeros(n, bool),
+        "decline_age": np.zeros(n, np.int64),  # months into the current declining spell
         "champion_lost": np.full(n, -NEVER),
         "champion_stop": np.full(n, NEVER),
         "unhappy": np.zeros(n, bool),
@@ -77,7 +78,7 @@ def _initial_state(acc: Accounts) -> dict:
         "slow_open_until": np.full(n, -np.inf),  # ... of tickets open over 14 days
         "resolved_month": np.full(n, -NEVER),
         "breadth": acc.breadth.copy(),
-        "h_hist": np.zeros((n, 3)),
+        "h_hist": np.zeros((n, S.HAZARD_MONTHS)),  # oldest first
         "first_start": np.zeros(n, np.int64),
     }
 
@@ -123,8 +124,10 @@ def _evolve(rng, st, acc, active, new, m, lo, hi) -> None:
     start = active & ~st["declining"] & ~new & (rng.random(n) < S.P_DECLINE_START)
     stop = st["declining"] & (rng.random(n) < S.P_DECLINE_END)
     st["declining"] = active & ((st["declining"] & ~stop) | start)
+    st["decline_age"] = np.where(st["declining"], st["decline_age"] + 1, 0)
     noise = rng.normal(0.0, 0.12, n)
-    drift = np.where(st["declining"], -S.DECLINE_STEP, 0.3 * (acc.engagement0 - st["e"]))
+    fall = np.where(st["e"] > acc.engagement0 - S.DECLINE_FLOOR, -S.DECLINE_STEP, 0.0)
+    drift = np.where(st["declining"], fall, 0.3 * (acc.engagement0 - st["e"]))
     st["e"] = np.where(active & ~new, st["e"] + drift + noise, st["e"])
     users = _users(acc, st["seats"])
     lose = active & (users >= 2) & (st["champion_lost"] < 0) & (rng.random(n) < S.P_CHAMPION_LOSS)
@@ -165,12 +168,14 @@ def _tickets(rng, st, log, sched, active, lo, hi, tier) -> None:
 
 def _nps_and_touches(rng, st, acc, log, active, lo, hi, m, tier) -> None:
     n = len(lo)
-    survey = active & ((m - acc.signup_month) % 3 == 2)
-    answer = survey & (rng.random(n) < np.asarray(S.NPS_RESPONSE_P_BY_TIER)[tier])
+    p_answer = np.asarray(S.NPS_RESPONSE_P_BY_TIER)[tier] * np.where(
+        st["unhappy"], S.NPS_UNHAPPY_RESPONSE_FACTOR, 1.0
+    )
+    answer = active & (rng.random(n) < p_answer)  # a rolling monthly in-app survey
     idx = np.flatnonzero(answer)
     unhappy = st["unhappy"][idx]
     u = rng.random(len(idx))
-    p_det = np.where(unhappy, 0.85, 0.08)
+    p_det = np.where(unhappy, S.NPS_DETRACTOR_P_UNHAPPY, S.NPS_DETRACTOR_P_HAPPY)
     p_pas = np.where(unhappy, 0.15, 0.42)
     detractor = rng.choice(7, len(idx), p=np.array([1, 1, 2, 3, 4, 6, 7]) / 24)
     passive = 7 + rng.integers(0, 2, len(idx))
@@ -221,7 +226,7 @@ def hazard_log_odds(st, acc, m, end_s, tier) -> np.ndarray:
     return (
         S.BASE_LOG_ODDS
         + f["onboarding_not_completed"] * (onboarded_at > end_s)
-        + f["declining_usage"] * st["declining"]
+        + f["declining_usage"] * (st["decline_age"] >= S.DECLINE_SUSTAINED_MONTHS)
         + f["unresolved_tickets"] * (st["slow_open_until"] > end_s)
         + f["detractor"] * st["unhappy"]
         + f["champion_loss"] * champion
@@ -230,3 +235,10 @@ def hazard_log_odds(st, acc, m, end_s, tier) -> np.ndarray:
         + np.where(tier == 2, f["touch_tier"], np.where(tier == 1, S.LOW_TOUCH_LOG_ODDS, 0.0))
         + S.RESOLVED_TICKET_LOG_ODDS * resolved
     )
+
+
+def decision_hazard(h_hist: np.ndarray) -> np.ndarray:
+    """Mean monthly hazard an annual renewal is decided on (``_spec.ANNUAL_NOTICE_MONTHS``
+    before the renewal month, over the ``ANNUAL_DECISION_MONTHS`` months before that)."""
+    lag, window = S.ANNUAL_NOTICE_MONTHS, S.ANNUAL_DECISION_MONTHS
+    return h_hist[:, h_hist.shape[1] - lag - window : h_hist.shape[1] - lag].mean(axis=1)

@@ -90,19 +90,23 @@ ENGAGEMENT_SD = 0.5
 ENGAGEMENT_NOT_ONBOARDED = -0.5
 WEEKEND_FACTOR = 0.25
 FEATURE_PER_LOGIN_P = 0.4
-P_DECLINE_START = 0.04
-P_DECLINE_END = 0.25
+P_DECLINE_START = 0.05
+P_DECLINE_END = 0.15  # spells last about 6.7 months on average
 DECLINE_STEP = 0.5  # engagement log-odds lost per month while declining
+DECLINE_FLOOR = 5.0  # engagement stops falling this far below the account's own level
+DECLINE_SUSTAINED_MONTHS = 2  # a decline raises churn risk from its 2nd month on
 P_CHAMPION_LOSS = 0.012
 CHAMPION_LOSS_MONTHS = 3  # the churn effect lasts this many month ends
 P_PROBLEM = 0.06
 COMPLAIN_P_BY_TIER = (0.55, 0.70, 0.85)  # tech, low, high touch
-TICKET_FAST_P, TICKET_SLOW_P = 0.72, 0.15  # the rest are never resolved
-P_RANDOM_UNHAPPY = 0.012
-P_SILENT_RECOVER = 0.12
-P_RANDOM_RECOVER = 0.20
+TICKET_FAST_P, TICKET_SLOW_P = 0.5, 0.25  # the rest are never resolved
+P_RANDOM_UNHAPPY = 0.02
+P_SILENT_RECOVER = 0.08
+P_RANDOM_RECOVER = 0.10
 RESOLVED_BONUS_MONTHS = 6
-NPS_RESPONSE_P_BY_TIER = (0.35, 0.40, 0.50)
+NPS_RESPONSE_P_BY_TIER = (0.15, 0.18, 0.22)  # monthly in-app survey, happy accounts
+NPS_UNHAPPY_RESPONSE_FACTOR = 2.5  # unhappy accounts answer this much more often
+NPS_DETRACTOR_P_UNHAPPY, NPS_DETRACTOR_P_HAPPY = 0.85, 0.08
 P_BREADTH_GROWTH = 0.04
 P_RESIGN = 0.02
 P_GAP_MONTHLY, P_GAP_ANNUAL = 0.01, 0.06  # late renewal inside the grace period
@@ -110,6 +114,10 @@ P_EXPAND_HEALTHY, P_EXPAND_AT_RISK = 0.09, 0.015
 P_CONTRACT_HEALTHY, P_CONTRACT_AT_RISK = 0.008, 0.03
 ANNUAL_UPLIFT = 1.05
 ANNUAL_COMMITMENT = 0.6  # annual renewals use this share of the mean monthly hazard
+HAZARD_MONTHS = 6  # months of hazard history kept per account
+MONTHLY_NOTICE_MONTHS = 1  # a monthly renewal follows the hazard of the month before
+ANNUAL_NOTICE_MONTHS = 2  # an annual renewal is decided 2 months ahead ...
+ANNUAL_DECISION_MONTHS = 3  # ... from the mean hazard of the 3 months before that
 CSM_MEETING_P_BY_TIER = (0.0, 0.35, 0.85)
 WEBINAR_P_TECH = 0.12
 QBR_P_HIGH = 0.9
@@ -117,7 +125,7 @@ QBR_P_HIGH = 0.9
 SLOW_TTV_DAYS = 30
 NARROW_BREADTH = 2
 
-BASE_LOG_ODDS = -4.55  # monthly churn log-odds of a tech-touch account with no driver active
+BASE_LOG_ODDS = -5.3  # monthly churn log-odds of a tech-touch account with no driver active
 
 
 @dataclass(frozen=True)
@@ -134,30 +142,32 @@ DRIVERS = (
     Driver(
         "onboarding_not_completed",
         "onboarding_completed",
-        1.3,
+        1.6,
         "The account has not completed onboarding (about a quarter never do; self-serve "
         "accounts least often).",
     ),
     Driver(
         "declining_usage",
         "logins_trend_28d",
-        1.2,
-        "A latent engagement level drifts down (logins fall roughly 30% a month) while the "
-        "account is in a declining spell; spells start at 4% a month and end at 25% a month.",
+        1.5,
+        "A latent engagement level drifts down (logins fall roughly 40% a month) while the "
+        "account is in a declining spell; spells start at 5% a month and end at 15% a month; "
+        "the churn effect applies from the spell's 2nd month (a sustained decline).",
     ),
     Driver(
         "unresolved_tickets",
         "open_ticket_backlog",
-        1.0,
-        "A support ticket that takes over 14 days or is never resolved is open; the account "
-        "also stays unhappy until it is resolved (so the total effect is larger).",
+        1.4,
+        "A support ticket that takes over 14 days (25%) or is never resolved (25%) is open; "
+        "the account also stays unhappy until it is resolved (so the total effect is larger).",
     ),
     Driver(
         "detractor",
         "last_nps",
-        0.9,
-        "The account is latently unhappy (a detractor); NPS answers reveal it (0-6 with "
-        "probability 0.85). Silent unhappy accounts never open a ticket.",
+        1.3,
+        "The account is latently unhappy (a detractor); a rolling monthly NPS survey (unhappy "
+        "accounts answer 2.5x as often) reveals it (0-6 with probability 0.85). Silent "
+        "unhappy accounts never open a ticket.",
     ),
     Driver(
         "champion_loss",
@@ -175,13 +185,13 @@ DRIVERS = (
     Driver(
         "slow_time_to_value",
         "time_to_value_days",
-        0.45,
+        0.3,
         "The first value milestone came more than 30 days after the start (or not yet).",
     ),
     Driver(
         "narrow_adoption",
         "adoption_breadth_90d",
-        0.4,
+        0.3,
         "The account uses at most 2 distinct features.",
     ),
 )

@@ -26,9 +26,11 @@ def ground_truth(params: dict, realised: dict) -> dict:
         "description": (
             "Synthetic B2B SaaS sample. Each month every active account has a churn log-odds = "
             "base_log_odds + the sum of the effects of its active drivers (latent states that "
-            "also generate the events). Monthly contracts churn at their next monthly renewal "
-            "with that probability; annual contracts only at renewal, with probability "
-            "1 - (1 - 0.6 x mean monthly hazard over the last 3 months)^12 (annual commitment). Effects are log-odds of "
+            "also generate the events). Decisions lag the experience: a monthly contract churns "
+            "at its next monthly renewal with the probability of the month before (one month's "
+            "notice); an annual contract is decided 2 months before its renewal, with "
+            "probability 1 - (1 - 0.6 x mean monthly hazard of the 3 months before that)^12 "
+            "(annual commitment). Effects are log-odds of "
             "the monthly hazard (hazard_ratio = exp(log_odds), close to the hazard ratio at "
             "these low rates). The features measure the latent drivers with noise, so effects "
             "estimated from them are attenuated; the ranking of the strong four is the target."
@@ -48,7 +50,7 @@ def ground_truth(params: dict, realised: dict) -> dict:
                 "A problem makes an account unhappy (detractor). It complains (opens a ticket) "
                 "with probability 0.55/0.70/0.85 by tech/low/high touch; a resolved ticket ends "
                 "the unhappiness and lowers risk for 6 months, while silent unhappy accounts "
-                "recover only slowly (12% a month) and never show a ticket."
+                "recover only slowly (8% a month) and never show a ticket."
             ),
         },
         "irrelevant_attributes": ["region"],
