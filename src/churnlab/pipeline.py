@@ -95,15 +95,23 @@ def load_inputs(cfg: Params) -> Inputs:
     )
 
 
-def active_periods(cfg: Params, inputs: Inputs) -> pd.DataFrame:
-    """Active periods (subscriptions joined across grace gaps) of every account."""
+def active_periods(cfg: Params, inputs: Inputs) -> pd.DataFrame | None:
+    """Active periods (subscriptions joined across grace gaps); None for snapshot data."""
     from churnlab.periods import active_periods as _periods
 
+    if inputs.shape == "snapshot":
+        return None
     return _periods(inputs.subscriptions, cfg.observation.grace_days, inputs.data_end)
 
 
 def kpi_table(cfg: Params, inputs: Inputs, periods: pd.DataFrame, months: int = 24) -> pd.DataFrame:
-    """Monthly KPIs of the last ``months`` complete months: overall (``segment="all"``) and per tier."""
+    """Monthly KPIs of the last ``months`` complete months: overall (``segment="all"``) and per tier.
+
+    Snapshot data has no history: one row per segment at the snapshot date, with the
+    share of churned accounts as the logo churn rate over the export's own churn period.
+    """
+    if inputs.shape == "snapshot":
+        return snapshot_kpis(cfg, inputs)
     from churnlab.kpis import customer_ltv
     from churnlab.kpis import kpi_table as _kpi_table
 
@@ -121,6 +129,58 @@ def kpi_table(cfg: Params, inputs: Inputs, periods: pd.DataFrame, months: int = 
     out["customer_ltv"] = customer_ltv(out, cfg.kpis.gross_margin)
     out["month"] = pd.to_datetime(out["month"]).dt.strftime("%Y-%m-%d")
     return out
+
+
+def snapshot_kpis(cfg: Params, inputs: Inputs) -> pd.DataFrame:
+    """Headline numbers of a one-row-per-account snapshot (no monthly history)."""
+    table = _snapshot_training(cfg, inputs)
+    rows = []
+    groups = [("all", table)] + list(table.groupby("touch_tier", observed=True))
+    for segment, part in groups:
+        active = part[part["label"] == 0]
+        mrr = float(active["mrr"].sum()) if "mrr" in part else float("nan")
+        rows.append(
+            {
+                "month": pd.Timestamp(cfg.data.as_of).replace(day=1).strftime("%Y-%m-%d"),
+                "segment_by": "touch_tier",
+                "segment": segment,
+                "active_accounts_start": len(part),
+                "active_accounts": len(active),
+                "churned_logos": int(part["label"].sum()),
+                "logo_churn_rate": float(part["label"].mean()),
+                "mrr": mrr,
+                "arr": 12 * mrr,
+                "gross_revenue_retention": float("nan"),
+                "net_revenue_retention": float("nan"),
+                "expansion_rate": float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def kpi_overview(kpis: pd.DataFrame, months: int = 6) -> pd.DataFrame:
+    """The overall KPI rows of the last ``months`` months, headline columns only."""
+    cols = [
+        "month",
+        "active_accounts",
+        "arr",
+        "logo_churn_rate",
+        "gross_revenue_retention",
+        "net_revenue_retention",
+        "expansion_rate",
+    ]
+    overall = kpis[kpis["segment"] == "all"]
+    return overall[[c for c in cols if c in overall]].tail(months)
+
+
+def retention_chart(kpis: pd.DataFrame) -> Any:
+    """GRR and NRR by month (None when the data has no monthly history)."""
+    from churnlab.plots.kpis import plot_retention_trend
+
+    overall = kpis[kpis["segment"] == "all"]
+    if len(overall) < 2 or overall["net_revenue_retention"].isna().all():
+        return None
+    return plot_retention_trend(overall)
 
 
 def last_complete_month(data_end: pd.Timestamp) -> pd.Timestamp:
@@ -259,15 +319,28 @@ def _event_scoring(
 
 def _snapshot_training(cfg: Params, inputs: Inputs) -> pd.DataFrame:
     from churnlab.data import snapshot_observations
+    from churnlab.kpis import touch_tier_from_arr
 
     snap = cfg.data.snapshot
-    return snapshot_observations(
+    table = snapshot_observations(
         inputs.snapshot,
         as_of=pd.Timestamp(cfg.data.as_of),
         id_column=snap.id_column,
         mrr_column=snap.mrr_column,
         tenure_column=snap.tenure_column,
     )
+    if "account_id" not in table:
+        table = table.rename(columns={snap.id_column: "account_id"})
+    if "arr" not in table:
+        table["arr"] = float("nan")
+    if "touch_tier" not in table:
+        table["touch_tier"] = touch_tier_from_arr(table["arr"], *cfg.tiers.thresholds)
+    for column in ("renewal_date", "churn_date"):
+        if column not in table:
+            table[column] = pd.NaT
+    if "days_to_renewal" not in table:
+        table["days_to_renewal"] = float("nan")
+    return table
 
 
 def account_names(inputs: Inputs) -> pd.DataFrame:
@@ -403,7 +476,17 @@ def survival_table(cfg: Params, out: Path) -> pd.DataFrame | None:
         )
         frame = survival_frame(periods, tiers, pd.Timestamp(cfg.data.as_of), by="touch_tier")
         return frame.rename(columns={"duration_months": "duration"})
-    return None
+    training = pd.read_parquet(out / "observations.parquet")
+    segment = cfg.cohorts.segment if cfg.cohorts.segment in training else "touch_tier"
+    if "tenure_days" not in training:
+        return None
+    return pd.DataFrame(
+        {
+            "duration": training["tenure_days"] / 30.44,
+            "churned": training["label"].astype(bool),
+            "group": training[segment].astype(str),
+        }
+    )
 
 
 # --------------------------------------------------------------------------- model stage
@@ -450,6 +533,8 @@ def fit_champion(cfg: Params, table: pd.DataFrame, kind: str) -> Any:
     """Fit the champion on all labelled rows and calibrate it on the latest held-out slice."""
     from churnlab.modeling import fit_churn_model
 
+    # A snapshot's label has no horizon of its own: its probability maps to health as is.
+    snapshot = "checkpoint" in table and (table["checkpoint"] == "snapshot").all()
     return fit_churn_model(
         table,
         kind=kind,
@@ -457,7 +542,7 @@ def fit_champion(cfg: Params, table: pd.DataFrame, kind: str) -> Any:
         seed=cfg.model.seed,
         calibration=cfg.model.calibration,
         lead_days=cfg.observation.lead_days,
-        horizon_days=cfg.observation.horizon_days,
+        horizon_days=365 if snapshot else cfg.observation.horizon_days,
         **model_features(cfg, table),
     )
 
@@ -623,3 +708,18 @@ def write_stage_03(
     write_csv(renewals, out / "renewal_map.csv")
     write_csv(warnings, out / "early_warning.csv")
     write_csv(drivers, out / "drivers.csv")
+
+
+def explain(cfg: Params, model: Any, scoring: pd.DataFrame, observations: pd.DataFrame) -> Any:
+    """Exact SHAP values of every scored account (log-odds).
+
+    The linear baseline is explained against a seeded sample of the training
+    observations as background (interventional linear SHAP); TreeSHAP needs none.
+    """
+    from churnlab.explain import explain_model
+
+    background = None
+    if getattr(model, "kind", "") == "logistic":
+        size = min(len(observations), 5000)
+        background = observations.sample(n=size, random_state=cfg.model.seed)
+    return explain_model(model, scoring, background=background)
