@@ -458,3 +458,75 @@ def test_property_test_can_fail():
         event_types=EVENT_TYPES,
     )
     assert not got.equals(_BASE)
+
+
+# ---------------------------------------------------------------- engine edge cases
+
+
+def test_arbitrary_as_of_days_match_reference():
+    """Per-account as_of days (renewal checkpoints) give other window buckets: still exact."""
+    accounts, subs, events = synthetic(n_accounts=40, n_events=8000, seed=5)
+    rng = np.random.default_rng(5)
+    spine = pd.DataFrame(
+        {
+            "account_id": np.repeat(accounts.account_id.to_numpy(), 2),
+            "as_of": pd.Timestamp("2025-01-01")
+            + pd.to_timedelta(rng.integers(0, 400, 2 * len(accounts)), "D"),
+        }
+    ).drop_duplicates()
+    first = subs.groupby("account_id").start_date.min()
+    spine = spine[first.loc[spine.account_id].to_numpy() < spine.as_of.to_numpy()]
+    table = build_observation_table(
+        accounts, subs, events, spine, windows=WINDOWS, event_types=EVENT_TYPES, ratios=RATIOS
+    )
+    numeric, _ = feature_columns(table)
+    for row in table.sample(n=25, random_state=1).itertuples(index=False):
+        ref = reference_features(accounts, subs, events, row.account_id, row.as_of)
+        got = row._asdict()
+        for col in numeric:
+            np.testing.assert_allclose(got[col], ref[col], rtol=0, atol=1e-9, err_msg=col)
+
+
+def test_logins_without_user_are_not_active_users():
+    as_of = pd.Timestamp("2026-03-31")
+    events = pd.DataFrame(
+        {
+            "account_id": "A",
+            "timestamp": pd.to_datetime(["2026-03-30", "2026-03-29", "2026-03-01", "2026-02-01"]),
+            "event_type": "login",
+            "user_id": ["a", None, "b", "a"],
+        }
+    )
+    subs = pd.DataFrame(
+        {
+            "account_id": ["A"],
+            "start_date": [pd.Timestamp("2025-01-01")],
+            "end_date": [pd.NaT],
+            "mrr": [10.0],
+        }
+    )
+    spine = pd.DataFrame({"account_id": ["A"], "as_of": [as_of]})
+    row = build_observation_table(pd.DataFrame({"account_id": ["A"]}), subs, events, spine).iloc[0]
+    assert (row.active_users_7d, row.active_users_28d, row.active_users_90d) == (1, 1, 2)
+    assert (row.logins_7d, row.logins_28d, row.logins_90d) == (2, 2, 4)
+    # previous 28 days [03-03 - 28d, 03-03): only user a on 02-01
+    assert row.active_users_trend_28d == pytest.approx((1 - 1) / (1 + 1))
+
+
+def test_as_of_must_be_midnight():
+    from churnlab.errors import DataError
+
+    events = pd.DataFrame(
+        {"account_id": ["A"], "timestamp": [pd.Timestamp("2026-01-01")], "event_type": ["login"]}
+    )
+    subs = pd.DataFrame(
+        {
+            "account_id": ["A"],
+            "start_date": [pd.Timestamp("2025-01-01")],
+            "end_date": [pd.NaT],
+            "mrr": [10.0],
+        }
+    )
+    spine = pd.DataFrame({"account_id": ["A"], "as_of": [pd.Timestamp("2026-03-31 12:00")]})
+    with pytest.raises(DataError, match="midnight"):
+        build_observation_table(pd.DataFrame({"account_id": ["A"]}), subs, events, spine)

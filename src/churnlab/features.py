@@ -41,16 +41,12 @@ from collections.abc import Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from churnlab.errors import DataError
 from churnlab.features_contract import contract_block
-from churnlab.features_events import (
-    finish_window_columns,
-    history_block,
-    last_login_block,
-    window_block,
-)
+from churnlab.features_events import day_number, event_block, finish_window_columns
 
 __all__ = ["META_COLUMNS", "STATIC_COLUMNS", "build_observation_table", "feature_columns"]
 
@@ -74,6 +70,17 @@ _CONTRACT_COLUMNS = (
     "seats",
     "plan",
     "billing_period_months",
+)
+
+# event columns placed after the window features (the column order of the output table)
+_LATE_COLUMNS = (
+    "days_since_last_login",
+    "tickets_opened_total",
+    "tickets_resolved_total",
+    "onboarded_at",
+    "first_value_at",
+    "last_csm_touch_at",
+    "last_nps",
 )
 
 TableLike = pd.DataFrame | ir.Table
@@ -200,28 +207,49 @@ def build_observation_table(
     event_types = list(dict.fromkeys(event_types))
 
     keys = sp.select("account_id", "as_of").distinct()
-    blocks = window_block(
-        keys, ev, windows=windows, trend_windows=trend_windows, event_types=event_types
-    )
-    win = finish_window_columns(
-        _attach(keys, blocks, ["account_id", "as_of"]),
+    as_of_days = _as_of_days(backend, sp)
+    events_table = event_block(
+        keys,
+        ev,
         windows=windows,
         trend_windows=trend_windows,
         event_types=event_types,
+        as_of_days=as_of_days,
     )
+    win = finish_window_columns(
+        events_table, windows=windows, trend_windows=trend_windows, event_types=event_types
+    )
+    win = win.select(*[c for c in win.columns if c not in _LATE_COLUMNS], *_LATE_COLUMNS)
     table = sp
-    for block in (
-        contract_block(keys, subs),
-        win,
-        last_login_block(keys, ev),
-        history_block(keys, ev),
-    ):
+    for block in (contract_block(keys, subs), win):
         table = _attach(table, block, ["account_id", "as_of"])
     static = acc.select("account_id", *STATIC_COLUMNS, account_plan=acc.plan)
     table = _attach(table, static, ["account_id"])
     table = _derived(table, windows=windows, low=low, high=high, ratios=ratios or {})
     df = backend.execute(table)
     return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
+
+
+def _as_of_days(backend: object, spine: ir.Table) -> np.ndarray:
+    """Distinct ``as_of`` day numbers; every ``as_of`` must be a midnight."""
+    days = spine.select(
+        day=day_number(spine.as_of), midnight=spine.as_of == spine.as_of.truncate("D")
+    )
+    found = backend.execute(days.group_by("day").aggregate(ok=days.midnight.min()))
+    bad = found[~found["ok"].fillna(True).astype(bool)]
+    if len(bad):
+        raise DataError(
+            "spine",
+            "as_of",
+            "must be a date (midnight): features use whole calendar days",
+            count=len(bad),
+            hint="normalise as_of to midnight (e.g. Series.dt.normalize())",
+        )
+    return (
+        np.sort(found["day"].dropna().to_numpy(dtype="int64"))
+        if len(found)
+        else np.zeros(1, "int64")
+    )
 
 
 def _attach(left: ir.Table, right: ir.Table, keys: Sequence[str]) -> ir.Table:
