@@ -43,10 +43,10 @@ WRITE_FIXTURES = (
 )
 
 
-def _fake_pipeline(folder: Path, fail_in: str | None = None) -> Path:
+def _fake_pipeline(folder: Path, fail_in: str | None = None, write_fixtures: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(STAGE_NAMES):
-        code = WRITE_FIXTURES if i == 0 else "x = 1"
+        code = WRITE_FIXTURES if i == 0 and write_fixtures else "x = 1"
         if name == fail_in:
             code = "raise ValueError('planted failure')"
         nbformat.write(_notebook(code), folder / f"{name}.ipynb")
@@ -105,3 +105,26 @@ def test_only_needs_an_earlier_run(cfg):
         run_pipeline(cfg, only=["03"])
     with pytest.raises(RunError, match="no such stage"):
         run_pipeline(cfg, only=["99_nothing"])
+
+
+@pytest.mark.slow
+def test_cli_run_exits_1_on_a_failing_notebook_and_keeps_latest(tmp_path):
+    from typer.testing import CliRunner
+
+    from churnlab.cli import EXIT_FAILED, app
+
+    project = tmp_path / "project"
+    _fake_pipeline(project / "notebooks", fail_in="01_cohort_comparison", write_fixtures=False)
+    cfg = load_params(ROOT / "params.yaml", overrides=[f"run.reports_dir={project / 'reports'}"])
+    (project / "params.yaml").write_text(cfg.to_yaml())
+    latest = project / "reports" / "latest"
+    (project / "reports" / "runs" / "earlier").mkdir(parents=True)
+    latest.symlink_to("runs/earlier")
+
+    result = CliRunner().invoke(app, ["run", "--params-file", str(project / "params.yaml")])
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert "01_cohort_comparison (cell 2): ValueError: planted failure" in result.output
+    assert os.readlink(latest) == "runs/earlier"  # latest untouched
+    (failed,) = [p for p in (project / "reports" / "runs").iterdir() if p.name != "earlier"]
+    manifest = json.loads((failed / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["failed_notebook"] == "01_cohort_comparison"
