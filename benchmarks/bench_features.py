@@ -142,13 +142,13 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_engine(data_dir: Path, threads: int, memory_limit: str, out: Path) -> dict:
+def run_engine(data_dir: Path, threads: int, memory_limit: str, temp_dir: str, out: Path) -> dict:
     import ibis
 
     from churnlab.features import build_observation_table
 
     t0 = time.perf_counter()
-    con = ibis.duckdb.connect(threads=threads, memory_limit=memory_limit)
+    con = ibis.duckdb.connect(threads=threads, memory_limit=memory_limit, temp_directory=temp_dir)
     accounts = con.read_parquet(data_dir / "accounts.parquet")
     subs = con.read_parquet(data_dir / "subscriptions.parquet")
     events = con.read_parquet(data_dir / "events.parquet")
@@ -236,7 +236,9 @@ def run_pandas(data_dir: Path, n_accounts: int, out: Path) -> dict:
 def _child(args: argparse.Namespace) -> None:
     out = Path(args.data_dir) / f"result-{args.child}.parquet"
     if args.child == "engine":
-        result = run_engine(Path(args.data_dir), args.threads, args.memory_limit, out)
+        result = run_engine(
+            Path(args.data_dir), args.threads, args.memory_limit, args.temp_dir, out
+        )
     else:
         result = run_pandas(Path(args.data_dir), args.pandas_accounts, out)
     result["peak_rss_mb"] = _peak_mb()
@@ -254,6 +256,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default="6GB")
     parser.add_argument("--data-dir", default="/tmp/churnlab-bench")
+    parser.add_argument("--temp-dir", default="/tmp/churnlab-bench-duckdb-tmp")
     parser.add_argument("--child", choices=["engine", "pandas"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -271,6 +274,7 @@ def main() -> None:
     for child in ("engine", "pandas"):
         cmd = [sys.executable, __file__, "--child", child, "--data-dir", str(data_dir)]
         cmd += ["--threads", str(args.threads), "--memory-limit", args.memory_limit]
+        cmd += ["--temp-dir", args.temp_dir]
         cmd += ["--pandas-accounts", str(args.pandas_accounts)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[child] = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -4,8 +4,12 @@
 ``(account_id, as_of)`` rows (from :mod:`churnlab.labels`). Every feature of a
 row is computed only from data strictly before its ``as_of``: events with
 ``timestamp < as_of`` and subscription rows with ``start_date < as_of`` (the
-current contract is the one covering ``as_of - 1 day``). The work runs as one
-DuckDB query built with Ibis: no Python loop touches rows or accounts.
+current contract is the one covering ``as_of - 1 day``). Every ``as_of`` must
+be a midnight (a date); windows are whole calendar days. The work runs as one
+DuckDB query built with Ibis (plus two small ones: the distinct ``as_of`` days
+and, when not given, the event types): no Python loop touches rows or
+accounts. How the windows avoid joining events to observations: see
+:mod:`churnlab.features_events`.
 
 Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
 
@@ -13,7 +17,7 @@ Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
   ``tickets_opened_90d`` ...); ``<type>_trend_<w>d`` and
   ``active_users_trend_<w>d`` = ``(last - previous) / (previous + 1)`` with the
   previous window ``[as_of - 2w, as_of - w)``, for ``w`` in ``trend_windows``.
-* ``active_users_<w>d``: distinct ``user_id`` with a ``login``;
+* ``active_users_<w>d``: distinct non-null ``user_id`` with a ``login``;
   ``seat_utilisation_<w>d = active_users_<w>d / seats`` (NaN when seats is 0).
 * ``adoption_breadth_<w>d``: distinct ``feature_*`` event types used.
 * ``days_since_last_login``: calendar days since the last login (NaN if none;
