@@ -341,7 +341,7 @@ def sample_tables():
     from churnlab.sample import generate_sample
 
     end = pd.Timestamp("2026-10-31")
-    s = generate_sample(n_accounts=600, months=18, end_date=str(end.date()), seed=7)
+    s = generate_sample(n_accounts=2000, months=18, end_date=str(end.date()), seed=7)
     periods = active_periods(s.subscriptions, 30, end)
     obs, _ = make_observations(
         periods, month_end_grid(end - pd.DateOffset(months=14), end), 0, 90, end
@@ -351,13 +351,21 @@ def sample_tables():
 
 
 def test_sample_ranking_finds_generator_drivers(sample_tables):
-    """On the generated sample the SHAP ranking puts planted drivers above the irrelevant region.
+    """LightGBM's global SHAP ranking (by metric family) recovers the generator's strong drivers.
 
-    Only 600 accounts (about 230 positives): the noisier drivers (usage trend, ticket
-    backlog) are not reliably recovered at this size, so the test pins onboarding (the
-    strongest driver, measured by ``onboarding_completed`` and ``days_to_onboard``) and NPS.
+    2000 accounts, seed 7, month-end observations (about 14 000 rows, 700 positives). A
+    family's importance is mean |sum of its features' SHAP values| (exact for a group). At
+    least 3 of the 4 strong drivers (any of their ground-truth ``features``) must be in the
+    top 6 families; contract timing (``billing_period_months``, ``tenure_days``: an annual
+    account can only churn when its renewal falls in the 90-day horizon) takes two of the
+    six places. Measured: days_to_onboard, billing_period_months, tenure_days,
+    open_ticket_backlog, last_nps, logins (all four strong drivers). Smaller samples are
+    less stable (1500 accounts x 24 months: 2 of 4 with seeds 7 and 11, industry/csm_owner
+    overfitted into the top 6).
     """
+    from churnlab.cohorts import metric_family
     from churnlab.modeling import fit_churn_model
+    from churnlab.sample import driver_features
 
     train, truth = sample_tables
     strongest = max(truth["drivers"], key=lambda d: abs(d["log_odds"]))["feature"]
@@ -365,11 +373,30 @@ def test_sample_ranking_finds_generator_drivers(sample_tables):
     model = fit_churn_model(train, kind="lightgbm", seed=1, horizon_days=90)
     result = explain_model(model, train)
     result.check_additivity(model.predict_raw(train))
+    v = result.values
+    family = v.T.groupby(v.columns.map(metric_family)).sum().T.abs().mean()
+    ranked = list(family.sort_values(ascending=False, kind="stable").index)
+    top6 = set(ranked[:6])
+    measures = driver_features(truth, v.columns)
+    found = {
+        d["name"]
+        for d in truth["drivers"]
+        if {metric_family(c) for c in measures[d["name"]]} & top6
+    }
+    strong = {d["name"] for d in truth["drivers"] if d["strong"]}
+    assert len(found & strong) >= 3, (ranked[:6], found)
+    # the bar is not trivial: the strong drivers' families are a minority of all families
+    strong_families = {metric_family(c) for n in strong for c in measures[n]}
+    assert len(strong_families) < len(ranked) / 3
+    assert truth["irrelevant_attributes"] == ["region"]
+    # region gets only noise splits: under 1% of the total and below every strong driver.
+    # (Not "bottom half by rank": about 23 of 56 families are never split on at all, so the
+    # rank of a family with a few noise splits is about 25; measured share 0.3%.)
+    assert family["region"] < 0.01 * family.sum()
+    for name in strong:
+        assert family["region"] < max(family[metric_family(c)] for c in measures[name])
     rank = global_importance(result).set_index("feature")["rank"]
-    assert min(rank["onboarding_completed"], rank["days_to_onboard"]) <= 3
-    assert rank["last_nps"] <= 15
-    assert "region" in truth["irrelevant_attributes"]
-    assert rank["region"] > len(rank) / 2
+    assert rank["onboarding_completed"] < rank["region"]
     reasons = top_reasons(result, train, context=reason_context(train))
     assert reasons["reason_text"].str.len().gt(0).all()
     assert reasons_summary(reasons).index.isin(train.index).all()

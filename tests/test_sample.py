@@ -282,6 +282,26 @@ def test_ground_truth_documents_drivers(sample):
     assert min(effects[:4]) >= max(effects[4:]) + 0.3  # the strong four stand out
     assert gt["irrelevant_attributes"] == ["region"]
     assert gt["parameters"]["seed"] == 42 and gt["realised"]["events"] == len(sample.events)
+    measures = {d["name"]: d["features"] for d in gt["drivers"]}
+    assert all(fs[0] == features[name] for name, fs in measures.items())  # primary first
+    assert {"logins_{w}d", "active_users_{w}d", "days_since_last_login"} <= set(
+        measures["declining_usage"]
+    )
+    assert "days_to_onboard" in measures["onboarding_not_completed"]
+    assert "nps_category" in measures["detractor"]
+    assert "tickets_opened_{w}d" in measures["unresolved_tickets"]
+    assert not any("region" in f for fs in measures.values() for f in fs)
+
+
+def test_onboarding_only_mildly_coupled_to_breadth_and_time_to_value(sample):
+    """Slow time to value and narrow adoption are separate drivers, not onboarding's shadow."""
+    a, e = sample.accounts, sample.events
+    done = set(e.loc[e["event_type"] == "onboarding_completed", "account_id"])
+    completed = a["account_id"].isin(done).to_numpy()
+    first = e[e["event_type"] == "first_value"].groupby("account_id", observed=True)["timestamp"]
+    ttv = (first.min().reindex(a["account_id"]) - a["signup_date"].to_numpy()).dt.days
+    slow = (ttv.isna() | (ttv > 30)).to_numpy()
+    assert 0.2 < slow[completed].mean() < slow[~completed].mean() < slow[completed].mean() + 0.3
 
 
 def test_generation_is_fast(timed_sample):

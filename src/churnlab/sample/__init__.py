@@ -25,9 +25,9 @@ from churnlab.errors import ParamsError
 from ._accounts import draw_accounts, make_calendar
 from ._loop import simulate
 from ._tables import account_ids, accounts_table, events_table, subscriptions_table
-from ._truth import ground_truth, readme
+from ._truth import driver_features, ground_truth, readme
 
-__all__ = ["SampleData", "generate_sample", "write_sample"]
+__all__ = ["SampleData", "driver_features", "generate_sample", "write_sample"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ class SampleData:
         Tables exactly as in ``docs/architecture.md`` section 1. ``events`` holds
         ``account_id``, ``event_type`` and ``user_id`` as ``category`` (memory).
     ground_truth : dict
-        Drivers (name, description, feature, log-odds, rank), ``irrelevant_attributes``,
+        Drivers (name, description, primary ``feature``, ``features`` (every observable
+        measure of the driver's latent state, primary first; ``{w}`` = any window),
+        log-odds, rank, ``strong``), ``irrelevant_attributes``,
         the generator parameters and realised counts (see ``ground_truth.json``).
     """
 

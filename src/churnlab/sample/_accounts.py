@@ -96,9 +96,11 @@ def onboarding_offsets(rng: np.random.Generator, completes: np.ndarray) -> np.nd
     step_no = np.arange(1, 5)[None, :]
     steps = np.where(completes[:, None] | (step_no <= reached[:, None]), steps, np.inf)
     done = np.where(completes, done, np.inf)
+    # first value is its own milestone: onboarding makes a slow start only mildly likelier
     ttv_fast = rng.lognormal(np.log(16.0), 0.6, n)
-    ttv_slow = np.where(rng.random(n) < 0.4, rng.lognormal(np.log(45.0), 0.4, n), np.inf)
-    ttv = np.where(completes, np.maximum(ttv_fast, steps[:, 1]), ttv_slow)
+    ttv_slow = np.where(rng.random(n) < 0.5, rng.lognormal(np.log(45.0), 0.4, n), np.inf)
+    p_slow = np.where(completes, S.SLOW_START_P_ONBOARDED, S.SLOW_START_P_NOT_ONBOARDED)
+    ttv = np.where(rng.random(n) < p_slow, ttv_slow, ttv_fast)
     return np.column_stack([steps, done, ttv]) * S.DAY
 
 
@@ -125,7 +127,8 @@ def draw_accounts(rng: np.random.Generator, n: int, cal: Calendar) -> Accounts:
     engagement0 = rng.normal(S.ENGAGEMENT_MEAN, S.ENGAGEMENT_SD, n)
     engagement0 += np.where(completes, 0.0, S.ENGAGEMENT_NOT_ONBOARDED)
     keys = rng.random((n, len(S.FEATURES))) ** (1.0 / np.asarray(S.FEATURE_WEIGHT))
-    breadth = np.where(completes, 2 + rng.binomial(3, 0.5, n), 1 + rng.binomial(2, 0.4, n))
+    p_breadth = np.where(completes, S.BREADTH_P_ONBOARDED, S.BREADTH_P_NOT_ONBOARDED)
+    breadth = 1 + rng.binomial(4, p_breadth)  # mildly narrower without onboarding
     return Accounts(
         signup_month=month,
         day=day,

@@ -87,7 +87,7 @@ CHAMPION_BOOST = 1.2  # login log-odds of the champion (most active user) over t
 # usage and behaviour (monthly rates unless noted)
 ENGAGEMENT_MEAN = -2.25  # per-user weekday login log-odds of an onboarded account
 ENGAGEMENT_SD = 0.5
-ENGAGEMENT_NOT_ONBOARDED = -0.5
+ENGAGEMENT_NOT_ONBOARDED = -0.25  # mild: usage level is the declining-usage driver's measure
 WEEKEND_FACTOR = 0.25
 FEATURE_PER_LOGIN_P = 0.4
 P_DECLINE_START = 0.05
@@ -104,7 +104,7 @@ P_RANDOM_UNHAPPY = 0.02
 P_SILENT_RECOVER = 0.08
 P_RANDOM_RECOVER = 0.10
 RESOLVED_BONUS_MONTHS = 6
-NPS_RESPONSE_P_BY_TIER = (0.15, 0.18, 0.22)  # monthly in-app survey, happy accounts
+NPS_RESPONSE_P_BY_TIER = (0.20, 0.24, 0.28)  # monthly in-app survey, happy accounts
 NPS_UNHAPPY_RESPONSE_FACTOR = 2.5  # unhappy accounts answer this much more often
 NPS_DETRACTOR_P_UNHAPPY, NPS_DETRACTOR_P_HAPPY = 0.85, 0.08
 P_BREADTH_GROWTH = 0.04
@@ -124,8 +124,11 @@ QBR_P_HIGH = 0.9
 
 SLOW_TTV_DAYS = 30
 NARROW_BREADTH = 2
+# Onboarding is only mildly correlated with the weaker drivers (separate latent draws):
+SLOW_START_P_ONBOARDED, SLOW_START_P_NOT_ONBOARDED = 0.20, 0.35  # first value drawn slow
+BREADTH_P_ONBOARDED, BREADTH_P_NOT_ONBOARDED = 0.50, 0.40  # breadth = 1 + Binomial(4, p)
 
-BASE_LOG_ODDS = -5.3  # monthly churn log-odds of a tech-touch account with no driver active
+BASE_LOG_ODDS = -5.5  # monthly churn log-odds of a tech-touch account with no driver active
 
 
 @dataclass(frozen=True)
@@ -142,14 +145,14 @@ DRIVERS = (
     Driver(
         "onboarding_not_completed",
         "onboarding_completed",
-        1.6,
+        1.8,
         "The account has not completed onboarding (about a quarter never do; self-serve "
         "accounts least often).",
     ),
     Driver(
         "declining_usage",
         "logins_trend_28d",
-        1.5,
+        1.7,
         "A latent engagement level drifts down (logins fall roughly 40% a month) while the "
         "account is in a declining spell; spells start at 5% a month and end at 15% a month; "
         "the churn effect applies from the spell's 2nd month (a sustained decline).",
@@ -157,14 +160,14 @@ DRIVERS = (
     Driver(
         "unresolved_tickets",
         "open_ticket_backlog",
-        1.4,
+        1.6,
         "A support ticket that takes over 14 days (25%) or is never resolved (25%) is open; "
         "the account also stays unhappy until it is resolved (so the total effect is larger).",
     ),
     Driver(
         "detractor",
         "last_nps",
-        1.3,
+        1.5,
         "The account is latently unhappy (a detractor); a rolling monthly NPS survey (unhappy "
         "accounts answer 2.5x as often) reveals it (0-6 with probability 0.85). Silent "
         "unhappy accounts never open a ticket.",
@@ -186,15 +189,47 @@ DRIVERS = (
         "slow_time_to_value",
         "time_to_value_days",
         0.3,
-        "The first value milestone came more than 30 days after the start (or not yet).",
+        "The first value milestone came more than 30 days after the start (or not yet); a "
+        "slow start is drawn for 20% of accounts (35% of those that never finish onboarding).",
     ),
     Driver(
         "narrow_adoption",
         "adoption_breadth_90d",
         0.3,
-        "The account uses at most 2 distinct features.",
+        "The account uses at most 2 distinct features (breadth = 1 + Binomial(4, 0.5), "
+        "0.4 without onboarding).",
     ),
 )
+#: Other features (besides ``Driver.feature``) the generator drives from each latent state;
+#: ``{w}`` stands for any window length in days (``logins_{w}d``: ``logins_7d``, ...).
+MEASURES = {
+    "onboarding_not_completed": (
+        "days_to_onboard",
+        "onboarding_steps_{w}d",
+        "onboarding_completed_events_{w}d",
+    ),
+    "declining_usage": (
+        "logins_{w}d",
+        "active_users_{w}d",
+        "active_users_trend_{w}d",
+        "days_since_last_login",
+        "seat_utilisation_{w}d",
+    ),
+    "unresolved_tickets": ("tickets_opened_{w}d", "median_resolution_days_{w}d"),
+    "detractor": ("nps_category", "nps_responses_{w}d"),
+    "champion_loss": ("active_users_{w}d",),
+    "touch_tier": (
+        "arr",
+        "mrr",
+        "csm_owner",
+        "csm_meetings_{w}d",
+        "qbrs_{w}d",
+        "webinars_{w}d",
+        "days_since_last_csm_touch",
+    ),
+    "slow_time_to_value": ("first_value_events_{w}d",),
+    "narrow_adoption": ("adoption_breadth_{w}d",),
+}
 EFFECT = {d.name: d.log_odds for d in DRIVERS}
 LOW_TOUCH_LOG_ODDS = -0.3
 RESOLVED_TICKET_LOG_ODDS = -0.3  # Goodman's law: a recently resolved complaint lowers risk

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable
 
 from . import _spec as S
+
+FEATURES_NOTE = (
+    "features: the observable features the generator drives from the driver's latent state, "
+    "the primary measure (feature) first; {w} stands for any window length in days "
+    "(logins_{w}d: logins_7d, logins_28d, ...). Only direct measures are listed: "
+    "feature_<name>_{w}d counts scale with both usage level and adoption breadth and are "
+    "listed under neither; plan and seats only correlate with touch tier."
+)
 
 
 def ground_truth(params: dict, realised: dict) -> dict:
@@ -15,6 +25,7 @@ def ground_truth(params: dict, realised: dict) -> dict:
             "rank": rank,
             "name": d.name,
             "feature": d.feature,
+            "features": [d.feature, *S.MEASURES[d.name]],
             "description": d.description,
             "log_odds": d.log_odds,
             "hazard_ratio": round(math.exp(d.log_odds), 3),
@@ -33,7 +44,9 @@ def ground_truth(params: dict, realised: dict) -> dict:
             "(annual commitment). Effects are log-odds of "
             "the monthly hazard (hazard_ratio = exp(log_odds), close to the hazard ratio at "
             "these low rates). The features measure the latent drivers with noise, so effects "
-            "estimated from them are attenuated; the ranking of the strong four is the target."
+            "estimated from them are attenuated; the ranking of the strong four is the target. "
+            "Onboarding is only mildly correlated with the weaker drivers (slow time to value, "
+            "narrow adoption) and with the usage level. " + FEATURES_NOTE
         ),
         "base_log_odds": S.BASE_LOG_ODDS,
         "drivers": drivers,
@@ -73,6 +86,36 @@ def ground_truth(params: dict, realised: dict) -> dict:
     }
 
 
+def driver_features(truth: dict, columns: Iterable[str]) -> dict[str, list[str]]:
+    """The columns of a feature table that measure each driver of a ground truth.
+
+    Parameters
+    ----------
+    truth : dict
+        ``SampleData.ground_truth`` (or the parsed ``ground_truth.json``).
+    columns : iterable of str
+        Feature names, e.g. the columns of an observation table.
+
+    Returns
+    -------
+    dict of str to list of str
+        Driver name -> the columns matching its ``features`` (``{w}`` = any window),
+        in the order of ``columns``.
+
+    Examples
+    --------
+    >>> truth = {"drivers": [{"name": "detractor", "features": ["last_nps", "nps_responses_{w}d"]}]}
+    >>> driver_features(truth, ["nps_responses_28d", "last_nps", "region"])
+    {'detractor': ['nps_responses_28d', 'last_nps']}
+    """
+    cols = list(columns)
+    out = {}
+    for d in truth["drivers"]:
+        pats = [re.compile(re.escape(f).replace(re.escape("{w}"), r"\d+")) for f in d["features"]]
+        out[d["name"]] = [c for c in cols if any(p.fullmatch(c) for p in pats)]
+    return out
+
+
 def readme(truth: dict) -> str:
     """A short Markdown description of the sample and its drivers."""
     p, r = truth["parameters"], truth["realised"]
@@ -88,15 +131,21 @@ def readme(truth: dict) -> str:
         "",
         "## Churn drivers (monthly hazard log-odds, strongest first)",
         "",
-        "| rank | driver | measured by | log-odds | |",
-        "|---|---|---|---|---|",
+        "| rank | driver | primary feature | also measured by | log-odds | |",
+        "|---|---|---|---|---|---|",
     ]
     for d in truth["drivers"]:
         strong = "strong" if d["strong"] else ""
+        also = ", ".join(f"`{f}`" for f in d["features"][1:])
         lines.append(
-            f"| {d['rank']} | {d['name']} | `{d['feature']}` | {d['log_odds']:+.2f} | {strong} |"
+            f"| {d['rank']} | {d['name']} | `{d['feature']}` | {also} | {d['log_odds']:+.2f} "
+            f"| {strong} |"
         )
     lines += [
+        "",
+        FEATURES_NOTE[0].upper() + FEATURES_NOTE[1:],
+        "Onboarding is only mildly correlated with slow time to value and narrow adoption "
+        "(separate draws), so those consequences do not stand in for it.",
         "",
         "`region` has no effect on churn and is independent of every driver.",
         "Goodman's law: accounts whose tickets were resolved churn less than unhappy accounts "
