@@ -17,7 +17,7 @@ from churnlab.modeling.backtest import (
 )
 from churnlab.modeling.calibration import calibrate, fit_calibrator
 from churnlab.modeling.fitting import fit_churn_model
-from churnlab.modeling.leakage import LEAK_AUC, check_leaks, leak_check
+from churnlab.modeling.leakage import LEAK_AUC, check_leaks, leak_check, single_feature_auc
 from churnlab.modeling.metrics import (
     calibration_curve,
     capture_at,
@@ -73,5 +73,6 @@ __all__ = [
     "rolling_origin_backtest",
     "save_model",
     "score_accounts",
+    "single_feature_auc",
     "touch_tier",
 ]
