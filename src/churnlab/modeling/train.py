@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from churnlab.errors import ModelError
 from churnlab.modeling.leakage import check_leaks
@@ -35,6 +36,12 @@ LIGHTGBM_DEFAULTS: dict = {
     "lambda_l2": 1.0,
     "num_threads": 1,  # OpenMP threads; >1 is slow on a busy shared machine
 }
+
+#: BLAS threads while fitting the baseline. Its lbfgs solver does one matrix-vector
+#: product per step on a small dense design; threads only add overhead, and on a
+#: busy 2-core machine they make the fit 3-4x slower. The result differs only at
+#: the rounding level (summation order).
+BASELINE_BLAS_THREADS = 1
 
 
 def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
@@ -156,7 +163,8 @@ def fit_baseline(
     categories = _check_inputs(table, numeric, categorical, allow_leaky)
     X = prepare_features(table, numeric, categorical, categories)
     pipeline = make_baseline_pipeline(numeric, categorical, categories, C, class_weight, seed)
-    pipeline.fit(X, table["label"].astype(int).to_numpy())
+    with threadpool_limits(limits=BASELINE_BLAS_THREADS, user_api="blas"):
+        pipeline.fit(X, table["label"].astype(int).to_numpy())
     return ChurnModel(
         kind="logistic",
         numeric_features=numeric,
