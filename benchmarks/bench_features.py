@@ -148,7 +148,12 @@ def run_engine(data_dir: Path, threads: int, memory_limit: str, temp_dir: str, o
     from churnlab.features import build_observation_table
 
     t0 = time.perf_counter()
-    con = ibis.duckdb.connect(threads=threads, memory_limit=memory_limit, temp_directory=temp_dir)
+    con = ibis.duckdb.connect(
+        threads=threads,
+        memory_limit=memory_limit,
+        temp_directory=temp_dir,
+        preserve_insertion_order=False,
+    )
     accounts = con.read_parquet(data_dir / "accounts.parquet")
     subs = con.read_parquet(data_dir / "subscriptions.parquet")
     events = con.read_parquet(data_dir / "events.parquet")

@@ -530,3 +530,17 @@ def test_as_of_must_be_midnight():
     spine = pd.DataFrame({"account_id": ["A"], "as_of": [pd.Timestamp("2026-03-31 12:00")]})
     with pytest.raises(DataError, match="midnight"):
         build_observation_table(pd.DataFrame({"account_id": ["A"]}), subs, events, spine)
+
+
+def test_default_duckdb_connection_is_bounded():
+    """Without ``con`` the engine opens DuckDB with DUCKDB_CONFIG (threads, memory, spill dir)."""
+    from churnlab import features
+
+    backend = features._backend(None, [pd.DataFrame({"a": [1]})])
+    threads, order, temp = backend.con.execute(
+        "SELECT current_setting('threads'), current_setting('preserve_insertion_order'), "
+        "current_setting('temp_directory')"
+    ).fetchone()
+    assert threads == features.DUCKDB_CONFIG["threads"] == 2
+    assert order is False
+    assert temp == features.DUCKDB_CONFIG["temp_directory"]

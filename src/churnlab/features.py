@@ -41,7 +41,9 @@ Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -52,7 +54,13 @@ from churnlab.errors import DataError
 from churnlab.features_contract import contract_block
 from churnlab.features_events import day_number, event_block, finish_window_columns
 
-__all__ = ["META_COLUMNS", "STATIC_COLUMNS", "build_observation_table", "feature_columns"]
+__all__ = [
+    "DUCKDB_CONFIG",
+    "META_COLUMNS",
+    "STATIC_COLUMNS",
+    "build_observation_table",
+    "feature_columns",
+]
 
 META_COLUMNS = (
     "account_id",
@@ -90,6 +98,17 @@ _LATE_COLUMNS = (
 TableLike = pd.DataFrame | ir.Table
 
 
+# settings of the DuckDB connection the engine opens when none is given: bounded memory,
+# spilling under the system temp directory, no insertion-order bookkeeping (the result is
+# sorted in pandas)
+DUCKDB_CONFIG = {
+    "threads": 2,
+    "memory_limit": "6GB",
+    "preserve_insertion_order": False,
+    "temp_directory": str(Path(tempfile.gettempdir()) / "churnlab-duckdb"),
+}
+
+
 def _backend(con: object, tables: Sequence[TableLike]) -> object:
     if con is not None:
         return con
@@ -99,7 +118,7 @@ def _backend(con: object, tables: Sequence[TableLike]) -> object:
                 return t._find_backend()
             except Exception:  # noqa: BLE001 - an unbound memtable has no backend
                 continue
-    return ibis.duckdb.connect()
+    return ibis.duckdb.connect(**DUCKDB_CONFIG)
 
 
 def _table(
@@ -157,7 +176,8 @@ def build_observation_table(
         Windows with a trend column (last window vs the one before).
     con : ibis DuckDB backend, optional
         Where to run; default: the backend of an Ibis input, else a new
-        in-memory DuckDB.
+        in-memory DuckDB with :data:`DUCKDB_CONFIG` (2 threads, 6 GB memory
+        limit, spilling under the system temp directory, no insertion order).
 
     Returns
     -------

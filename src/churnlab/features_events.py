@@ -18,18 +18,25 @@ How it stays cheap (no join of events against observations):
 * **markers**: the days ``as_of - o`` for every window boundary offset ``o``
   (``0``, each ``w``, ``2w`` for trends) of every observation; ``M`` = their
   distinct values over the whole spine (a few dozen for month-end spines).
+* **ids**: accounts become integer ids (``aid``, their rank among the spine
+  accounts) and event types small integer codes before any grouping.
 * **buckets**: an event on day ``d`` counts for marker ``X`` exactly when
   ``d < X``; it is summed into the bucket of the smallest marker ``> d``
   (a hash join with a small calendar table). One hash aggregation turns the
-  event log into per-``(account, bucket)`` counts, first/last timestamps.
+  event log into per-``(aid, bucket)`` counts (one per event type code) and
+  the last login day / CSM touch.
 * **distinct users / feature types**: the buckets an entity (a user, a
-  feature type) was seen in; each such bucket ``m`` contributes ``+1`` from
-  marker ``m`` on and ``-1`` from ``min(next bucket, m + w)`` on, so a running
-  sum at marker ``X`` counts entities seen in ``[X - w, X)`` exactly (``X`` and
-  ``X - w`` are both markers).
-* a running sum / min / max per account over the buckets (one window pass over
+  feature type) was seen in; per window ``w`` only the start (``+1``) and the
+  end (``-1`` at ``m + w``) of each run of sightings at most ``w`` days apart
+  are emitted, so a running sum at marker ``X`` counts entities seen in
+  ``[X - w, X)`` exactly (``X`` and ``X - w`` are both markers).
+* a running sum / max per account over the buckets (one window pass over
   a table of at most accounts x markers rows) gives every cumulative value at
-  every marker; a window count is ``C(as_of) - C(as_of - w)``.
+  every marker; one hash join per marker offset ``o`` (on a single int64 key
+  ``(aid, as_of - o)``) puts the values at ``as_of - o`` on the observation's
+  row, and a window count is ``C(as_of) - C(as_of - w)``.
+* the first ``onboarding_completed`` / ``first_value`` before ``as_of`` is
+  the first one overall when that is before ``as_of`` (no running min).
 
 Sparse features with no additive form use small direct steps: the median
 ticket resolution time (a range join of ``ticket_resolved`` events only) and
@@ -39,7 +46,7 @@ the last NPS answer (an ASOF join of the NPS answers).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -117,35 +124,62 @@ def _bucketed(table: ir.Table, key: ir.IntegerValue, calendar: ir.Table, first: 
     return joined.select(*[t[c] for c in table.columns if c != "b"], b=calendar.bucket)
 
 
+def _event_rows(
+    events: ir.Table,
+    ids: ir.Table,
+    calendar: ir.Table,
+    first: int,
+    **columns: Callable[[ir.Table], ir.Value],
+) -> ir.Table:
+    """``aid``, the ``columns`` (functions of the event rows; ``dn`` required) and bucket ``b``."""
+    joined = events.join(ids, "account_id")
+    rows = joined.select(aid=ids.aid, **{k: f(joined) for k, f in columns.items()})
+    return _bucketed(rows, rows.dn + 1, calendar, first)
+
+
 def _presence_deltas(
     seen: ir.Table, windows: Sequence[int], prefix: str, calendar: ir.Table, first: int
 ) -> ir.Table:
-    """``+1``/``-1`` rows (``account_id``, ``b``, ``<prefix>_plus``, ``<prefix>_minus<w>``).
+    """Net presence changes per ``(aid, b)``: columns ``<prefix><w>`` for each window ``w``.
 
-    ``seen`` holds distinct ``(account_id, entity, b)``: the buckets an entity
-    was seen in. A running sum of ``plus - minus<w>`` at marker ``X`` is the
-    number of entities seen in a bucket ``m`` with ``X - w < m <= X``.
+    ``seen`` holds distinct ``(aid, entity, b)``: the buckets an entity was
+    seen in. Seen in bucket ``m``, an entity counts for the markers
+    ``X`` with ``m <= X < m + w``; consecutive sightings closer than ``w``
+    overlap, so only the start of a run (``+1`` at ``m`` when the previous
+    sighting is at or before ``m - w``, or there is none) and its end (``-1``
+    at ``m + w`` when the next sighting is after ``m + w``, or there is none)
+    are emitted. A running sum of ``<prefix><w>`` at marker ``X`` is the number
+    of entities seen in ``[X - w, X)`` (``X`` and ``X - w`` are both markers).
     """
-    nxt = seen.b.lead().over(group_by=["account_id", "entity"], order_by="b")
-    seen = seen.mutate(nxt=nxt)
-    plus = seen.select("account_id", k=seen.b, kind=ibis.literal(-1, "int64"))
-    parts = [plus]
-    for w in windows:
-        end = ibis.least(seen.nxt, seen.b + w).fill_null(seen.b + w)
-        parts.append(seen.select("account_id", k=end, kind=ibis.literal(w, "int64")))
-    rows = ibis.union(*parts, distinct=False)
-    rows = _bucketed(rows, rows.k, calendar, first)
-    return rows.group_by(["account_id", "b"]).aggregate(
-        **{f"{prefix}_plus": rows.count(where=rows.kind == -1).cast("float64")},
-        **{f"{prefix}_minus{w}": rows.count(where=rows.kind == w).cast("float64") for w in windows},
+    order = {"group_by": ["aid", "entity"], "order_by": "b"}
+    seen = seen.mutate(prev=seen.b.lag().over(**order), nxt=seen.b.lead().over(**order))
+    starts = seen.group_by(["aid", "b"]).aggregate(
+        **{
+            f"{prefix}{w}": seen.count(where=seen.prev.isnull() | (seen.prev + w < seen.b))
+            for w in windows
+        }
     )
+    ends = ibis.union(
+        *[
+            seen.filter(seen.nxt.isnull() | (seen.nxt > seen.b + w)).select(
+                "aid", k=seen.b + w, kind=ibis.literal(w, "int64")
+            )
+            for w in windows
+        ],
+        distinct=False,
+    )
+    ends = _bucketed(ends, ends.k, calendar, first)
+    ends = ends.group_by(["aid", "b"]).aggregate(
+        **{f"{prefix}{w}": -ends.count(where=ends.kind == w) for w in windows}
+    )
+    return ibis.union(starts, ends, distinct=False)
 
 
 def _pad(table: ir.Table, schema: dict[str, str]) -> ir.Table:
     """All ``schema`` columns (typed nulls for the missing ones), in that order."""
     return table.select(
         *[
-            table[c].cast(t) if c in table.columns else ibis.null(t).name(c)
+            (table[c].cast(t) if c in table.columns else ibis.null(t)).name(c)
             for c, t in schema.items()
         ]
     )
@@ -172,6 +206,9 @@ def event_block(
     ``first_value_at``, ``last_csm_touch_at`` and ``last_nps`` (the latest
     ``nps_response`` value; ties at the same timestamp resolve to the highest).
     ``as_of_days``: the distinct ``as_of`` day numbers (:func:`day_number`).
+
+    Accounts are replaced by integer ids (``aid``, their rank among the spine
+    accounts) before any grouping, event types by integer codes.
     """
     offsets = marker_offsets(windows, trend_windows)
     cal_df = marker_calendar(as_of_days, offsets)
@@ -179,62 +216,98 @@ def event_block(
     calendar = ibis.memtable(cal_df)
     user_windows = sorted({*windows, *trend_windows})
     ctypes = list(dict.fromkeys([*event_types, TICKET_OPENED, TICKET_RESOLVED]))
-
-    ev = events.mutate(dn=day_number(events.timestamp))
-    ev = _bucketed(ev, ev.dn + 1, calendar, first)
-    et = ev.event_type
-    counts = ev.group_by(["account_id", "b"]).aggregate(
-        **{f"c{i}": ev.count(where=et == t).cast("float64") for i, t in enumerate(ctypes)},
-        login_day=ev.dn.max(where=et == LOGIN),
-        onboarded_at=ev.timestamp.min(where=et == ONBOARDING_COMPLETED),
-        first_value_at=ev.timestamp.min(where=et == FIRST_VALUE),
-        last_csm_touch_at=ev.timestamp.max(where=et.isin(list(CSM_TOUCH_TYPES))),
+    codes = list(
+        dict.fromkeys([*ctypes, LOGIN, ONBOARDING_COMPLETED, FIRST_VALUE, *CSM_TOUCH_TYPES])
     )
-    logins = ev.filter((et == LOGIN) & ev.user_id.notnull())
-    users = logins.select("account_id", entity=logins.user_id, b=logins.b).distinct()
-    feats = ev.filter(et.startswith(FEATURE_PREFIX))
-    used = feats.select("account_id", entity=feats.event_type, b=feats.b).distinct()
+    code_of = {t: i for i, t in enumerate(codes)}
+
+    ids = keys.select("account_id").distinct()
+    ids = ids.mutate(aid=ibis.row_number().over(order_by="account_id"))
+    ev = _event_rows(
+        events,
+        ids,
+        calendar,
+        first,
+        dn=lambda e: day_number(e.timestamp),
+        code=lambda e: e.event_type.cases(*code_of.items(), else_=-1).cast("int16"),
+        timestamp=lambda e: e.timestamp,
+        user_id=lambda e: e.user_id,
+        feature=lambda e: ibis.ifelse(
+            e.event_type.startswith(FEATURE_PREFIX), e.event_type, ibis.null("string")
+        ),
+    )
+    code = ev.code
+    counts = ev.group_by(["aid", "b"]).aggregate(
+        **{f"c{i}": ev.count(where=code == code_of[t]) for i, t in enumerate(ctypes)},
+        login_day=ev.dn.max(where=code == code_of[LOGIN]),
+        last_csm_touch_at=ev.timestamp.max(where=code.isin([code_of[t] for t in CSM_TOUCH_TYPES])),
+        onboarded_at=ev.timestamp.min(where=code == code_of[ONBOARDING_COMPLETED]),
+        first_value_at=ev.timestamp.min(where=code == code_of[FIRST_VALUE]),
+    )
+    # the earliest such event before as_of is the earliest one overall if that is before as_of
+    firsts = counts.group_by("aid").aggregate(
+        onboarded_at=counts.onboarded_at.min(), first_value_at=counts.first_value_at.min()
+    )
+    logins = ev.filter((code == code_of[LOGIN]) & ev.user_id.notnull())
+    users = logins.select("aid", entity=logins.user_id, b=logins.b).distinct()
+    feats = ev.filter(ev.feature.notnull())
+    used = feats.select("aid", entity=feats.feature, b=feats.b).distinct()
     au = _presence_deltas(users, user_windows, "au", calendar, first)
     br = _presence_deltas(used, windows, "br", calendar, first)
 
-    obs = keys.select("account_id", "as_of", day=day_number(keys.as_of))
+    obs = keys.join(ids, "account_id")
+    obs = obs.select("account_id", "as_of", aid=ids.aid, day=day_number(obs.as_of))
     probes = obs.cross_join(ibis.memtable(pd.DataFrame({"o": offsets})))
-    probes = probes.mutate(b=probes.day - probes.o)
-    markers = probes.select("account_id", "b").distinct()
+    markers = probes.select("aid", b=probes.day - probes.o).distinct()
 
-    sums = [f"c{i}" for i in range(len(ctypes))] + [
-        c for c in (*au.columns, *br.columns) if c.startswith(("au_", "br_"))
-    ]
+    sums = [f"c{i}" for i in range(len(ctypes))]
+    sums += [f"au{w}" for w in user_windows] + [f"br{w}" for w in windows]
     # float64 running sums: exact for counts below 2**53 and cheaper than int128 sums
-    schema = {"account_id": "string", "b": "int64", **dict.fromkeys(sums, "float64")}
-    schema |= {"login_day": "int64"}
-    schema |= dict.fromkeys(["onboarded_at", "first_value_at", "last_csm_touch_at"], "timestamp")
+    schema = {"aid": "int64", "b": "int64", **dict.fromkeys(sums, "float64")}
+    schema |= {"login_day": "int64", "last_csm_touch_at": "timestamp"}
     rows = ibis.union(*[_pad(t, schema) for t in (markers, counts, au, br)], distinct=False)
-    per = rows.group_by(["account_id", "b"]).aggregate(
+    per = rows.group_by(["aid", "b"]).aggregate(
         **{c: rows[c].sum() for c in sums},
         login_day=rows.login_day.max(),
-        onboarded_at=rows.onboarded_at.min(),
-        first_value_at=rows.first_value_at.min(),
         last_csm_touch_at=rows.last_csm_touch_at.max(),
     )
-    run = ibis.cumulative_window(group_by="account_id", order_by="b")
+    run = ibis.cumulative_window(group_by="aid", order_by="b")
     cum = per.select(
-        "account_id",
+        "aid",
         "b",
         **{c: per[c].sum().over(run).fill_null(0) for c in sums},
         login_day=per.login_day.max().over(run),
-        onboarded_at=per.onboarded_at.min().over(run),
-        first_value_at=per.first_value_at.min().over(run),
         last_csm_touch_at=per.last_csm_touch_at.max().over(run),
     )
-    j = probes.join(cum, [probes.account_id == cum.account_id, probes.b == cum.b])
-    out = j.group_by(_KEYS).aggregate(**_pivot(j, ctypes, event_types, windows, trend_windows))
-    out = out.mutate(
-        **{f"adoption_breadth_{w}d": out[f"__br{w}"] for w in windows},
-        **{f"active_users_{w}d": out[f"__au{w}"] for w in windows},
-        days_since_last_login=(out.day - out.login_day).cast("float64"),
+    # one row per observation: the running values at as_of - o, one join per offset
+    at_offset = {
+        o: cum.select(
+            **{f"key__{o}": _pair_key(cum.aid, cum.b)},
+            **{f"{c}__{o}": cum[c] for c in cum.columns[2:] if o == 0 or c not in _AT_AS_OF_ONLY},
+        )
+        for o in offsets
+    }
+    # one join key per offset: with separate (aid, b) equalities DuckDB infers aid = aid
+    # between the offset tables and may join them to each other first (accounts x markers^2)
+    obs = obs.view()  # cum derives from obs: a fresh relation for the joins below
+    j = obs
+    for o, t in at_offset.items():
+        j = j.join(t, _pair_key(obs.aid, obs.day - o) == t[f"key__{o}"])
+    j = j.left_join(firsts, obs.aid == firsts.aid)
+
+    def at(column: str, o: int) -> ir.Value:
+        return at_offset[o][f"{column}__{o}"]
+
+    before = firsts.onboarded_at < obs.as_of, firsts.first_value_at < obs.as_of
+    out = j.select(
+        obs.account_id,
+        obs.as_of,
+        **_window_columns(at, ctypes, event_types, windows, trend_windows),
+        days_since_last_login=(obs.day - at("login_day", 0)).cast("float64"),
+        onboarded_at=ibis.ifelse(before[0], firsts.onboarded_at, ibis.null("timestamp")),
+        first_value_at=ibis.ifelse(before[1], firsts.first_value_at, ibis.null("timestamp")),
+        last_csm_touch_at=at("last_csm_touch_at", 0),
     )
-    out = out.drop("day", "login_day", *[c for c in out.columns if c.startswith("__")])
     for block in (_median_resolution(keys, events, max(windows)), _last_nps(keys, events)):
         joined = out.left_join(block, _KEYS)
         out = joined.select(
@@ -243,44 +316,47 @@ def event_block(
     return out
 
 
-def _pivot(
-    j: ir.Table,
+def _pair_key(aid: ir.IntegerValue, day: ir.IntegerValue) -> ir.IntegerValue:
+    """One int64 for ``(aid, day)``: unique while ``|day| < 2**31`` and ``aid < 2**31``."""
+    return aid.cast("int64") * (2**32) + day.cast("int64")
+
+
+_AT_AS_OF_ONLY = ("login_day", "last_csm_touch_at")
+
+
+def _window_columns(
+    at: Callable[[str, int], ir.Value],
     ctypes: Sequence[str],
     event_types: Sequence[str],
     windows: Sequence[int],
     trend_windows: Sequence[int],
 ) -> dict[str, ir.Value]:
-    """Aggregations turning one row per (observation, marker offset) into the feature columns."""
-
-    def at(column: str, o: int) -> ir.Value:
-        return j[column].max(where=j.o == o)
+    """Count, active-user and breadth columns from the running values ``at(column, offset)``."""
 
     def count(i: int, lo: int, hi: int) -> ir.Value:  # events in [as_of - lo, as_of - hi)
         return (at(f"c{i}", hi) - at(f"c{i}", lo)).cast("int64")
 
-    aggs: dict[str, ir.Value] = {"day": j.day.max(), "login_day": at("login_day", 0)}
+    cols: dict[str, ir.Value] = {}
     for i, et in enumerate(ctypes):
         name = count_name(et)
         if et in event_types:
             for w in windows:
-                aggs[f"{name}_{w}d"] = count(i, w, 0)
+                cols[f"{name}_{w}d"] = count(i, w, 0)
             for w in trend_windows:
-                aggs[f"_prev_{name}_{w}d"] = count(i, 2 * w, w)
+                cols[f"_prev_{name}_{w}d"] = count(i, 2 * w, w)
                 if w not in windows:
-                    aggs[f"_last_{name}_{w}d"] = count(i, w, 0)
+                    cols[f"_last_{name}_{w}d"] = count(i, w, 0)
         if et in (TICKET_OPENED, TICKET_RESOLVED):
-            aggs[f"{name}_total"] = at(f"c{i}", 0).cast("int64")
-    for w in sorted({*windows, *trend_windows}):
-        aggs[f"__au{w}"] = (at("au_plus", 0) - at(f"au_minus{w}", 0)).cast("int64")
-    for w in trend_windows:
-        aggs[f"_prev_active_users_{w}d"] = (at("au_plus", w) - at(f"au_minus{w}", w)).cast("int64")
-        if w not in windows:
-            aggs[f"_last_active_users_{w}d"] = aggs[f"__au{w}"]
+            cols[f"{name}_total"] = at(f"c{i}", 0).cast("int64")
     for w in windows:
-        aggs[f"__br{w}"] = (at("br_plus", 0) - at(f"br_minus{w}", 0)).cast("int64")
-    for c in ("onboarded_at", "first_value_at", "last_csm_touch_at"):
-        aggs[c] = at(c, 0)
-    return aggs
+        cols[f"adoption_breadth_{w}d"] = at(f"br{w}", 0).cast("int64")
+    for w in windows:
+        cols[f"active_users_{w}d"] = at(f"au{w}", 0).cast("int64")
+    for w in trend_windows:
+        cols[f"_prev_active_users_{w}d"] = at(f"au{w}", w).cast("int64")
+        if w not in windows:
+            cols[f"_last_active_users_{w}d"] = at(f"au{w}", 0).cast("int64")
+    return cols
 
 
 def _median_resolution(keys: ir.Table, events: ir.Table, top: int) -> ir.Table:
