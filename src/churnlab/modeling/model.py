@@ -161,6 +161,9 @@ def as_levels(series: pd.Series) -> pd.Series:
     """Categorical values as strings (missing stays missing), object dtype."""
     values = series.astype(object)
     missing = values.isna()
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        # already strings (the usual case): skip the per-value str() conversion
+        return values.where(~missing, np.nan) if missing.any() else values
     return values.where(missing, values.astype(str)).where(~missing, np.nan)
 
 
@@ -178,14 +181,14 @@ def prepare_features(
             f"{len(missing)} missing in all: {missing[:5]}); build the table with the same "
             "feature settings the model was trained with"
         )
-    columns: dict[str, pd.Series] = {}
     for name in numeric:
         col = table[name]
         if not _is_numeric(col):
             raise ModelError(
                 f"feature {name!r}: expected a numeric type (float/int/bool), found {col.dtype}"
             )
-        columns[name] = col.astype("float64")
+    num = table[list(numeric)].astype("float64")
+    columns: dict[str, pd.Series] = {}
     for name in categorical:
         col = table[name]
         if not _is_categorical(col):
@@ -196,4 +199,6 @@ def prepare_features(
         columns[name] = pd.Series(
             pd.Categorical(as_levels(col), categories=categories[name]), index=col.index
         )
-    return pd.DataFrame(columns, index=table.index)
+    if not columns:
+        return num
+    return pd.concat([num, pd.DataFrame(columns, index=table.index)], axis=1)
