@@ -164,3 +164,36 @@ def test_inputs_are_not_mutated(table):
     before = table.copy()
     fit_churn_model(table, kind="logistic", **FEATS)
     pd.testing.assert_frame_equal(table, before)
+
+
+def test_baseline_imputer_equals_sklearn_median():
+    """The fast median strategy learns the same medians and imputes the same values."""
+    import warnings
+
+    from sklearn.impute import SimpleImputer
+
+    from churnlab.modeling.train import make_baseline_pipeline
+
+    rng = np.random.default_rng(5)
+    n = 501
+    frame = pd.DataFrame(
+        {
+            "odd": rng.normal(size=n),  # 501 observed: the middle value
+            "even": np.where(np.arange(n) == 0, np.nan, rng.normal(size=n)),  # 500: mean of two
+            "gappy": np.where(rng.random(n) < 0.4, np.nan, rng.integers(0, 7, n).astype(float)),
+            "empty": np.full(n, np.nan),
+        }
+    )
+    cols = list(frame.columns)
+    pipe = make_baseline_pipeline(cols, [], {}, C=1.0, class_weight=None, seed=0)
+    ours = pipe.named_steps["preprocess"].transformers[0][1].named_steps["impute"]
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore", UserWarning
+        )  # "Skipping features without any observed values"
+        ref = SimpleImputer(strategy="median").fit(frame)
+        ours.fit(frame)
+        np.testing.assert_array_equal(ours.statistics_, ref.statistics_)
+        np.testing.assert_array_equal(ours.transform(frame), ref.transform(frame))
+    assert ours.statistics_[0] == np.median(frame["odd"])
+    assert np.isnan(ours.statistics_[3])
