@@ -27,10 +27,11 @@ def tables():
     from churnlab.periods import active_periods
     from churnlab.sample import generate_sample
 
-    s = generate_sample(n_accounts=600, months=18, end_date=str(END.date()), seed=7)
+    s = generate_sample(n_accounts=1500, months=24, end_date=str(END.date()), seed=7)
     periods = active_periods(s.subscriptions, 30, END)
-    grid = month_end_grid(END - pd.DateOffset(months=14), END)
-    obs, _ = make_observations(periods, grid, 0, 90, END)
+    grid = month_end_grid(END - pd.DateOffset(months=18), END)
+    # label windows close grace_days before the data ends, as in churnlab.pipeline
+    obs, _ = make_observations(periods, grid, 0, 90, END - pd.Timedelta(days=30))
     kw = {"windows": (28, 90)}
     train = build_observation_table(s.accounts, s.subscriptions, s.events, obs, **kw)
     scoring = build_observation_table(
@@ -41,7 +42,7 @@ def tables():
 
 def test_pipeline_on_generated_sample(tables, tmp_path):
     train, scoring = tables
-    res = rolling_origin_backtest(train, model_kind="lightgbm", n_folds=2, seed=1)
+    res = rolling_origin_backtest(train, model_kind="lightgbm", n_folds=3, seed=1)
     assert res.scheme == "rolling_origin"
     assert res.leaks.empty  # the feature engine leaks nothing a single feature can show
     assert res.pooled["roc_auc"] > 0.65  # the generator plants real signal
