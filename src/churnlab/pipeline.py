@@ -222,19 +222,19 @@ def observation_tables(
 
     state: dict[str, Any] = {}
 
-    def build_training() -> pd.DataFrame:
-        table, summary = _event_training(cfg, inputs, periods, as_of_ts)
+    def build_both() -> pd.DataFrame:
+        table, summary = _event_tables(cfg, inputs, periods, as_of_ts)
         state["summary"] = summary
         return table
 
-    training = cached(cache_dir, key + "-train", build_training)
+    both = cached(cache_dir, key + "-obs", build_both)
     if "summary" in state:
         cache_dir.mkdir(parents=True, exist_ok=True)
         summary_path.write_text(json.dumps(state["summary"], default=str))
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    scoring = cached(
-        cache_dir, key + "-score", lambda: _event_scoring(cfg, inputs, periods, as_of_ts)
-    )
+    is_scoring = both["_scoring"].astype(bool)
+    training = both[~is_scoring].drop(columns="_scoring").reset_index(drop=True)
+    scoring = both[is_scoring].drop(columns="_scoring").reset_index(drop=True)
     summary["scored_accounts"] = len(scoring)
     return ObservationTables(training, scoring, summary)
 
@@ -265,11 +265,16 @@ def _feature_kwargs(cfg: Params) -> dict[str, Any]:
     }
 
 
-def _event_training(
+def _event_tables(
     cfg: Params, inputs: Inputs, periods: pd.DataFrame, as_of: pd.Timestamp
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     from churnlab.features import build_observation_table
-    from churnlab.labels import make_observations, month_end_grid, renewal_checkpoints
+    from churnlab.labels import (
+        make_observations,
+        month_end_grid,
+        renewal_checkpoints,
+        scoring_spine,
+    )
 
     obs_cfg = cfg.observation
     start = as_of - pd.DateOffset(months=obs_cfg.history_months)
@@ -287,7 +292,16 @@ def _event_training(
     renewal, s2 = make_observations(
         periods, checkpoints, obs_cfg.lead_days, obs_cfg.horizon_days, label_end
     )
-    spine = pd.concat([monthly, renewal], ignore_index=True)
+    # One engine pass for the training rows and the scoring rows (flagged by `_scoring`).
+    scoring = scoring_spine(periods, as_of)
+    spine = pd.concat(
+        [
+            monthly.assign(_scoring=False),
+            renewal.assign(_scoring=False),
+            scoring.assign(_scoring=True),
+        ],
+        ignore_index=True,
+    )
     table = build_observation_table(
         inputs.accounts, inputs.subscriptions, inputs.events, spine, **_feature_kwargs(cfg)
     )
@@ -295,7 +309,7 @@ def _event_training(
     summary["dropped_window_past_data"] = sum(
         s.get("n_dropped_window_past_data_end", 0) for s in summary.values() if isinstance(s, dict)
     )
-    summary["observations"] = len(table)
+    summary["observations"] = int((~table["_scoring"].astype(bool)).sum())
     return table, summary
 
 
@@ -303,18 +317,6 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
     if hasattr(summary, "to_dict"):
         return summary.to_dict()
     return {k: v for k, v in vars(summary).items() if not k.startswith("_")}
-
-
-def _event_scoring(
-    cfg: Params, inputs: Inputs, periods: pd.DataFrame, as_of: pd.Timestamp
-) -> pd.DataFrame:
-    from churnlab.features import build_observation_table
-    from churnlab.labels import scoring_spine
-
-    spine = scoring_spine(periods, as_of)
-    return build_observation_table(
-        inputs.accounts, inputs.subscriptions, inputs.events, spine, **_feature_kwargs(cfg)
-    )
 
 
 def _snapshot_training(cfg: Params, inputs: Inputs) -> pd.DataFrame:
