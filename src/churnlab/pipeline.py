@@ -116,8 +116,10 @@ def kpi_table(cfg: Params, inputs: Inputs, periods: pd.DataFrame, months: int = 
     from churnlab.kpis import kpi_table as _kpi_table
 
     end = last_complete_month(inputs.data_end)
-    first_sub = pd.Timestamp(inputs.subscriptions["start_date"].min())
-    start = max(first_sub, end - pd.DateOffset(months=months - 1))
+    # The data's first month has no history before it (its base is whatever the export
+    # starts with), so reporting starts with the second month.
+    first_sub = pd.Timestamp(inputs.subscriptions["start_date"].min()).replace(day=1)
+    start = max(first_sub + pd.DateOffset(months=1), end - pd.DateOffset(months=months - 1))
     out = _kpi_table(
         inputs.subscriptions,
         periods,
