@@ -250,7 +250,10 @@ def build_observation_table(
     static = acc.select("account_id", *STATIC_COLUMNS, account_plan=acc.plan)
     table = _attach(table, static, ["account_id"])
     table = _derived(table, windows=windows, low=low, high=high, ratios=ratios or {})
-    df = backend.execute(table)
+    # column order and the (as_of, account_id) sort in the query: the pandas side then
+    # only checks them instead of copying the wide result twice
+    table = table.select(*_column_order(list(table.columns), spine_columns=list(sp.columns)))
+    df = backend.execute(table.order_by(["as_of", "account_id"]))
     return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
 
 
@@ -336,16 +339,24 @@ def _derived(
     return t.drop(*helpers)
 
 
+def _column_order(columns: list[str], *, spine_columns: list[str]) -> list[str]:
+    """Spine, contract, tier and static columns, then numeric features, then categorical ones."""
+    front = [*spine_columns, *[c for c in _CONTRACT_COLUMNS if c not in spine_columns]]
+    front += ["touch_tier", *STATIC_COLUMNS]
+    rest = [c for c in columns if c not in front]
+    categorical = ["nps_category"]
+    return front + [c for c in rest if c not in categorical] + categorical
+
+
 def _tidy(
     df: pd.DataFrame, *, spine_columns: list[str], event_types: Sequence[str]
 ) -> pd.DataFrame:
-    """Column order, dtypes and the (as_of, account_id) sort."""
-    front = [*spine_columns, *[c for c in _CONTRACT_COLUMNS if c not in spine_columns]]
-    front += ["touch_tier", *STATIC_COLUMNS]
-    rest = [c for c in df.columns if c not in front]
-    categorical = {"nps_category"}
-    numeric = [c for c in rest if c not in categorical]
-    df = df[front + numeric + sorted(categorical)]
+    """Column order, dtypes and the (as_of, account_id) sort (no copy when already right)."""
+    order = _column_order(list(df.columns), spine_columns=spine_columns)
+    if list(df.columns) != order:
+        df = df[order]
+    front = _column_order([], spine_columns=spine_columns)[:-1]
+    numeric = [c for c in order if c not in front and c != "nps_category"]
     dtypes: dict[str, str] = {
         c: "float64" for c in ("mrr", "arr", "seats", "billing_period_months", *numeric)
     }
@@ -355,8 +366,15 @@ def _tidy(
     dtypes["days_to_renewal"] = "Int64"
     if "label" in df.columns:
         dtypes["label"] = "Int64"
-    df = df.astype(dtypes)
-    return df.sort_values(["as_of", "account_id"], kind="mergesort").reset_index(drop=True)
+    changed = {c: t for c, t in dtypes.items() if str(df[c].dtype) != t}
+    if changed:
+        df = df.astype(changed)
+    as_of = df["as_of"].to_numpy()
+    ids = df["account_id"].to_numpy()
+    in_order = (as_of[1:] > as_of[:-1]) | ((as_of[1:] == as_of[:-1]) & (ids[1:] > ids[:-1]))
+    if not in_order.all():
+        df = df.sort_values(["as_of", "account_id"], kind="mergesort")
+    return df.reset_index(drop=True)
 
 
 def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
