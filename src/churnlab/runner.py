@@ -486,4 +486,5 @@ def _collect_counts(run_dir: Path, manifest: dict[str, Any]) -> None:
         info = json.loads(health.read_text(encoding="utf-8"))
         manifest["row_counts"] = info.get("row_counts", {})
         manifest["rejected_rows"] = info.get("rejected_rows", {})
+        manifest["flagged_rows"] = info.get("flagged_rows", {})
         manifest["observations"] = info.get("observations", {})
