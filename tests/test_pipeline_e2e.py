@@ -131,6 +131,12 @@ def test_full_pipeline_writes_a_complete_run_record(small_sample, tmp_path):
     assert all(t["change_display"] != "first run" for t in headline["kpis"])
     assert json.loads((again.run_dir / "manifest.json").read_text())["previous_run"] == run.name
 
+    # --only reruns one stage on the other stages' files from the latest successful run
+    only = run_pipeline(cfg, only=["03"])
+    assert only.succeeded, json.dumps(only.manifest["notebooks"], indent=1)[:3000]
+    assert [n["name"] for n in only.manifest["notebooks"]] == ["03_explanations"]
+    assert (only.run_dir / "report.html").exists() and (only.run_dir / "kpis.csv").exists()
+
 
 def test_pipeline_notebooks_follow_the_papermill_conventions():
     for stage in STAGE_NAMES:
