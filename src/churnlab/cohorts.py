@@ -46,20 +46,10 @@ from churnlab import stats
 from churnlab.cohort_findings import describe_categorical, describe_numeric
 from churnlab.cohort_lenses import LensTables, churn_by_bins, churn_rate_table, cs_lenses
 from churnlab.errors import DataError
+from churnlab.features import META_COLUMNS as FEATURE_META_COLUMNS
 
 #: Columns of the observation table that are never compared as features.
-META_COLUMNS = (
-    "account_id",
-    "as_of",
-    "checkpoint",
-    "label",
-    "churn_date",
-    "renewal_date",
-    "days_to_renewal",
-    "arr",
-    "name",
-    "cohort",
-)
+META_COLUMNS = (*FEATURE_META_COLUMNS, "cohort")
 __all__ = [
     "CohortComparison",
     "LensTables",
