@@ -13,10 +13,19 @@ import pandas as pd
 from churnlab.plots.style import COLORS, PALETTE, churnlab_style, new_axes
 
 
+def _readable(feature: str) -> str:
+    """The findings' readable feature name, capitalised ("Logins in the last 7 days")."""
+    from churnlab.cohort_findings import feature_label
+
+    text = feature_label(feature, {})
+    return text[:1].upper() + text[1:]
+
+
 def _forest_rows(summary: pd.DataFrame, top: int) -> pd.DataFrame:
     s = summary.loc[~summary["small_group"]].head(top)
     is_cat = s["kind"].eq("categorical") & s["risk_difference"].notna()
-    label = np.where(is_cat, s["feature"] + " = " + s["level"].astype(str), s["feature"])
+    names = s["feature"].map(_readable)
+    label = np.where(is_cat, names + " = " + s["level"].astype(str), names)
     return pd.DataFrame(
         {
             "label": label,
@@ -56,7 +65,7 @@ def plot_effect_sizes(comparison, top: int = 12, ax=None):
         face = np.where(rows["significant"], colors, "white")
         ax.scatter(rows["value"], y, s=45, c=face, edgecolors=colors, zorder=3, linewidths=1.5)
         ax.axvline(0, color=COLORS["neutral"], linewidth=1)
-        ax.set_yticks(y, [str(s)[:38] for s in rows["label"]])
+        ax.set_yticks(y, [str(s)[:44] for s in rows["label"]])
         ax.set_xlim(-1.02, 1.02)
         ax.set_xlabel("churned minus retained (Cliff's delta or risk difference)")
         fig.suptitle(
