@@ -51,7 +51,7 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 	$(BIN)/ruff format src tests benchmarks
 
 lab: $(STAMP)  ## open JupyterLab with the registered `churnlab` kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean:  ## remove the virtual environment (data and reports are kept)
 	rm -rf $(VENV)
