@@ -34,26 +34,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-EVENT_TYPES = np.array(
-    [
-        "login",
-        "feature_reports",
-        "feature_dashboards",
-        "feature_integrations",
-        "feature_automation",
-        "feature_api",
-        "feature_alerts",
-        "onboarding_step",
-        "onboarding_completed",
-        "first_value",
-        "ticket_opened",
-        "ticket_resolved",
-        "nps_response",
-        "csm_meeting",
-        "qbr",
-        "webinar",
-    ]
-)
+from churnlab.sample._spec import EVENT_TYPES as SAMPLE_EVENT_TYPES
+
+EVENT_TYPES = np.array(SAMPLE_EVENT_TYPES)  # the same 16 types the sample generator writes
 TYPE_P = np.array([0.6] + [0.05] * 6 + [0.1 / 9] * 9)
 TYPE_P = TYPE_P / TYPE_P.sum()
 T0, T1 = pd.Timestamp("2025-08-01"), pd.Timestamp("2026-11-01")

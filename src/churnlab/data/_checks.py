@@ -172,12 +172,9 @@ def exclude(
     count = int(mask.sum())
     if not count:
         return table
-    rows = offending_rows(table, mask, [*show, column])
-    msg = (
-        f"{file}: column '{column}': {count} row(s) {reason}; excluded\n"
-        f"  first rows:\n    " + rows.to_string().replace("\n", "\n    ")
+    health.reject(
+        name, reason, count, _message(table, mask, file, column, reason, show, "excluded")
     )
-    health.reject(name, reason, count, msg)
     return table.loc[~mask.to_numpy()]
 
 
@@ -197,12 +194,24 @@ def flag(
     count = int(mask.sum())
     if not count:
         return
+    health.flag(name, reason, count, _message(table, mask, file, column, reason, show, "kept"))
+
+
+def _message(
+    table: pd.DataFrame,
+    mask: pd.Series,
+    file: str,
+    column: str,
+    reason: str,
+    show: Iterable[str],
+    action: str,
+) -> str:
+    """The warning text for rows under ``mask``: file, column, count, reason, first rows."""
     rows = offending_rows(table, mask, [*show, column])
-    msg = (
-        f"{file}: column '{column}': {count} row(s) {reason}; kept\n"
+    return (
+        f"{file}: column '{column}': {int(mask.sum())} row(s) {reason}; {action}\n"
         f"  first rows:\n    " + rows.to_string().replace("\n", "\n    ")
     )
-    health.flag(name, reason, count, msg)
 
 
 __all__ = ["Checks", "blank", "exclude", "flag"]
