@@ -232,6 +232,8 @@ def build_observation_table(
 
     keys = sp.select("account_id", "as_of").distinct()
     as_of_days = _as_of_days(backend, sp)
+    per_account = ev.group_by("account_id").aggregate(n=ev.count())
+    max_events = backend.execute(per_account.n.max())
     events_table = event_block(
         keys,
         ev,
@@ -239,6 +241,7 @@ def build_observation_table(
         trend_windows=trend_windows,
         event_types=event_types,
         as_of_days=as_of_days,
+        max_events_per_account=0 if pd.isna(max_events) else int(max_events),
     )
     win = finish_window_columns(
         events_table, windows=windows, trend_windows=trend_windows, event_types=event_types
@@ -253,7 +256,8 @@ def build_observation_table(
     # column order and the (as_of, account_id) sort in the query: the pandas side then
     # only checks them instead of copying the wide result twice
     table = table.select(*_column_order(list(table.columns), spine_columns=list(sp.columns)))
-    df = backend.execute(table.order_by(["as_of", "account_id"]))
+    # via Arrow: Ibis' execute() turns every column holding a null into Python objects
+    df = backend.to_pyarrow(table.order_by(["as_of", "account_id"])).to_pandas()
     return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
 
 
@@ -374,7 +378,9 @@ def _tidy(
     in_order = (as_of[1:] > as_of[:-1]) | ((as_of[1:] == as_of[:-1]) & (ids[1:] > ids[:-1]))
     if not in_order.all():
         df = df.sort_values(["as_of", "account_id"], kind="mergesort")
-    return df.reset_index(drop=True)
+    if not df.index.equals(pd.RangeIndex(len(df))):
+        df = df.reset_index(drop=True)  # a copy of the wide frame: only when needed
+    return df
 
 
 def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:

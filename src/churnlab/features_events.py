@@ -46,7 +46,7 @@ the last NPS answer (an ASOF join of the NPS answers).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -193,6 +193,7 @@ def event_block(
     trend_windows: Sequence[int],
     event_types: Sequence[str],
     as_of_days: np.ndarray,
+    max_events_per_account: int,
 ) -> ir.Table:
     """Every event feature per ``(account_id, as_of)``.
 
@@ -205,7 +206,9 @@ def event_block(
     ``tickets_opened_total``, ``tickets_resolved_total``, ``onboarded_at``,
     ``first_value_at``, ``last_csm_touch_at`` and ``last_nps`` (the latest
     ``nps_response`` value; ties at the same timestamp resolve to the highest).
-    ``as_of_days``: the distinct ``as_of`` day numbers (:func:`day_number`).
+    ``as_of_days``: the distinct ``as_of`` day numbers (:func:`day_number`);
+    ``max_events_per_account``: an upper bound of any account's event count
+    (sizes the bit fields of :class:`Packing`).
 
     Accounts are replaced by integer ids (``aid``, their rank among the spine
     accounts) before any grouping, event types by integer codes.
@@ -260,14 +263,19 @@ def event_block(
     probes = obs.cross_join(ibis.memtable(pd.DataFrame({"o": offsets})))
     markers = probes.select("aid", b=probes.day - probes.o).distinct()
 
-    sums = [f"c{i}" for i in range(len(ctypes))]
-    sums += [f"au{w}" for w in user_windows] + [f"br{w}" for w in windows]
-    # float64 running sums: exact for counts below 2**53 and cheaper than int128 sums
-    schema = {"aid": "int64", "b": "int64", **dict.fromkeys(sums, "float64")}
+    fields = [f"c{i}" for i in range(len(ctypes))]
+    fields += [f"au{w}" for w in user_windows] + [f"br{w}" for w in windows]
+    pack = Packing(fields, max_events_per_account)
+    schema = {"aid": "int64", "b": "int64", **dict.fromkeys(pack.words, "int64")}
     schema |= {"login_day": "int64", "last_csm_touch_at": "timestamp"}
-    rows = ibis.union(*[_pad(t, schema) for t in (markers, counts, au, br)], distinct=False)
+    counts_packed = counts.mutate(
+        **pack.pack({f"c{i}": counts[f"c{i}"] for i in range(len(ctypes))})
+    )
+    au = au.mutate(**pack.pack({c: au[c] for c in au.columns if c.startswith("au")}))
+    br = br.mutate(**pack.pack({c: br[c] for c in br.columns if c.startswith("br")}))
+    rows = ibis.union(*[_pad(t, schema) for t in (markers, counts_packed, au, br)], distinct=False)
     per = rows.group_by(["aid", "b"]).aggregate(
-        **{c: rows[c].sum() for c in sums},
+        **{c: rows[c].sum().cast("int64") for c in pack.words},
         login_day=rows.login_day.max(),
         last_csm_touch_at=rows.last_csm_touch_at.max(),
     )
@@ -275,7 +283,7 @@ def event_block(
     cum = per.select(
         "aid",
         "b",
-        **{c: per[c].sum().over(run).fill_null(0) for c in sums},
+        **{c: per[c].sum().over(run).cast("int64").fill_null(0) for c in pack.words},
         login_day=per.login_day.max().over(run),
         last_csm_touch_at=per.last_csm_touch_at.max().over(run),
     )
@@ -296,6 +304,8 @@ def event_block(
     j = j.left_join(firsts, obs.aid == firsts.aid)
 
     def at(column: str, o: int) -> ir.Value:
+        if column in pack.word_of:
+            return pack.unpack(at_offset[o][f"{pack.word_of[column]}__{o}"], column)
         return at_offset[o][f"{column}__{o}"]
 
     before = firsts.onboarded_at < obs.as_of, firsts.first_value_at < obs.as_of
@@ -314,6 +324,41 @@ def event_block(
             *[out[c] for c in out.columns], *[block[c] for c in block.columns if c not in _KEYS]
         )
     return out
+
+
+class Packing:
+    """Several non-negative running counts in one int64 column (fewer window aggregates).
+
+    Every running value (a count of events, users or feature types of one
+    account up to a marker) lies in ``[0, 2**bits)`` with ``bits`` the bit
+    length of ``max_events_per_account``: no account has more events, users
+    seen or feature types used than events. ``63 // bits`` fields share a
+    word; a word is ``sum(value_j << (bits * j))``. Per-bucket deltas may be
+    negative (presence ends): sums of packed words are sums of the fields, and
+    every running sum decodes exactly because each running field stays in
+    range. The window pass then computes one running sum per word instead of
+    one per field (DuckDB's cost is per window aggregate).
+    """
+
+    def __init__(self, fields: Sequence[str], max_events_per_account: int) -> None:
+        self.bits = max(1, int(max_events_per_account).bit_length())
+        per_word = max(1, 63 // self.bits)
+        self.word_of = {f: f"w{i // per_word}" for i, f in enumerate(fields)}
+        self.shift = {f: self.bits * (i % per_word) for i, f in enumerate(fields)}
+        self.words = list(dict.fromkeys(self.word_of.values()))
+
+    def pack(self, values: Mapping[str, ir.IntegerValue]) -> dict[str, ir.IntegerValue]:
+        """Word columns holding ``values`` (``{field: column}``; other fields 0)."""
+        words: dict[str, ir.IntegerValue] = {}
+        for field, value in values.items():
+            term = value.cast("int64") * (1 << self.shift[field])
+            word = self.word_of[field]
+            words[word] = words[word] + term if word in words else term
+        return words
+
+    def unpack(self, word: ir.IntegerValue, field: str) -> ir.IntegerValue:
+        """The value of ``field`` in a (running) word."""
+        return (word >> self.shift[field]) & ((1 << self.bits) - 1)
 
 
 def _pair_key(aid: ir.IntegerValue, day: ir.IntegerValue) -> ir.IntegerValue:
