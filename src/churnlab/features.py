@@ -224,10 +224,10 @@ def build_observation_table(
     )
     sp = _table(spine, "spine", ["account_id", "as_of"], {})
     sp = _timestamps(sp, ["as_of"])
+    present = backend.to_pyarrow(ev.select("event_type").distinct().drop_null())
+    all_event_types = sorted(present.column("event_type").to_pylist())
     if event_types is None:
-        event_types = sorted(
-            backend.execute(ev.select("event_type").distinct().drop_null())["event_type"].tolist()
-        )
+        event_types = all_event_types
     event_types = list(dict.fromkeys(event_types))
 
     keys = sp.select("account_id", "as_of").distinct()
@@ -242,6 +242,7 @@ def build_observation_table(
         event_types=event_types,
         as_of_days=as_of_days,
         max_events_per_account=0 if pd.isna(max_events) else int(max_events),
+        all_event_types=all_event_types,
     )
     win = finish_window_columns(
         events_table, windows=windows, trend_windows=trend_windows, event_types=event_types

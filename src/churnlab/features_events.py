@@ -125,15 +125,20 @@ def _bucketed(table: ir.Table, key: ir.IntegerValue, calendar: ir.Table, first: 
 
 
 def _event_rows(
-    events: ir.Table,
-    ids: ir.Table,
-    calendar: ir.Table,
-    first: int,
-    **columns: Callable[[ir.Table], ir.Value],
+    events: ir.Table, ids: ir.Table, types: ir.Table, calendar: ir.Table, first: int
 ) -> ir.Table:
-    """``aid``, the ``columns`` (functions of the event rows; ``dn`` required) and bucket ``b``."""
-    joined = events.join(ids, "account_id")
-    rows = joined.select(aid=ids.aid, **{k: f(joined) for k, f in columns.items()})
+    """Event rows with integer account id ``aid``, day ``dn``, bucket ``b`` and type columns.
+
+    Events of accounts outside ``ids`` or of types outside ``types`` are dropped.
+    """
+    joined = events.join(ids, "account_id").join(types, "event_type")
+    rows = joined.select(
+        aid=joined.aid,
+        dn=day_number(joined.timestamp),
+        timestamp=joined.timestamp,
+        user_id=joined.user_id,
+        **{c: joined[c] for c in types.columns if c != "event_type"},
+    )
     return _bucketed(rows, rows.dn + 1, calendar, first)
 
 
@@ -194,6 +199,7 @@ def event_block(
     event_types: Sequence[str],
     as_of_days: np.ndarray,
     max_events_per_account: int,
+    all_event_types: Sequence[str] = (),
 ) -> ir.Table:
     """Every event feature per ``(account_id, as_of)``.
 
@@ -208,7 +214,9 @@ def event_block(
     ``nps_response`` value; ties at the same timestamp resolve to the highest).
     ``as_of_days``: the distinct ``as_of`` day numbers (:func:`day_number`);
     ``max_events_per_account``: an upper bound of any account's event count
-    (sizes the bit fields of :class:`Packing`).
+    (sizes the bit fields of :class:`Packing`); ``all_event_types``: every
+    event type present (adoption breadth counts every ``feature_*`` type,
+    counted or not).
 
     Accounts are replaced by integer ids (``aid``, their rank among the spine
     accounts) before any grouping, event types by integer codes.
@@ -219,42 +227,49 @@ def event_block(
     calendar = ibis.memtable(cal_df)
     user_windows = sorted({*windows, *trend_windows})
     ctypes = list(dict.fromkeys([*event_types, TICKET_OPENED, TICKET_RESOLVED]))
-    codes = list(
-        dict.fromkeys([*ctypes, LOGIN, ONBOARDING_COMPLETED, FIRST_VALUE, *CSM_TOUCH_TYPES])
-    )
+    specials = [LOGIN, ONBOARDING_COMPLETED, FIRST_VALUE, *CSM_TOUCH_TYPES]
+    codes = list(dict.fromkeys([*ctypes, *specials, *all_event_types]))
     code_of = {t: i for i, t in enumerate(codes)}
+    fields = [f"c{i}" for i in range(len(ctypes))]
+    fields += [f"au{w}" for w in user_windows] + [f"br{w}" for w in windows]
+    pack = Packing(fields, max_events_per_account)
+    # one row per event type: its code and what one event adds to each packed count word
+    count_words = list(dict.fromkeys(pack.word_of[f"c{i}"] for i in range(len(ctypes))))
+    increments = {w: np.zeros(len(codes), dtype="float64") for w in count_words}
+    for i in range(len(ctypes)):
+        increments[pack.word_of[f"c{i}"]][i] = float(1 << pack.shift[f"c{i}"])
+    types = ibis.memtable(
+        pd.DataFrame(
+            {
+                "event_type": codes,
+                "code": np.arange(len(codes), dtype="int16"),
+                "is_feature": [t.startswith(FEATURE_PREFIX) for t in codes],
+                **{f"inc_{w}": v for w, v in increments.items()},
+            }
+        )
+    )
 
     ids = keys.select("account_id").distinct()
     ids = ids.mutate(aid=ibis.row_number().over(order_by="account_id"))
-    ev = _event_rows(
-        events,
-        ids,
-        calendar,
-        first,
-        dn=lambda e: day_number(e.timestamp),
-        code=lambda e: e.event_type.cases(*code_of.items(), else_=-1).cast("int16"),
-        timestamp=lambda e: e.timestamp,
-        user_id=lambda e: e.user_id,
-        feature=lambda e: ibis.ifelse(
-            e.event_type.startswith(FEATURE_PREFIX), e.event_type, ibis.null("string")
-        ),
-    )
+    ev = _event_rows(events, ids, types, calendar, first)
     code = ev.code
+    csm_codes = [code_of[t] for t in CSM_TOUCH_TYPES]
     counts = ev.group_by(["aid", "b"]).aggregate(
-        **{f"c{i}": ev.count(where=code == code_of[t]) for i, t in enumerate(ctypes)},
+        **{w: ev[f"inc_{w}"].sum() for w in count_words},
         login_day=ev.dn.max(where=code == code_of[LOGIN]),
-        last_csm_touch_at=ev.timestamp.max(where=code.isin([code_of[t] for t in CSM_TOUCH_TYPES])),
-        onboarded_at=ev.timestamp.min(where=code == code_of[ONBOARDING_COMPLETED]),
-        first_value_at=ev.timestamp.min(where=code == code_of[FIRST_VALUE]),
+        last_csm_touch_at=ev.timestamp.max(where=code.isin(csm_codes)),
     )
     # the earliest such event before as_of is the earliest one overall if that is before as_of
-    firsts = counts.group_by("aid").aggregate(
-        onboarded_at=counts.onboarded_at.min(), first_value_at=counts.first_value_at.min()
+    onb, fv = code_of[ONBOARDING_COMPLETED], code_of[FIRST_VALUE]
+    rare = ev.filter(code.isin([onb, fv]))
+    firsts = rare.group_by("aid").aggregate(
+        onboarded_at=rare.timestamp.min(where=rare.code == onb),
+        first_value_at=rare.timestamp.min(where=rare.code == fv),
     )
     logins = ev.filter((code == code_of[LOGIN]) & ev.user_id.notnull())
     users = logins.select("aid", entity=logins.user_id, b=logins.b).distinct()
-    feats = ev.filter(ev.feature.notnull())
-    used = feats.select("aid", entity=feats.feature, b=feats.b).distinct()
+    feats = ev.filter(ev.is_feature)
+    used = feats.select("aid", entity=feats.code, b=feats.b).distinct()
     au = _presence_deltas(users, user_windows, "au", calendar, first)
     br = _presence_deltas(used, windows, "br", calendar, first)
 
@@ -263,19 +278,13 @@ def event_block(
     probes = obs.cross_join(ibis.memtable(pd.DataFrame({"o": offsets})))
     markers = probes.select("aid", b=probes.day - probes.o).distinct()
 
-    fields = [f"c{i}" for i in range(len(ctypes))]
-    fields += [f"au{w}" for w in user_windows] + [f"br{w}" for w in windows]
-    pack = Packing(fields, max_events_per_account)
-    schema = {"aid": "int64", "b": "int64", **dict.fromkeys(pack.words, "int64")}
+    schema = {"aid": "int64", "b": "int64", **dict.fromkeys(pack.words, "float64")}
     schema |= {"login_day": "int64", "last_csm_touch_at": "timestamp"}
-    counts_packed = counts.mutate(
-        **pack.pack({f"c{i}": counts[f"c{i}"] for i in range(len(ctypes))})
-    )
     au = au.mutate(**pack.pack({c: au[c] for c in au.columns if c.startswith("au")}))
     br = br.mutate(**pack.pack({c: br[c] for c in br.columns if c.startswith("br")}))
-    rows = ibis.union(*[_pad(t, schema) for t in (markers, counts_packed, au, br)], distinct=False)
+    rows = ibis.union(*[_pad(t, schema) for t in (markers, counts, au, br)], distinct=False)
     per = rows.group_by(["aid", "b"]).aggregate(
-        **{c: rows[c].sum().cast("int64") for c in pack.words},
+        **{c: rows[c].sum() for c in pack.words},
         login_day=rows.login_day.max(),
         last_csm_touch_at=rows.last_csm_touch_at.max(),
     )
@@ -327,13 +336,15 @@ def event_block(
 
 
 class Packing:
-    """Several non-negative running counts in one int64 column (fewer window aggregates).
+    """Several non-negative running counts in one float64 column (fewer window aggregates).
 
     Every running value (a count of events, users or feature types of one
     account up to a marker) lies in ``[0, 2**bits)`` with ``bits`` the bit
     length of ``max_events_per_account``: no account has more events, users
-    seen or feature types used than events. ``63 // bits`` fields share a
-    word; a word is ``sum(value_j << (bits * j))``. Per-bucket deltas may be
+    seen or feature types used than events. ``52 // bits`` fields share a
+    float64 word, ``sum(value_j * 2**(bits * j))``: every partial sum is an
+    integer below ``2**53``, so float64 sums are exact (and cheaper than
+    DuckDB's 128-bit integer sums). Per-bucket deltas may be
     negative (presence ends): sums of packed words are sums of the fields, and
     every running sum decodes exactly because each running field stays in
     range. The window pass then computes one running sum per word instead of
@@ -342,16 +353,16 @@ class Packing:
 
     def __init__(self, fields: Sequence[str], max_events_per_account: int) -> None:
         self.bits = max(1, int(max_events_per_account).bit_length())
-        per_word = max(1, 63 // self.bits)
+        per_word = max(1, 52 // self.bits)
         self.word_of = {f: f"w{i // per_word}" for i, f in enumerate(fields)}
         self.shift = {f: self.bits * (i % per_word) for i, f in enumerate(fields)}
         self.words = list(dict.fromkeys(self.word_of.values()))
 
-    def pack(self, values: Mapping[str, ir.IntegerValue]) -> dict[str, ir.IntegerValue]:
+    def pack(self, values: Mapping[str, ir.IntegerValue]) -> dict[str, ir.FloatingValue]:
         """Word columns holding ``values`` (``{field: column}``; other fields 0)."""
-        words: dict[str, ir.IntegerValue] = {}
+        words: dict[str, ir.FloatingValue] = {}
         for field, value in values.items():
-            term = value.cast("int64") * (1 << self.shift[field])
+            term = value.cast("float64") * float(1 << self.shift[field])
             word = self.word_of[field]
             words[word] = words[word] + term if word in words else term
         return words
