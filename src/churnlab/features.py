@@ -89,9 +89,9 @@ _LATE_COLUMNS = (
     "days_since_last_login",
     "tickets_opened_total",
     "tickets_resolved_total",
-    "onboarded_at",
-    "first_value_at",
-    "last_csm_touch_at",
+    "onboarded_day",
+    "first_value_day",
+    "last_csm_touch_day",
     "last_nps",
 )
 
@@ -292,10 +292,6 @@ def _attach(left: ir.Table, right: ir.Table, keys: Sequence[str]) -> ir.Table:
     )
 
 
-def _days(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
-    return later.delta(earlier, unit="day").cast("float64")
-
-
 def _derived(
     t: ir.Table,
     *,
@@ -304,7 +300,8 @@ def _derived(
     high: float,
     ratios: Mapping[str, Sequence[str]],
 ) -> ir.Table:
-    onboarded = t.onboarded_at.notnull()
+    onboarded = t.onboarded_day.notnull()
+    first_start = day_number(t.first_start)
     t = t.mutate(
         plan=t.plan.fill_null(t.account_plan),
         touch_tier=ibis.cases(
@@ -313,8 +310,8 @@ def _derived(
             (t.arr.notnull(), "tech_touch"),
         ),
         onboarding_completed=onboarded.cast("float64"),
-        days_to_onboard=_days(t.onboarded_at, t.first_start),
-        time_to_value_days=_days(t.first_value_at, t.first_start),
+        days_to_onboard=(t.onboarded_day - first_start).cast("float64"),
+        time_to_value_days=(t.first_value_day - first_start).cast("float64"),
         open_ticket_backlog=(
             t.tickets_opened_total.fill_null(0) - t.tickets_resolved_total.fill_null(0)
         ).cast("float64"),
@@ -324,7 +321,7 @@ def _derived(
             (t.last_nps.notnull(), "detractor"),
             else_="none",
         ),
-        days_since_last_csm_touch=_days(t.as_of, t.last_csm_touch_at),
+        days_since_last_csm_touch=(day_number(t.as_of) - t.last_csm_touch_day).cast("float64"),
         **{f"seat_utilisation_{w}d": t[f"active_users_{w}d"] / t.seats.nullif(0) for w in windows},
     )
     if ratios:
@@ -338,7 +335,7 @@ def _derived(
             }
         )
     helpers = [
-        "account_plan", "onboarded_at", "first_value_at", "last_csm_touch_at",
+        "account_plan", "onboarded_day", "first_value_day", "last_csm_touch_day",
         "tickets_opened_total", "tickets_resolved_total", "first_start",
     ]  # fmt: skip
     return t.drop(*helpers)

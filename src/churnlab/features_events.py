@@ -135,7 +135,6 @@ def _event_rows(
     rows = joined.select(
         aid=joined.aid,
         dn=day_number(joined.timestamp),
-        timestamp=joined.timestamp,
         user_id=joined.user_id,
         **{c: joined[c] for c in types.columns if c != "event_type"},
     )
@@ -209,8 +208,9 @@ def event_block(
     events), ``adoption_breadth_<w>d`` (distinct ``feature_*`` types),
     ``median_resolution_days_<W>d`` (median ``value`` of ``ticket_resolved``
     events, ``W`` = the largest window), ``days_since_last_login``,
-    ``tickets_opened_total``, ``tickets_resolved_total``, ``onboarded_at``,
-    ``first_value_at``, ``last_csm_touch_at`` and ``last_nps`` (the latest
+    ``tickets_opened_total``, ``tickets_resolved_total``, ``onboarded_day``,
+    ``first_value_day``, ``last_csm_touch_day`` (day numbers, :func:`day_number`)
+    and ``last_nps`` (the latest
     ``nps_response`` value; ties at the same timestamp resolve to the highest).
     ``as_of_days``: the distinct ``as_of`` day numbers (:func:`day_number`);
     ``max_events_per_account``: an upper bound of any account's event count
@@ -257,14 +257,14 @@ def event_block(
     counts = ev.group_by(["aid", "b"]).aggregate(
         **{w: ev[f"inc_{w}"].sum() for w in count_words},
         login_day=ev.dn.max(where=code == code_of[LOGIN]),
-        last_csm_touch_at=ev.timestamp.max(where=code.isin(csm_codes)),
+        last_csm_touch_day=ev.dn.max(where=code.isin(csm_codes)),
     )
     # the earliest such event before as_of is the earliest one overall if that is before as_of
     onb, fv = code_of[ONBOARDING_COMPLETED], code_of[FIRST_VALUE]
     rare = ev.filter(code.isin([onb, fv]))
     firsts = rare.group_by("aid").aggregate(
-        onboarded_at=rare.timestamp.min(where=rare.code == onb),
-        first_value_at=rare.timestamp.min(where=rare.code == fv),
+        onboarded_day=rare.dn.min(where=rare.code == onb),
+        first_value_day=rare.dn.min(where=rare.code == fv),
     )
     logins = ev.filter((code == code_of[LOGIN]) & ev.user_id.notnull())
     users = logins.select("aid", entity=logins.user_id, b=logins.b).distinct()
@@ -279,14 +279,14 @@ def event_block(
     markers = probes.select("aid", b=probes.day - probes.o).distinct()
 
     schema = {"aid": "int64", "b": "int64", **dict.fromkeys(pack.words, "float64")}
-    schema |= {"login_day": "int64", "last_csm_touch_at": "timestamp"}
+    schema |= {"login_day": "int64", "last_csm_touch_day": "int64"}
     au = au.mutate(**pack.pack({c: au[c] for c in au.columns if c.startswith("au")}))
     br = br.mutate(**pack.pack({c: br[c] for c in br.columns if c.startswith("br")}))
     rows = ibis.union(*[_pad(t, schema) for t in (markers, counts, au, br)], distinct=False)
     per = rows.group_by(["aid", "b"]).aggregate(
         **{c: rows[c].sum() for c in pack.words},
         login_day=rows.login_day.max(),
-        last_csm_touch_at=rows.last_csm_touch_at.max(),
+        last_csm_touch_day=rows.last_csm_touch_day.max(),
     )
     run = ibis.cumulative_window(group_by="aid", order_by="b")
     cum = per.select(
@@ -294,7 +294,7 @@ def event_block(
         "b",
         **{c: per[c].sum().over(run).cast("int64").fill_null(0) for c in pack.words},
         login_day=per.login_day.max().over(run),
-        last_csm_touch_at=per.last_csm_touch_at.max().over(run),
+        last_csm_touch_day=per.last_csm_touch_day.max().over(run),
     )
     # one row per observation: the running values at as_of - o, one join per offset
     at_offset = {
@@ -317,15 +317,15 @@ def event_block(
             return pack.unpack(at_offset[o][f"{pack.word_of[column]}__{o}"], column)
         return at_offset[o][f"{column}__{o}"]
 
-    before = firsts.onboarded_at < obs.as_of, firsts.first_value_at < obs.as_of
+    before = firsts.onboarded_day < obs.day, firsts.first_value_day < obs.day
     out = j.select(
         obs.account_id,
         obs.as_of,
         **_window_columns(at, ctypes, event_types, windows, trend_windows),
         days_since_last_login=(obs.day - at("login_day", 0)).cast("float64"),
-        onboarded_at=ibis.ifelse(before[0], firsts.onboarded_at, ibis.null("timestamp")),
-        first_value_at=ibis.ifelse(before[1], firsts.first_value_at, ibis.null("timestamp")),
-        last_csm_touch_at=at("last_csm_touch_at", 0),
+        onboarded_day=ibis.ifelse(before[0], firsts.onboarded_day, ibis.null("int64")),
+        first_value_day=ibis.ifelse(before[1], firsts.first_value_day, ibis.null("int64")),
+        last_csm_touch_day=at("last_csm_touch_day", 0),
     )
     for block in (_median_resolution(keys, events, max(windows)), _last_nps(keys, events)):
         joined = out.left_join(block, _KEYS)
@@ -377,7 +377,7 @@ def _pair_key(aid: ir.IntegerValue, day: ir.IntegerValue) -> ir.IntegerValue:
     return aid.cast("int64") * (2**32) + day.cast("int64")
 
 
-_AT_AS_OF_ONLY = ("login_day", "last_csm_touch_at")
+_AT_AS_OF_ONLY = ("login_day", "last_csm_touch_day")
 
 
 def _window_columns(
