@@ -114,12 +114,13 @@ def marker_calendar(as_of_days: np.ndarray, offsets: Sequence[int]) -> pd.DataFr
     days = np.asarray(as_of_days, dtype="int64")
     markers = np.unique((days[:, None] - np.asarray(offsets, dtype="int64")[None, :]).ravel())
     keys = np.arange(markers[0], markers[-1] + 1, dtype="int64")
-    return pd.DataFrame({"key": keys, "bucket": markers[np.searchsorted(markers, keys)]})
+    buckets = markers[np.searchsorted(markers, keys)]
+    return pd.DataFrame({"key": keys.astype("int32"), "bucket": buckets.astype("int32")})
 
 
 def _bucketed(table: ir.Table, key: ir.IntegerValue, calendar: ir.Table, first: int) -> ir.Table:
     """``table`` plus column ``b``: the bucket of ``key`` (rows after the last marker dropped)."""
-    t = table.mutate(_key=ibis.greatest(key, ibis.literal(first, "int64")))
+    t = table.mutate(_key=ibis.greatest(key, ibis.literal(first, "int32")).cast("int32"))
     joined = t.join(calendar, t._key == calendar.key)
     return joined.select(*[t[c] for c in table.columns if c != "b"], b=calendar.bucket)
 
@@ -133,8 +134,8 @@ def _event_rows(
     """
     joined = events.join(ids, "account_id").join(types, "event_type")
     rows = joined.select(
-        aid=joined.aid,
-        dn=day_number(joined.timestamp),
+        aid=joined.aid.cast("int32"),
+        dn=day_number(joined.timestamp).cast("int32"),
         user_id=joined.user_id,
         **{c: joined[c] for c in types.columns if c != "event_type"},
     )
