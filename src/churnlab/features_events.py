@@ -19,20 +19,28 @@ How it stays cheap (no join of events against observations):
   (``0``, each ``w``, ``2w`` for trends) of every observation; ``M`` = their
   distinct values over the whole spine (a few dozen for month-end spines).
 * **ids**: accounts become integer ids (``aid``, their rank among the spine
-  accounts) and event types small integer codes before any grouping.
+  accounts, int32) and event types small integer codes (a join with a small
+  table of the event types present) before any grouping.
 * **buckets**: an event on day ``d`` counts for marker ``X`` exactly when
   ``d < X``; it is summed into the bucket of the smallest marker ``> d``
   (a hash join with a small calendar table). One hash aggregation turns the
-  event log into per-``(aid, bucket)`` counts (one per event type code) and
-  the last login day / CSM touch.
+  event log into per-``(aid, bucket)`` counts and the last login / CSM touch
+  day.
+* **packed counts** (:class:`Packing`): the per-type counts and the presence
+  deltas below share a few float64 *words*, ``bits`` bits per count, where
+  ``2**bits`` exceeds any account's number of events. Each event type's row
+  in the type table holds what one event adds to each word, so the
+  aggregation is 3-5 sums per ``(aid, bucket)`` rather than one filtered
+  count per type, and the running-sum pass has one aggregate per word. DuckDB
+  pays per aggregate, in time and in hash-table memory.
 * **distinct users / feature types**: the buckets an entity (a user, a
   feature type) was seen in; per window ``w`` only the start (``+1``) and the
   end (``-1`` at ``m + w``) of each run of sightings at most ``w`` days apart
   are emitted, so a running sum at marker ``X`` counts entities seen in
   ``[X - w, X)`` exactly (``X`` and ``X - w`` are both markers).
-* a running sum / max per account over the buckets (one window pass over
-  a table of at most accounts x markers rows) gives every cumulative value at
-  every marker; one hash join per marker offset ``o`` (on a single int64 key
+* a running sum (per word) / max per account over the buckets (one window
+  pass over a table of at most accounts x markers rows) gives every
+  cumulative value at every marker; one hash join per marker offset ``o`` (on a single int64 key
   ``(aid, as_of - o)``) puts the values at ``as_of - o`` on the observation's
   row, and a window count is ``C(as_of) - C(as_of - w)``.
 * the first ``onboarding_completed`` / ``first_value`` before ``as_of`` is
