@@ -425,10 +425,14 @@ def _window_columns(
 
 
 def _median_resolution(keys: ir.Table, events: ir.Table, top: int) -> ir.Table:
-    """``median_resolution_days_<top>d``: a range join of the sparse ``ticket_resolved`` rows."""
-    res = events.filter(events.event_type == TICKET_RESOLVED).select(
-        "account_id", "timestamp", "value"
-    )
+    """``median_resolution_days_<top>d``: a range join of the sparse ``ticket_resolved`` rows.
+
+    The median is taken from the middle one or two values in order (a window
+    over the joined rows) rather than a holistic ``median`` aggregate, whose
+    per-group state spills badly when the event aggregation holds the memory.
+    """
+    res = events.filter((events.event_type == TICKET_RESOLVED) & events.value.notnull())
+    res = res.select("account_id", "timestamp", "value")
     j = keys.join(
         res,
         [
@@ -437,7 +441,17 @@ def _median_resolution(keys: ir.Table, events: ir.Table, top: int) -> ir.Table:
             res.timestamp >= keys.as_of - ibis.interval(days=top),
         ],
     )
-    return j.group_by(_KEYS).aggregate(**{f"median_resolution_days_{top}d": j.value.median()})
+    j = j.select(keys.account_id, keys.as_of, j.value)
+    ranked = j.mutate(
+        _rank=ibis.row_number().over(group_by=_KEYS, order_by=j.value),
+        _n=j.count().over(group_by=_KEYS),
+    )
+    middle = ranked.filter(
+        (ranked._rank == (ranked._n - 1) // 2) | (ranked._rank == ranked._n // 2)
+    )
+    return middle.group_by(_KEYS).aggregate(
+        **{f"median_resolution_days_{top}d": middle.value.mean()}
+    )
 
 
 def _last_nps(keys: ir.Table, events: ir.Table) -> ir.Table:
