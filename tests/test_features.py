@@ -544,3 +544,52 @@ def test_default_duckdb_connection_is_bounded():
     assert threads == features.DUCKDB_CONFIG["threads"] == 2
     assert order is False
     assert temp == features.DUCKDB_CONFIG["temp_directory"]
+
+
+def test_counts_filling_a_packed_field_decode_exactly():
+    """The busiest account has 2**6 - 1 events: 6-bit fields, filled to the top, stay exact."""
+    as_of = pd.Timestamp("2026-03-31")
+    n = 63
+    busy = pd.DataFrame(
+        {
+            "account_id": "A",
+            "timestamp": pd.Timestamp("2026-03-24") + pd.to_timedelta(np.arange(n) % 7, "D"),
+            "event_type": "login",
+            "user_id": [f"u{i % 3}" for i in range(n)],
+        }
+    )
+    quiet = pd.DataFrame(
+        {
+            "account_id": "B",
+            "timestamp": pd.to_datetime(["2026-03-30", "2026-01-15", "2026-03-02"]),
+            "event_type": ["feature_api", "feature_api", "ticket_opened"],
+            "user_id": None,
+        }
+    )
+    events = pd.concat([busy, quiet], ignore_index=True)
+    subs = pd.DataFrame(
+        {
+            "account_id": ["A", "B"],
+            "start_date": [pd.Timestamp("2025-01-01")] * 2,
+            "end_date": [pd.NaT, pd.NaT],
+            "mrr": [10.0, 20.0],
+        }
+    )
+    spine = pd.DataFrame({"account_id": ["A", "B"], "as_of": [as_of, as_of]})
+    accounts = pd.DataFrame({"account_id": ["A", "B"]})
+    types = ["login", "feature_api", "ticket_opened"]
+    table = build_observation_table(accounts, subs, events, spine, event_types=types)
+    a, b = table.set_index("account_id").loc["A"], table.set_index("account_id").loc["B"]
+    assert (a.logins_7d, a.logins_28d, a.logins_90d) == (63, 63, 63)
+    assert (a.active_users_7d, a.active_users_90d, a.logins_trend_28d) == (3, 3, 63.0)
+    assert (a.feature_api_90d, a.tickets_opened_90d, a.adoption_breadth_90d) == (0, 0, 0)
+    assert (b.logins_90d, b.active_users_90d) == (0, 0)
+    assert (b.feature_api_7d, b.feature_api_28d, b.feature_api_90d) == (1, 1, 2)
+    assert (b.adoption_breadth_7d, b.adoption_breadth_90d, b.tickets_opened_90d) == (1, 1, 1)
+    assert b.open_ticket_backlog == 1
+
+    from churnlab.features_events import Packing
+
+    fields = [f"c{i}" for i in range(6)] + ["au7", "au28", "au90", "br7", "br28", "br90"]
+    packing = Packing(fields, max_events_per_account=n)
+    assert packing.bits == 6 and len(packing.words) == 2  # 8 six-bit fields per 52-bit word
