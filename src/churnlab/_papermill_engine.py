@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+import tempfile
+import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from jupyter_client.manager import AsyncKernelManager
 from papermill.engines import NBClientEngine, papermill_engines
 
 ENGINE_NAME = "churnlab"
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """A kernel reached over Unix domain sockets (IPC transport) instead of localhost TCP.
+
+    The notebooks run on this machine only: no TCP ports are opened, and
+    ipykernel does not print its "running over TCP without encryption"
+    warning into every (scheduled) run's log.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("transport", "ipc")
+        # socket files <ip>-1 .. <ip>-5, removed when the kernel is cleaned up; a unique
+        # prefix per kernel (jupyter_client's default, "kernel-ipc" in the working
+        # directory, is shared by concurrent runs) and short enough for a Unix socket path
+        kwargs.setdefault("ip", str(Path(tempfile.gettempdir()) / f"churnlab-{uuid.uuid4().hex}"))
+        super().__init__(**kwargs)
 
 
 class ProgressEngine(NBClientEngine):
@@ -26,6 +48,7 @@ class ProgressEngine(NBClientEngine):
                 callback(state["done"], total)
 
             nb_man.cell_complete = cell_complete
+        kwargs.setdefault("kernel_manager_class", LocalKernelManager)
         return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
 
 
