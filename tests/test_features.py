@@ -593,3 +593,54 @@ def test_counts_filling_a_packed_field_decode_exactly():
     fields = [f"c{i}" for i in range(6)] + ["au7", "au28", "au90", "br7", "br28", "br90"]
     packing = Packing(fields, max_events_per_account=n)
     assert packing.bits == 6 and len(packing.words) == 2  # 8 six-bit fields per 52-bit word
+
+
+def test_packing_fits_float64_exactly_and_refuses_what_would_not():
+    from churnlab.features_events import Packing
+
+    for bits in range(1, 53):
+        packing = Packing([f"f{i}" for i in range(60)], max_events_per_account=2**bits - 1)
+        assert packing.bits == bits
+        assert max(packing.shift.values()) + bits <= 52
+    with pytest.raises(ValueError, match="2\\*\\*52"):
+        Packing(["f0"], max_events_per_account=2**52)
+
+
+def test_packed_running_sums_decode_at_the_top_of_the_range():
+    """13-bit fields, four to a 52-bit word, running values up to 2**13 - 1, negative deltas."""
+    import ibis
+
+    from churnlab.features_events import Packing
+
+    top = 2**13 - 1
+    fields = [f"f{i}" for i in range(8)]
+    packing = Packing(fields, max_events_per_account=top)
+    assert packing.bits == 13 and len(packing.words) == 2
+    rng = np.random.default_rng(0)
+    # per-row deltas whose running sums climb to the top of the field, then fall back
+    up = rng.multinomial(top, [1 / 6] * 6, size=len(fields)).T
+    deltas = np.vstack([up, -up[:3], [[0] * len(fields)]])
+    running = deltas.cumsum(axis=0)
+    assert running.max() == top and running.min() >= 0 and (deltas < 0).any()
+    frame = pd.DataFrame(deltas, columns=fields).assign(k=np.arange(len(deltas)))
+    t = ibis.memtable(frame)
+    packed = t.select("k", **packing.pack({f: t[f] for f in fields}))
+    window = ibis.cumulative_window(order_by="k")
+    cum = packed.select(
+        "k", **{w: packed[w].sum().over(window).cast("int64") for w in packing.words}
+    )
+    decoded = cum.select(
+        "k", **{f: packing.unpack(cum[packing.word_of[f]], f) for f in fields}
+    ).order_by("k")
+    got = ibis.duckdb.connect().execute(decoded)[fields].to_numpy()
+    np.testing.assert_array_equal(got, running)
+
+
+def test_date_columns_passed_through_the_spine_stay_datetime64_ns():
+    accounts, subs, events = synthetic(n_accounts=5, n_events=200, seed=2)
+    spine = _spine(subs, AS_OFS[-1:])
+    spine["signed"] = pd.NaT
+    spine.loc[spine.index[0], "signed"] = pd.Timestamp("2024-01-02")
+    table = build_observation_table(accounts, subs, events, spine, event_types=EVENT_TYPES)
+    assert str(table["signed"].dtype) == "datetime64[ns]"
+    assert table["signed"].notna().sum() == 1

@@ -128,3 +128,18 @@ def test_cli_run_exits_1_on_a_failing_notebook_and_keeps_latest(tmp_path):
     (failed,) = [p for p in (project / "reports" / "runs").iterdir() if p.name != "earlier"]
     manifest = json.loads((failed / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["failed_notebook"] == "01_cohort_comparison"
+
+
+def test_kernels_use_a_unique_ipc_path_or_fall_back_to_tcp(monkeypatch, tmp_path):
+    import tempfile
+
+    from churnlab._papermill_engine import LocalKernelManager
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first, second = LocalKernelManager(), LocalKernelManager()
+    assert first.transport == second.transport == "ipc"
+    assert first.ip != second.ip and first.ip.startswith(str(tmp_path))
+    assert LocalKernelManager(transport="tcp").transport == "tcp"
+    long_dir = tmp_path / ("x" * 120)
+    monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
+    assert LocalKernelManager().transport == "tcp"  # too long for a Unix socket path

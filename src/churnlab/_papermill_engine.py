@@ -19,16 +19,32 @@ class LocalKernelManager(AsyncKernelManager):
 
     The notebooks run on this machine only: no TCP ports are opened, and
     ipykernel does not print its "running over TCP without encryption"
-    warning into every (scheduled) run's log.
+    warning into every (scheduled) run's log. Falls back to TCP when the
+    temp directory's path is too long for a socket path, or when a caller
+    asks for ``transport="tcp"``.
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("transport", "ipc")
-        # socket files <ip>-1 .. <ip>-5, removed when the kernel is cleaned up; a unique
-        # prefix per kernel (jupyter_client's default, "kernel-ipc" in the working
-        # directory, is shared by concurrent runs) and short enough for a Unix socket path
-        kwargs.setdefault("ip", str(Path(tempfile.gettempdir()) / f"churnlab-{uuid.uuid4().hex}"))
+        prefix = _ipc_prefix()
+        if prefix is not None and kwargs.get("transport", "ipc") == "ipc":
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", prefix)
         super().__init__(**kwargs)
+
+
+# a Unix socket path holds at most 107 bytes on Linux (103 on macOS)
+_MAX_SOCKET_PATH = 100
+
+
+def _ipc_prefix() -> str | None:
+    """A unique socket-file prefix under the temp directory; None when too long (use TCP).
+
+    jupyter_client's default prefix, ``kernel-ipc`` in the working directory, is
+    shared by concurrent runs. The kernel's socket files ``<prefix>-1`` ..
+    ``<prefix>-5`` are removed when the kernel is cleaned up.
+    """
+    prefix = str(Path(tempfile.gettempdir()) / f"churnlab-{uuid.uuid4().hex[:12]}")
+    return prefix if len(prefix.encode()) + 3 <= _MAX_SOCKET_PATH else None
 
 
 class ProgressEngine(NBClientEngine):

@@ -6,9 +6,9 @@ row is computed only from data strictly before its ``as_of``: events with
 ``timestamp < as_of`` and subscription rows with ``start_date < as_of`` (the
 current contract is the one covering ``as_of - 1 day``). Every ``as_of`` must
 be a midnight (a date); windows are whole calendar days. The work runs as one
-DuckDB query built with Ibis (plus two small ones: the distinct ``as_of`` days
-and, when not given, the event types): no Python loop touches rows or
-accounts. How the windows avoid joining events to observations: see
+DuckDB query built with Ibis, after three small ones (the distinct ``as_of``
+days, the distinct event types and the largest event count of any account,
+which sizes the packed counters): no Python loop touches rows or accounts. How the windows avoid joining events to observations: see
 :mod:`churnlab.features_events`.
 
 Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
@@ -258,7 +258,7 @@ def build_observation_table(
     # only checks them instead of copying the wide result twice
     table = table.select(*_column_order(list(table.columns), spine_columns=list(sp.columns)))
     # via Arrow: Ibis' execute() turns every column holding a null into Python objects
-    df = backend.to_pyarrow(table.order_by(["as_of", "account_id"])).to_pandas()
+    df = backend.to_pyarrow(table.order_by(["as_of", "account_id"])).to_pandas(date_as_object=False)
     return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
 
 
@@ -368,6 +368,12 @@ def _tidy(
     dtypes["days_to_renewal"] = "Int64"
     if "label" in df.columns:
         dtypes["label"] = "Int64"
+    # other date / timestamp columns passed through from the spine: datetime64[ns] as well
+    for c in spine_columns:
+        if c not in dtypes and (
+            pd.api.types.is_datetime64_any_dtype(df[c].dtype) and df[c].dt.tz is None
+        ):
+            dtypes[c] = "datetime64[ns]"
     changed = {c: t for c, t in dtypes.items() if str(df[c].dtype) != t}
     if changed:
         df = df.astype(changed)

@@ -23,15 +23,15 @@ How it stays cheap (no join of events against observations):
   table of the event types present) before any grouping.
 * **buckets**: an event on day ``d`` counts for marker ``X`` exactly when
   ``d < X``; it is summed into the bucket of the smallest marker ``> d``
-  (a hash join with a small calendar table). One hash aggregation turns the
+  (a hash join with a small calendar table). A hash aggregation turns the
   event log into per-``(aid, bucket)`` counts and the last login / CSM touch
-  day.
+  day; the user and feature-type sightings below are two more.
 * **packed counts** (:class:`Packing`): the per-type counts and the presence
   deltas below share a few float64 *words*, ``bits`` bits per count, where
   ``2**bits`` exceeds any account's number of events. Each event type's row
   in the type table holds what one event adds to each word, so the
-  aggregation is 3-5 sums per ``(aid, bucket)`` rather than one filtered
-  count per type, and the running-sum pass has one aggregate per word. DuckDB
+  aggregation is a few sums per ``(aid, bucket)`` (4 for 18 counted types at
+  9 bits) rather than one filtered count per type, and the running-sum pass has one aggregate per word. DuckDB
   pays per aggregate, in time and in hash-table memory.
 * **distinct users / feature types**: the buckets an entity (a user, a
   feature type) was seen in; per window ``w`` only the start (``+1``) and the
@@ -251,7 +251,7 @@ def event_block(
         pd.DataFrame(
             {
                 "event_type": codes,
-                "code": np.arange(len(codes), dtype="int16"),
+                "code": np.arange(len(codes), dtype="int32"),
                 "is_feature": [t.startswith(FEATURE_PREFIX) for t in codes],
                 **{f"inc_{w}": v for w, v in increments.items()},
             }
@@ -352,7 +352,8 @@ class Packing:
     length of ``max_events_per_account``: no account has more events, users
     seen or feature types used than events. ``52 // bits`` fields share a
     float64 word, ``sum(value_j * 2**(bits * j))``: every partial sum is an
-    integer below ``2**53``, so float64 sums are exact (and cheaper than
+    integer of absolute value below ``2**52`` (each field of it is within
+    ``(-2**bits, 2**bits)``), so float64 sums are exact (and cheaper than
     DuckDB's 128-bit integer sums). Per-bucket deltas may be
     negative (presence ends): sums of packed words are sums of the fields, and
     every running sum decodes exactly because each running field stays in
@@ -362,6 +363,11 @@ class Packing:
 
     def __init__(self, fields: Sequence[str], max_events_per_account: int) -> None:
         self.bits = max(1, int(max_events_per_account).bit_length())
+        if self.bits > 52:
+            raise ValueError(
+                f"{max_events_per_account:,} events in one account: counts above 2**52 "
+                "cannot be summed exactly in float64"
+            )
         per_word = max(1, 52 // self.bits)
         self.word_of = {f: f"w{i // per_word}" for i, f in enumerate(fields)}
         self.shift = {f: self.bits * (i % per_word) for i, f in enumerate(fields)}
