@@ -31,8 +31,9 @@ How it stays cheap (no join of events against observations):
   ``2**bits`` exceeds any account's number of events. Each event type's row
   in the type table holds what one event adds to each word, so the
   aggregation is a few sums per ``(aid, bucket)`` (4 for 18 counted types at
-  9 bits) rather than one filtered count per type, and the running-sum pass has one aggregate per word. DuckDB
-  pays per aggregate, in time and in hash-table memory.
+  9 bits) rather than one filtered count per type, and the running-sum pass
+  has one aggregate per word. DuckDB pays per aggregate, in time and in
+  hash-table memory.
 * **distinct users / feature types**: the buckets an entity (a user, a
   feature type) was seen in; per window ``w`` only the start (``+1``) and the
   end (``-1`` at ``m + w``) of each run of sightings at most ``w`` days apart
@@ -40,9 +41,10 @@ How it stays cheap (no join of events against observations):
   ``[X - w, X)`` exactly (``X`` and ``X - w`` are both markers).
 * a running sum (per word) / max per account over the buckets (one window
   pass over a table of at most accounts x markers rows) gives every
-  cumulative value at every marker; one hash join per marker offset ``o`` (on a single int64 key
-  ``(aid, as_of - o)``) puts the values at ``as_of - o`` on the observation's
-  row, and a window count is ``C(as_of) - C(as_of - w)``.
+  cumulative value at every marker; one hash join per marker offset ``o``
+  (on a single int64 key ``(aid, as_of - o)``) puts the values at
+  ``as_of - o`` on the observation's row, and a window count is
+  ``C(as_of) - C(as_of - w)``.
 * the first ``onboarding_completed`` / ``first_value`` before ``as_of`` is
   the first one overall when that is before ``as_of`` (no running min).
 
@@ -207,7 +209,7 @@ def event_block(
     event_types: Sequence[str],
     as_of_days: np.ndarray,
     max_events_per_account: int,
-    all_event_types: Sequence[str] = (),
+    all_event_types: Sequence[str],
 ) -> ir.Table:
     """Every event feature per ``(account_id, as_of)``.
 
