@@ -513,6 +513,48 @@ def test_logins_without_user_are_not_active_users():
     assert row.active_users_trend_28d == pytest.approx((1 - 1) / (1 + 1))
 
 
+def test_adoption_breadth_counts_feature_types_that_are_not_counted_columns():
+    # breadth = feature_* types with an event in [as_of - w, as_of), whether or not
+    # event_types asks for their count columns; repeats of one type count once
+    as_of = pd.Timestamp("2026-04-01")
+    events = pd.DataFrame(
+        {
+            "account_id": "A",
+            "timestamp": pd.to_datetime(
+                ["2026-03-31", "2026-03-30", "2026-03-28", "2026-03-10", "2026-01-20", "2026-04-01"]
+            ),
+            "event_type": [
+                "feature_x",
+                "feature_x",
+                "feature_y",
+                "feature_z",
+                "feature_y",
+                "feature_w",  # at as_of: not before it
+            ],
+            "user_id": None,
+        }
+    )
+    subs = pd.DataFrame(
+        {
+            "account_id": ["A"],
+            "start_date": [pd.Timestamp("2025-01-01")],
+            "end_date": [pd.NaT],
+            "mrr": [10.0],
+        }
+    )
+    spine = pd.DataFrame({"account_id": ["A"], "as_of": [as_of]})
+    accounts = pd.DataFrame({"account_id": ["A"]})
+    table = build_observation_table(
+        accounts, subs, events, spine, windows=(3, 7, 28, 90), event_types=["feature_x"]
+    )
+    row = table.iloc[0]
+    # 3d [03-29, 04-01): x | 7d [03-25, ...): x, y | 28d [03-04, ...): x, y, z | 90d: x, y, z
+    assert (row.adoption_breadth_3d, row.adoption_breadth_7d) == (1, 2)
+    assert (row.adoption_breadth_28d, row.adoption_breadth_90d) == (3, 3)
+    assert (row.feature_x_7d, row.feature_x_90d) == (2, 2)
+    assert not any(c.startswith(("feature_y", "feature_z", "feature_w")) for c in table.columns)
+
+
 def test_as_of_must_be_midnight():
     from churnlab.errors import DataError
 

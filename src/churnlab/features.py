@@ -42,6 +42,7 @@ Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -234,32 +235,57 @@ def build_observation_table(
     as_of_days = _as_of_days(backend, sp)
     per_account = ev.group_by("account_id").aggregate(n=ev.count())
     max_events = backend.execute(per_account.n.max())
-    events_table = event_block(
-        keys,
-        ev,
-        windows=windows,
-        trend_windows=trend_windows,
-        event_types=event_types,
-        as_of_days=as_of_days,
-        max_events_per_account=0 if pd.isna(max_events) else int(max_events),
-        all_event_types=all_event_types,
-    )
-    win = finish_window_columns(
-        events_table, windows=windows, trend_windows=trend_windows, event_types=event_types
-    )
-    win = win.select(*[c for c in win.columns if c not in _LATE_COLUMNS], *_LATE_COLUMNS)
-    table = sp
-    for block in (contract_block(keys, subs), win):
-        table = _attach(table, block, ["account_id", "as_of"])
-    static = acc.select("account_id", *STATIC_COLUMNS, account_plan=acc.plan)
-    table = _attach(table, static, ["account_id"])
-    table = _derived(table, windows=windows, low=low, high=high, ratios=ratios or {})
-    # column order and the (as_of, account_id) sort in the query: the pandas side then
-    # only checks them instead of copying the wide result twice
-    table = table.select(*_column_order(list(table.columns), spine_columns=list(sp.columns)))
-    # via Arrow: Ibis' execute() turns every column holding a null into Python objects
-    df = backend.to_pyarrow(table.order_by(["as_of", "account_id"])).to_pandas(date_as_object=False)
+    # the event block's intermediate tables live as temporary tables until the fetch
+    with _Stages(backend) as stages:
+        events_table = event_block(
+            keys,
+            ev,
+            windows=windows,
+            trend_windows=trend_windows,
+            event_types=event_types,
+            as_of_days=as_of_days,
+            max_events_per_account=0 if pd.isna(max_events) else int(max_events),
+            all_event_types=all_event_types,
+            stage=stages,
+        )
+        win = finish_window_columns(
+            events_table, windows=windows, trend_windows=trend_windows, event_types=event_types
+        )
+        win = win.select(*[c for c in win.columns if c not in _LATE_COLUMNS], *_LATE_COLUMNS)
+        table = sp
+        for block in (contract_block(keys, subs), win):
+            table = _attach(table, block, ["account_id", "as_of"])
+        static = acc.select("account_id", *STATIC_COLUMNS, account_plan=acc.plan)
+        table = _attach(table, static, ["account_id"])
+        table = _derived(table, windows=windows, low=low, high=high, ratios=ratios or {})
+        # column order and the (as_of, account_id) sort in the query: the pandas side then
+        # only checks them instead of copying the wide result twice
+        table = table.select(*_column_order(list(table.columns), spine_columns=list(sp.columns)))
+        # via Arrow: Ibis' execute() turns every column holding a null into Python objects
+        result = backend.to_pyarrow(table.order_by(["as_of", "account_id"]))
+    df = result.to_pandas(date_as_object=False)
     return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
+
+
+class _Stages:
+    """Materialise intermediate tables as temporary tables of ``backend``; drop them on exit."""
+
+    def __init__(self, backend: object) -> None:
+        self.backend = backend
+        self.names: list[str] = []
+
+    def __call__(self, table: ir.Table) -> ir.Table:
+        name = f"_churnlab_stage_{uuid.uuid4().hex}"
+        self.names.append(name)
+        return self.backend.create_table(name, table, temp=True)
+
+    def __enter__(self) -> _Stages:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # plain SQL: Ibis 12's drop_table renders an empty table name with sqlglot 30
+        while self.names:
+            self.backend.raw_sql(f'DROP TABLE IF EXISTS "{self.names.pop()}"')
 
 
 def _as_of_days(backend: object, spine: ir.Table) -> np.ndarray:

@@ -19,26 +19,35 @@ How it stays cheap (no join of events against observations):
   (``0``, each ``w``, ``2w`` for trends) of every observation; ``M`` = their
   distinct values over the whole spine (a few dozen for month-end spines).
 * **ids**: accounts become integer ids (``aid``, their rank among the spine
-  accounts, int32) and event types small integer codes (a join with a small
-  table of the event types present) before any grouping.
+  accounts, int32; the counts join them after grouping by ``account_id``,
+  the logins before) and event types small integer codes (a join with a
+  small table of the event types present).
 * **buckets**: an event on day ``d`` counts for marker ``X`` exactly when
   ``d < X``; it is summed into the bucket of the smallest marker ``> d``
   (a hash join with a small calendar table). A hash aggregation turns the
   event log into per-``(aid, bucket)`` counts and the last login / CSM touch
-  day; the user and feature-type sightings below are two more.
+  day; the user sightings below are one more.
 * **packed counts** (:class:`Packing`): the per-type counts and the presence
   deltas below share a few float64 *words*, ``bits`` bits per count, where
   ``2**bits`` exceeds any account's number of events. Each event type's row
   in the type table holds what one event adds to each word, so the
-  aggregation is a few sums per ``(aid, bucket)`` (4 for 18 counted types at
-  9 bits) rather than one filtered count per type, and the running-sum pass
+  aggregation is a few sums per ``(aid, bucket)`` (4 for 16 counted types at
+  11 bits) rather than one filtered count per type, and the running-sum pass
   has one aggregate per word. DuckDB pays per aggregate, in time and in
   hash-table memory.
-* **distinct users / feature types**: the buckets an entity (a user, a
-  feature type) was seen in; per window ``w`` only the start (``+1``) and the
-  end (``-1`` at ``m + w``) of each run of sightings at most ``w`` days apart
-  are emitted, so a running sum at marker ``X`` counts entities seen in
-  ``[X - w, X)`` exactly (``X`` and ``X - w`` are both markers).
+* **distinct users**: the buckets a user was seen in (one row per login, the
+  repeats cancel in the window's order); per window ``w`` only the start
+  (``+1``) and the end (``-1`` at ``m + w``) of each run of sightings at most
+  ``w`` days apart are emitted, so a running sum at marker ``X`` counts users
+  seen in ``[X - w, X)`` exactly (``X`` and ``X - w`` are both markers).
+* **adoption breadth** needs no distinct step: every ``feature_*`` type is
+  counted, and a type is used in a window exactly when its count there is
+  above 0.
+* **stages**: the per-``(aid, bucket)`` counts, the user presence deltas,
+  the sparse event types and the running values are materialised one after
+  the other (``stage``, temporary tables of the backend) rather than run as
+  one query: each gets the whole memory budget, and the event log is read by
+  each step filtered at the scan instead of being materialised whole.
 * a running sum (per word) / max per account over the buckets (one window
   pass over a table of at most accounts x markers rows) gives every
   cumulative value at every marker; one hash join per marker offset ``o``
@@ -136,18 +145,21 @@ def _bucketed(table: ir.Table, key: ir.IntegerValue, calendar: ir.Table, first: 
 
 
 def _event_rows(
-    events: ir.Table, ids: ir.Table, types: ir.Table, calendar: ir.Table, first: int
+    events: ir.Table, ids: ir.Table, types: ir.Table | None, calendar: ir.Table, first: int
 ) -> ir.Table:
     """Event rows with integer account id ``aid``, day ``dn``, bucket ``b`` and type columns.
 
-    Events of accounts outside ``ids`` or of types outside ``types`` are dropped.
+    Events of accounts outside ``ids`` or of types outside ``types`` are dropped;
+    with ``types=None`` the rows keep ``user_id`` instead of type columns.
     """
-    joined = events.join(ids, "account_id").join(types, "event_type")
+    joined = events.join(ids, "account_id")
+    if types is None:
+        extra = {"user_id": joined.user_id}
+    else:
+        joined = joined.join(types, "event_type")
+        extra = {c: joined[c] for c in types.columns if c != "event_type"}
     rows = joined.select(
-        aid=joined.aid.cast("int32"),
-        dn=day_number(joined.timestamp).cast("int32"),
-        user_id=joined.user_id,
-        **{c: joined[c] for c in types.columns if c != "event_type"},
+        aid=joined.aid.cast("int32"), dn=day_number(joined.timestamp).cast("int32"), **extra
     )
     return _bucketed(rows, rows.dn + 1, calendar, first)
 
@@ -157,8 +169,11 @@ def _presence_deltas(
 ) -> ir.Table:
     """Net presence changes per ``(aid, b)``: columns ``<prefix><w>`` for each window ``w``.
 
-    ``seen`` holds distinct ``(aid, entity, b)``: the buckets an entity was
-    seen in. Seen in bucket ``m``, an entity counts for the markers
+    ``seen`` holds one ``(aid, entity, b)`` row per sighting: the buckets an
+    entity was seen in. Repeats in one bucket need no ``DISTINCT`` (a hash
+    aggregation of every sighting, dearer than the window's own sort): the
+    rows of one bucket are neighbours in the window's order, so a repeat has
+    ``prev == m`` or ``nxt == m`` and neither starts nor ends a run. Seen in bucket ``m``, an entity counts for the markers
     ``X`` with ``m <= X < m + w``; consecutive sightings closer than ``w``
     overlap, so only the start of a run (``+1`` at ``m`` when the previous
     sighting is at or before ``m - w``, or there is none) and its end (``-1``
@@ -168,16 +183,20 @@ def _presence_deltas(
     """
     order = {"group_by": ["aid", "entity"], "order_by": "b"}
     seen = seen.mutate(prev=seen.b.lag().over(**order), nxt=seen.b.lead().over(**order))
-    starts = seen.group_by(["aid", "b"]).aggregate(
+    # one pass over the sightings: run starts and run ends per (aid, b) and window
+    per = seen.group_by(["aid", "b"]).aggregate(
         **{
-            f"{prefix}{w}": seen.count(where=seen.prev.isnull() | (seen.prev + w < seen.b))
+            f"s{w}": seen.count(where=seen.prev.isnull() | (seen.prev + w < seen.b))
             for w in windows
-        }
+        },
+        **{f"e{w}": seen.count(where=seen.nxt.isnull() | (seen.nxt > seen.b + w)) for w in windows},
     )
+    starts = per.select("aid", "b", **{f"{prefix}{w}": per[f"s{w}"] for w in windows})
+    # the ends of the runs seen in bucket m land in the bucket of m + w
     ends = ibis.union(
         *[
-            seen.filter(seen.nxt.isnull() | (seen.nxt > seen.b + w)).select(
-                "aid", k=seen.b + w, kind=ibis.literal(w, "int64")
+            per.filter(per[f"e{w}"] > 0).select(
+                "aid", k=per.b + w, kind=ibis.literal(w, "int64"), n=per[f"e{w}"]
             )
             for w in windows
         ],
@@ -185,7 +204,7 @@ def _presence_deltas(
     )
     ends = _bucketed(ends, ends.k, calendar, first)
     ends = ends.group_by(["aid", "b"]).aggregate(
-        **{f"{prefix}{w}": -ends.count(where=ends.kind == w) for w in windows}
+        **{f"{prefix}{w}": -ibis.ifelse(ends.kind == w, ends.n, 0).sum() for w in windows}
     )
     return ibis.union(starts, ends, distinct=False)
 
@@ -210,6 +229,7 @@ def event_block(
     as_of_days: np.ndarray,
     max_events_per_account: int,
     all_event_types: Sequence[str],
+    stage: Callable[[ir.Table], ir.Table] | None = None,
 ) -> ir.Table:
     """Every event feature per ``(account_id, as_of)``.
 
@@ -231,18 +251,27 @@ def event_block(
 
     Accounts are replaced by integer ids (``aid``, their rank among the spine
     accounts) before any grouping, event types by integer codes.
+
+    ``stage``, when given, materialises intermediate tables (e.g. as temporary
+    tables of the backend, see ``features.build_observation_table``): the
+    per-``(aid, bucket)`` counts and the two presence-delta tables are then
+    computed one at a time, each with the whole memory budget, rather than as
+    parts of one query whose hash tables all live at once (and spill).
     """
+    stage = stage or (lambda table: table)
     offsets = marker_offsets(windows, trend_windows)
     cal_df = marker_calendar(as_of_days, offsets)
     first = int(cal_df.key.iloc[0])
     calendar = ibis.memtable(cal_df)
     user_windows = sorted({*windows, *trend_windows})
-    ctypes = list(dict.fromkeys([*event_types, TICKET_OPENED, TICKET_RESOLVED]))
+    # every feature_* type is counted: adoption breadth is the number of them with events
+    feature_types = [t for t in all_event_types if t.startswith(FEATURE_PREFIX)]
+    ctypes = list(dict.fromkeys([*event_types, TICKET_OPENED, TICKET_RESOLVED, *feature_types]))
     specials = [LOGIN, ONBOARDING_COMPLETED, FIRST_VALUE, *CSM_TOUCH_TYPES]
     codes = list(dict.fromkeys([*ctypes, *specials, *all_event_types]))
     code_of = {t: i for i, t in enumerate(codes)}
     fields = [f"c{i}" for i in range(len(ctypes))]
-    fields += [f"au{w}" for w in user_windows] + [f"br{w}" for w in windows]
+    fields += [f"au{w}" for w in user_windows]
     pack = Packing(fields, max_events_per_account)
     # one row per event type: its code and what one event adds to each packed count word
     count_words = list(dict.fromkeys(pack.word_of[f"c{i}"] for i in range(len(ctypes))))
@@ -254,35 +283,49 @@ def event_block(
             {
                 "event_type": codes,
                 "code": np.arange(len(codes), dtype="int32"),
-                "is_feature": [t.startswith(FEATURE_PREFIX) for t in codes],
                 **{f"inc_{w}": v for w, v in increments.items()},
             }
         )
     )
 
     ids = keys.select("account_id").distinct()
-    ids = ids.mutate(aid=ibis.row_number().over(order_by="account_id"))
-    ev = _event_rows(events, ids, types, calendar, first)
+    ids = stage(ids.mutate(aid=ibis.row_number().over(order_by="account_id")))
+    # each consumer reads the event log itself, filtered at the scan: one shared stream
+    # of event rows would be materialised whole (a CTE read by several consumers)
+    # grouped by the account_id itself, the integer id joined to the 100x fewer groups after
+    typed = events.join(types, "event_type")
+    typed = typed.select(
+        "account_id",
+        dn=day_number(typed.timestamp).cast("int32"),
+        **{c: typed[c] for c in types.columns if c.startswith("inc_") or c == "code"},
+    )
+    ev = _bucketed(typed, typed.dn + 1, calendar, first)
     code = ev.code
     csm_codes = [code_of[t] for t in CSM_TOUCH_TYPES]
-    counts = ev.group_by(["aid", "b"]).aggregate(
+    counts = ev.group_by(["account_id", "b"]).aggregate(
         **{w: ev[f"inc_{w}"].sum() for w in count_words},
         login_day=ev.dn.max(where=code == code_of[LOGIN]),
         last_csm_touch_day=ev.dn.max(where=code.isin(csm_codes)),
     )
+    counts = counts.join(ids, "account_id")
+    counts = stage(counts.select(*counts.columns[1:-1], aid=counts.aid.cast("int32")))
     # the earliest such event before as_of is the earliest one overall if that is before as_of
-    onb, fv = code_of[ONBOARDING_COMPLETED], code_of[FIRST_VALUE]
-    rare = ev.filter(code.isin([onb, fv]))
-    firsts = rare.group_by("aid").aggregate(
-        onboarded_day=rare.dn.min(where=rare.code == onb),
-        first_value_day=rare.dn.min(where=rare.code == fv),
+    # the sparse event types read directly (firsts, median resolution, last NPS): one scan
+    sparse = events.filter(
+        events.event_type.isin([ONBOARDING_COMPLETED, FIRST_VALUE, TICKET_RESOLVED, NPS])
     )
-    logins = ev.filter((code == code_of[LOGIN]) & ev.user_id.notnull())
-    users = logins.select("aid", entity=logins.user_id, b=logins.b).distinct()
-    feats = ev.filter(ev.is_feature)
-    used = feats.select("aid", entity=feats.code, b=feats.b).distinct()
-    au = _presence_deltas(users, user_windows, "au", calendar, first)
-    br = _presence_deltas(used, windows, "br", calendar, first)
+    sparse = stage(sparse.select("account_id", "timestamp", "event_type", "value"))
+    rare = sparse.filter(sparse.event_type.isin([ONBOARDING_COMPLETED, FIRST_VALUE]))
+    rare = rare.join(ids, "account_id")
+    rare = rare.mutate(dn=day_number(rare.timestamp).cast("int32"))
+    firsts = rare.group_by("aid").aggregate(
+        onboarded_day=rare.dn.min(where=rare.event_type == ONBOARDING_COMPLETED),
+        first_value_day=rare.dn.min(where=rare.event_type == FIRST_VALUE),
+    )
+    logins = events.filter((events.event_type == LOGIN) & events.user_id.notnull())
+    logins = _event_rows(logins, ids, None, calendar, first)
+    users = logins.select("aid", entity=logins.user_id, b=logins.b)
+    au = stage(_presence_deltas(users, user_windows, "au", calendar, first))
 
     obs = keys.join(ids, "account_id")
     obs = obs.select("account_id", "as_of", aid=ids.aid, day=day_number(obs.as_of))
@@ -292,8 +335,7 @@ def event_block(
     schema = {"aid": "int64", "b": "int64", **dict.fromkeys(pack.words, "float64")}
     schema |= {"login_day": "int64", "last_csm_touch_day": "int64"}
     au = au.mutate(**pack.pack({c: au[c] for c in au.columns if c.startswith("au")}))
-    br = br.mutate(**pack.pack({c: br[c] for c in br.columns if c.startswith("br")}))
-    rows = ibis.union(*[_pad(t, schema) for t in (markers, counts, au, br)], distinct=False)
+    rows = ibis.union(*[_pad(t, schema) for t in (markers, counts, au)], distinct=False)
     per = rows.group_by(["aid", "b"]).aggregate(
         **{c: rows[c].sum() for c in pack.words},
         login_day=rows.login_day.max(),
@@ -307,6 +349,7 @@ def event_block(
         login_day=per.login_day.max().over(run),
         last_csm_touch_day=per.last_csm_touch_day.max().over(run),
     )
+    cum = stage(cum)
     # one row per observation: the running values at as_of - o, one join per offset
     at_offset = {
         o: cum.select(
@@ -338,7 +381,7 @@ def event_block(
         first_value_day=ibis.ifelse(before[1], firsts.first_value_day, ibis.null("int64")),
         last_csm_touch_day=at("last_csm_touch_day", 0),
     )
-    for block in (_median_resolution(keys, events, max(windows)), _last_nps(keys, events)):
+    for block in (_median_resolution(keys, sparse, max(windows)), _last_nps(keys, sparse)):
         joined = out.left_join(block, _KEYS)
         out = joined.select(
             *[out[c] for c in out.columns], *[block[c] for c in block.columns if c not in _KEYS]
@@ -422,7 +465,14 @@ def _window_columns(
         if et in (TICKET_OPENED, TICKET_RESOLVED):
             cols[f"{name}_total"] = at(f"c{i}", 0).cast("int64")
     for w in windows:
-        cols[f"adoption_breadth_{w}d"] = at(f"br{w}", 0).cast("int64")
+        # a feature type is used in the window when it has events there
+        used = [
+            (count(i, w, 0) > 0).cast("int64")
+            for i, et in enumerate(ctypes)
+            if et.startswith(FEATURE_PREFIX)
+        ]
+        breadth = sum(used[1:], used[0]) if used else ibis.literal(0, "int64")
+        cols[f"adoption_breadth_{w}d"] = breadth
     for w in windows:
         cols[f"active_users_{w}d"] = at(f"au{w}", 0).cast("int64")
     for w in trend_windows:
