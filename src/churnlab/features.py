@@ -260,10 +260,24 @@ def build_observation_table(
         table = _derived(table, windows=windows, low=low, high=high, ratios=ratios or {})
         # column order and the (as_of, account_id) sort in the query: the pandas side then
         # only checks them instead of copying the wide result twice
-        table = table.select(*_column_order(list(table.columns), spine_columns=list(sp.columns)))
+        order = _column_order(list(table.columns), spine_columns=list(sp.columns))
+        # float64 in the query: a cast in pandas copies every one of the ~100 columns
+        floats = set(_float_columns(order, spine_columns=list(sp.columns)))
+        table = table.select(
+            *[
+                table[c].cast("float64").name(c)
+                if c in floats and (table[c].type().is_numeric() or table[c].type().is_boolean())
+                else table[c]
+                for c in order
+            ]
+        )
         # via Arrow: Ibis' execute() turns every column holding a null into Python objects
         result = backend.to_pyarrow(table.order_by(["as_of", "account_id"]))
-    df = result.to_pandas(date_as_object=False)
+    # self_destruct: each Arrow column is freed once converted (not two copies at the peak)
+    df = result.to_pandas(
+        date_as_object=False, coerce_temporal_nanoseconds=True, self_destruct=True
+    )
+    del result
     return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
 
 
@@ -376,6 +390,13 @@ def _column_order(columns: list[str], *, spine_columns: list[str]) -> list[str]:
     return front + [c for c in rest if c not in categorical] + categorical
 
 
+def _float_columns(order: list[str], *, spine_columns: list[str]) -> list[str]:
+    """The contract amounts and every numeric feature: float64 in the observation table."""
+    front = _column_order([], spine_columns=spine_columns)[:-1]
+    numeric = [c for c in order if c not in front and c != "nps_category"]
+    return ["mrr", "arr", "seats", "billing_period_months", *numeric]
+
+
 def _tidy(
     df: pd.DataFrame, *, spine_columns: list[str], event_types: Sequence[str]
 ) -> pd.DataFrame:
@@ -383,11 +404,9 @@ def _tidy(
     order = _column_order(list(df.columns), spine_columns=spine_columns)
     if list(df.columns) != order:
         df = df[order]
-    front = _column_order([], spine_columns=spine_columns)[:-1]
-    numeric = [c for c in order if c not in front and c != "nps_category"]
-    dtypes: dict[str, str] = {
-        c: "float64" for c in ("mrr", "arr", "seats", "billing_period_months", *numeric)
-    }
+    dtypes: dict[str, str] = dict.fromkeys(
+        _float_columns(order, spine_columns=spine_columns), "float64"
+    )
     dtypes.update(
         {c: "datetime64[ns]" for c in ("as_of", "renewal_date", "churn_date") if c in df.columns}
     )
@@ -401,8 +420,8 @@ def _tidy(
         ):
             dtypes[c] = "datetime64[ns]"
     changed = {c: t for c, t in dtypes.items() if str(df[c].dtype) != t}
-    if changed:
-        df = df.astype(changed)
+    for c, t in changed.items():  # column by column: DataFrame.astype copies every column
+        df[c] = df[c].astype(t)
     as_of = df["as_of"].to_numpy()
     ids = df["account_id"].to_numpy()
     in_order = (as_of[1:] > as_of[:-1]) | ((as_of[1:] == as_of[:-1]) & (ids[1:] > ids[:-1]))

@@ -164,49 +164,55 @@ def _event_rows(
     return _bucketed(rows, rows.dn + 1, calendar, first)
 
 
-def _presence_deltas(
-    seen: ir.Table, windows: Sequence[int], prefix: str, calendar: ir.Table, first: int
+def _user_presence(
+    logins: ir.Table, windows: Sequence[int], pack: Packing, calendar: ir.Table, first: int
 ) -> ir.Table:
-    """Net presence changes per ``(aid, b)``: columns ``<prefix><w>`` for each window ``w``.
+    """Per ``(aid, b)``: packed net changes of the number of active users.
 
-    ``seen`` holds one ``(aid, entity, b)`` row per sighting: the buckets an
-    entity was seen in. Repeats in one bucket need no ``DISTINCT`` (a hash
-    aggregation of every sighting, dearer than the window's own sort): the
-    rows of one bucket are neighbours in the window's order, so a repeat has
-    ``prev == m`` or ``nxt == m`` and neither starts nor ends a run. Seen in bucket ``m``, an entity counts for the markers
-    ``X`` with ``m <= X < m + w``; consecutive sightings closer than ``w``
-    overlap, so only the start of a run (``+1`` at ``m`` when the previous
-    sighting is at or before ``m - w``, or there is none) and its end (``-1``
-    at ``m + w`` when the next sighting is after ``m + w``, or there is none)
-    are emitted. A running sum of ``<prefix><w>`` at marker ``X`` is the number
-    of entities seen in ``[X - w, X)`` (``X`` and ``X - w`` are both markers).
+    ``logins`` holds one ``(aid, user_id, b)`` row per login with a user. The
+    result has the words of ``pack`` that hold the fields ``au<w>`` (one per
+    window ``w``).
+
+    Seen in bucket ``m``, a user counts for the markers ``X`` with
+    ``m <= X < m + w``; consecutive sightings closer than ``w`` overlap, so
+    only the start of a run (``+1`` at ``m`` when the previous sighting is at
+    or before ``m - w``, or there is none) and its end (``-1`` at ``m + w``
+    when the next sighting is after ``m + w``, or there is none) are emitted.
+    A running sum of ``au<w>`` at marker ``X`` is the number of users seen in
+    ``[X - w, X)`` (``X`` and ``X - w`` are both markers). Repeats in one
+    bucket need no ``DISTINCT`` (a hash aggregation of every login, dearer
+    than the window's own sort): the logins of one bucket are neighbours in
+    the window's order, so a repeat has ``prev == m`` or ``nxt == m`` and
+    neither starts nor ends a run.
     """
-    order = {"group_by": ["aid", "entity"], "order_by": "b"}
-    seen = seen.mutate(prev=seen.b.lag().over(**order), nxt=seen.b.lead().over(**order))
-    # one pass over the sightings: run starts and run ends per (aid, b) and window
+    order = {"group_by": ["aid", "user_id"], "order_by": "b"}
+    logins = logins.select("aid", "user_id", "b")  # the window carries no other column
+    seen = logins.mutate(prev=logins.b.lag().over(**order), nxt=logins.b.lead().over(**order))
+    starts = {
+        f"au{w}": (seen.prev.isnull() | (seen.prev + w < seen.b)).cast("int64") for w in windows
+    }
+    ends = {f"e{w}": (seen.nxt.isnull() | (seen.nxt > seen.b + w)).cast("int64") for w in windows}
+    end_pack = Packing(list(ends), (1 << pack.bits) - 1)
+    # one pass over the logins: packed run starts and packed run ends
     per = seen.group_by(["aid", "b"]).aggregate(
-        **{
-            f"s{w}": seen.count(where=seen.prev.isnull() | (seen.prev + w < seen.b))
-            for w in windows
-        },
-        **{f"e{w}": seen.count(where=seen.nxt.isnull() | (seen.nxt > seen.b + w)) for w in windows},
+        **{word: term.sum() for word, term in pack.pack(starts).items()},
+        **{f"end_{word}": term.sum() for word, term in end_pack.pack(ends).items()},
     )
-    starts = per.select("aid", "b", **{f"{prefix}{w}": per[f"s{w}"] for w in windows})
+    words = list(dict.fromkeys(pack.word_of[f"au{w}"] for w in windows))
     # the ends of the runs seen in bucket m land in the bucket of m + w
-    ends = ibis.union(
-        *[
-            per.filter(per[f"e{w}"] > 0).select(
-                "aid", k=per.b + w, kind=ibis.literal(w, "int64"), n=per[f"e{w}"]
+    parts = []
+    for w in windows:
+        n = end_pack.unpack(per[f"end_{end_pack.word_of[f'e{w}']}"].cast("int64"), f"e{w}")
+        delta = pack.pack({f"au{w}": -n})
+        parts.append(
+            per.filter(n > 0).select(
+                "aid", k=per.b + w, **{c: delta.get(c, ibis.literal(0.0)) for c in words}
             )
-            for w in windows
-        ],
-        distinct=False,
-    )
-    ends = _bucketed(ends, ends.k, calendar, first)
-    ends = ends.group_by(["aid", "b"]).aggregate(
-        **{f"{prefix}{w}": -ibis.ifelse(ends.kind == w, ends.n, 0).sum() for w in windows}
-    )
-    return ibis.union(starts, ends, distinct=False)
+        )
+    moved = ibis.union(*parts, distinct=False)
+    moved = _bucketed(moved, moved.k, calendar, first)
+    moved = moved.group_by(["aid", "b"]).aggregate(**{c: moved[c].sum() for c in words})
+    return ibis.union(per.select("aid", "b", *words), moved, distinct=False)
 
 
 def _pad(table: ir.Table, schema: dict[str, str]) -> ir.Table:
@@ -267,22 +273,22 @@ def event_block(
     # every feature_* type is counted: adoption breadth is the number of them with events
     feature_types = [t for t in all_event_types if t.startswith(FEATURE_PREFIX)]
     ctypes = list(dict.fromkeys([*event_types, TICKET_OPENED, TICKET_RESOLVED, *feature_types]))
-    specials = [LOGIN, ONBOARDING_COMPLETED, FIRST_VALUE, *CSM_TOUCH_TYPES]
-    codes = list(dict.fromkeys([*ctypes, *specials, *all_event_types]))
-    code_of = {t: i for i, t in enumerate(codes)}
     fields = [f"c{i}" for i in range(len(ctypes))]
     fields += [f"au{w}" for w in user_windows]
     pack = Packing(fields, max_events_per_account)
     # one row per event type: its code and what one event adds to each packed count word
     count_words = list(dict.fromkeys(pack.word_of[f"c{i}"] for i in range(len(ctypes))))
-    increments = {w: np.zeros(len(codes), dtype="float64") for w in count_words}
+    # login and the CSM touches join the table even when their counts are not asked for
+    joined_types = list(dict.fromkeys([*ctypes, LOGIN, *CSM_TOUCH_TYPES]))
+    increments = {w: np.zeros(len(joined_types), dtype="float64") for w in count_words}
     for i in range(len(ctypes)):
         increments[pack.word_of[f"c{i}"]][i] = float(1 << pack.shift[f"c{i}"])
     types = ibis.memtable(
         pd.DataFrame(
             {
-                "event_type": codes,
-                "code": np.arange(len(codes), dtype="int32"),
+                "event_type": joined_types,
+                "is_login": [t == LOGIN for t in joined_types],
+                "is_touch": [t in CSM_TOUCH_TYPES for t in joined_types],
                 **{f"inc_{w}": v for w, v in increments.items()},
             }
         )
@@ -297,15 +303,15 @@ def event_block(
     typed = typed.select(
         "account_id",
         dn=day_number(typed.timestamp).cast("int32"),
-        **{c: typed[c] for c in types.columns if c.startswith("inc_") or c == "code"},
+        is_login=typed.is_login,
+        is_touch=typed.is_touch,
+        **{c: typed[c] for c in types.columns if c.startswith("inc_")},
     )
     ev = _bucketed(typed, typed.dn + 1, calendar, first)
-    code = ev.code
-    csm_codes = [code_of[t] for t in CSM_TOUCH_TYPES]
     counts = ev.group_by(["account_id", "b"]).aggregate(
         **{w: ev[f"inc_{w}"].sum() for w in count_words},
-        login_day=ev.dn.max(where=code == code_of[LOGIN]),
-        last_csm_touch_day=ev.dn.max(where=code.isin(csm_codes)),
+        login_day=ev.dn.max(where=ev.is_login),
+        last_csm_touch_day=ev.dn.max(where=ev.is_touch),
     )
     counts = counts.join(ids, "account_id")
     counts = stage(counts.select(*counts.columns[1:-1], aid=counts.aid.cast("int32")))
@@ -324,8 +330,7 @@ def event_block(
     )
     logins = events.filter((events.event_type == LOGIN) & events.user_id.notnull())
     logins = _event_rows(logins, ids, None, calendar, first)
-    users = logins.select("aid", entity=logins.user_id, b=logins.b)
-    au = stage(_presence_deltas(users, user_windows, "au", calendar, first))
+    au = stage(_user_presence(logins, user_windows, pack, calendar, first))
 
     obs = keys.join(ids, "account_id")
     obs = obs.select("account_id", "as_of", aid=ids.aid, day=day_number(obs.as_of))
@@ -334,7 +339,6 @@ def event_block(
 
     schema = {"aid": "int64", "b": "int64", **dict.fromkeys(pack.words, "float64")}
     schema |= {"login_day": "int64", "last_csm_touch_day": "int64"}
-    au = au.mutate(**pack.pack({c: au[c] for c in au.columns if c.startswith("au")}))
     rows = ibis.union(*[_pad(t, schema) for t in (markers, counts, au)], distinct=False)
     per = rows.group_by(["aid", "b"]).aggregate(
         **{c: rows[c].sum() for c in pack.words},
