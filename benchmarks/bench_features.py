@@ -9,14 +9,16 @@ Writes a synthetic event log (Parquet, generated in chunks with numpy/pyarrow,
 cached under ``--data-dir``), then runs, each in its own subprocess so that the
 peak memory (``ru_maxrss``) is measured separately:
 
+* ``reference``: a fixed DuckDB ``GROUP BY`` over the same log, the speed of
+  this shared machine at the time of the run (it drifts);
 * ``engine``: :func:`churnlab.features.build_observation_table` on all
   accounts x 12 month-end ``as_of`` dates, DuckDB reading the Parquet in place;
 * ``pandas``: the same feature families in plain pandas (a loop over ``as_of``
   dates, groupby per window) on the first ``--pandas-accounts`` accounts only;
   its rate is reported per input event and extrapolated to the full log.
 
-Both subprocesses also check that their ``logins_28d`` and
-``active_users_28d`` agree on the accounts they share.
+The columns in ``CHECKED`` (counts, active users, adoption breadth, days since
+the last login) must agree on the rows both sides computed.
 """
 
 from __future__ import annotations
@@ -225,9 +227,31 @@ def run_pandas(data_dir: Path, n_accounts: int, out: Path) -> dict:
     return {"rows": len(table), "events": len(ev), "seconds": seconds}
 
 
+def run_reference(data_dir: Path, threads: int, memory_limit: str) -> dict:
+    """A fixed DuckDB query over the same log: how fast this machine is right now.
+
+    The 2 cores of this machine are shared with other virtual machines and its speed
+    drifts (the same query took 11-16 s on one evening); engine runs from different
+    times compare through this number.
+    """
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+    events = (data_dir / "events.parquet").as_posix()
+    (n,) = con.execute(
+        "SELECT count(*) FROM (SELECT account_id, date_trunc('week', timestamp) AS w, "
+        "count(*) AS n, max(timestamp) AS t, sum(epoch(timestamp)) AS s "
+        f"FROM read_parquet('{events}') GROUP BY ALL)"
+    ).fetchone()
+    return {"groups": n, "seconds": time.perf_counter() - t0}
+
+
 def _child(args: argparse.Namespace) -> None:
     out = Path(args.data_dir) / f"result-{args.child}.parquet"
-    if args.child == "engine":
+    if args.child == "reference":
+        result = run_reference(Path(args.data_dir), args.threads, args.memory_limit)
+    elif args.child == "engine":
         result = run_engine(
             Path(args.data_dir), args.threads, args.memory_limit, args.temp_dir, out
         )
@@ -249,7 +273,9 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="6GB")
     parser.add_argument("--data-dir", default="/tmp/churnlab-bench")
     parser.add_argument("--temp-dir", default="/tmp/churnlab-bench-duckdb-tmp")
-    parser.add_argument("--child", choices=["engine", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=["reference", "engine", "pandas"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         _child(args)
@@ -263,7 +289,7 @@ def main() -> None:
             flush=True,
         )
     results = {}
-    for child in ("engine", "pandas"):
+    for child in ("reference", "engine", "pandas"):
         cmd = [sys.executable, __file__, "--child", child, "--data-dir", str(data_dir)]
         cmd += ["--threads", str(args.threads), "--memory-limit", args.memory_limit]
         cmd += ["--temp-dir", args.temp_dir]
@@ -271,6 +297,13 @@ def main() -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[child] = json.loads(proc.stdout.strip().splitlines()[-1])
         r = results[child]
+        if child == "reference":
+            print(
+                f"reference: a fixed DuckDB GROUP BY over the same log ({r['groups']:,} groups) "
+                f"took {r['seconds']:.1f} s, CPU {r['cpu_seconds']:.1f} s (machine speed now)",
+                flush=True,
+            )
+            continue
         print(
             f"{child:7s} {r['events']:>12,} events {r['seconds']:8.1f} s "
             f"{r['events'] / r['seconds']:>14,.0f} events/s  CPU {r['cpu_seconds']:8.1f} s "

@@ -588,6 +588,48 @@ def test_default_duckdb_connection_is_bounded():
     assert temp == features.DUCKDB_CONFIG["temp_directory"]
 
 
+def _temporary_tables(con) -> list[str]:
+    rows = con.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    return [name for (name,) in rows]
+
+
+def test_stage_tables_are_dropped_after_the_fetch_and_after_a_failure(monkeypatch):
+    import ibis
+
+    from churnlab import features
+
+    con = ibis.duckdb.connect()
+    created: list[str] = []
+    real_create = type(con).create_table
+
+    def spy(self, name, *args, **kwargs):
+        created.append(name)
+        return real_create(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(type(con), "create_table", spy)
+    table = build_observation_table(*_SMALL, _SPINE, event_types=EVENT_TYPES, con=con)
+    assert len(table) == len(_BASE)
+    # the counts, user presence, sparse events and running values were staged ...
+    assert len(created) >= 4 and all(n.startswith("_churnlab_stage_") for n in created)
+    # ... and none is left on the caller's connection
+    assert _temporary_tables(con) == []
+
+    # a failure in the final query, once the stages exist, drops them too
+    staged_before = len(created)
+    real_fetch = type(con).to_pyarrow
+
+    def fetch(self, *args, **kwargs):
+        if len(created) > staged_before:
+            raise RuntimeError("fetch failed")
+        return real_fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(con), "to_pyarrow", fetch)
+    with pytest.raises(RuntimeError, match="fetch failed"):
+        build_observation_table(*_SMALL, _SPINE, event_types=EVENT_TYPES, con=con)
+    assert len(created) > staged_before
+    assert _temporary_tables(con) == []
+
+
 def test_counts_filling_a_packed_field_decode_exactly():
     """The busiest account has 2**6 - 1 events: 6-bit fields, filled to the top, stay exact."""
     as_of = pd.Timestamp("2026-03-31")

@@ -179,6 +179,10 @@ def build_observation_table(
         Where to run; default: the backend of an Ibis input, else a new
         in-memory DuckDB with :data:`DUCKDB_CONFIG` (2 threads, 6 GB memory
         limit, spilling under the system temp directory, no insertion order).
+        The event block's intermediate results (per-bucket counts, user
+        presence, sparse events, running values) are created there as
+        temporary tables named ``_churnlab_stage_<hex>`` and dropped before
+        this returns, also when it fails.
 
     Returns
     -------
