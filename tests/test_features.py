@@ -596,8 +596,6 @@ def _temporary_tables(con) -> list[str]:
 def test_stage_tables_are_dropped_after_the_fetch_and_after_a_failure(monkeypatch):
     import ibis
 
-    from churnlab import features
-
     con = ibis.duckdb.connect()
     created: list[str] = []
     real_create = type(con).create_table
@@ -677,6 +675,63 @@ def test_counts_filling_a_packed_field_decode_exactly():
     fields = [f"c{i}" for i in range(6)] + ["au7", "au28", "au90", "br7", "br28", "br90"]
     packing = Packing(fields, max_events_per_account=n)
     assert packing.bits == 6 and len(packing.words) == 2  # 8 six-bit fields per 52-bit word
+
+
+def test_a_busy_account_beyond_the_guessed_bound_rebuilds_the_counts(monkeypatch):
+    # the packed fields are sized from 4x the mean events per account; one account with
+    # far more overflows them, which the engine must detect from the counts and rebuild
+    import ibis
+
+    as_of = pd.Timestamp("2026-04-01")
+    quiet = pd.DataFrame(
+        {
+            "account_id": [f"Q{i:02d}" for i in range(40)],
+            "timestamp": pd.Timestamp("2026-03-20"),
+            "event_type": "login",
+            "user_id": "u",
+        }
+    )
+    n_busy = 3000  # mean ~75 events -> a guess of 2**9 - 1 or 2**10 - 1
+    busy = pd.DataFrame(
+        {
+            "account_id": "BUSY",
+            "timestamp": as_of - pd.to_timedelta(np.arange(n_busy) % 80 + 1, unit="D"),
+            "event_type": np.where(np.arange(n_busy) % 3 == 0, "feature_api", "login"),
+            "user_id": [f"u{i % 7}" for i in range(n_busy)],
+        }
+    )
+    events = pd.concat([quiet, busy], ignore_index=True)
+    ids = [*quiet.account_id, "BUSY"]
+    accounts = pd.DataFrame({"account_id": ids})
+    subs = pd.DataFrame(
+        {
+            "account_id": ids,
+            "start_date": pd.Timestamp("2025-01-01"),
+            "end_date": pd.NaT,
+            "mrr": 10.0,
+        }
+    )
+    spine = pd.DataFrame({"account_id": ids, "as_of": as_of})
+    con = ibis.duckdb.connect()
+    staged: list[str] = []
+    real_create = type(con).create_table
+
+    def spy(self, name, *args, **kwargs):
+        staged.append(name)
+        return real_create(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(type(con), "create_table", spy)
+    table = build_observation_table(
+        accounts, subs, events, spine, event_types=["login", "feature_api"], con=con
+    )
+    row = table.set_index("account_id").loc["BUSY"]
+    logins, api = busy.event_type.eq("login").sum(), busy.event_type.eq("feature_api").sum()
+    assert (row.logins_90d, row.feature_api_90d) == (logins, api)  # 2000 and 1000
+    assert (row.active_users_90d, row.adoption_breadth_90d) == (7, 1)
+    assert table.set_index("account_id").loc["Q00"].logins_7d == 0  # 03-20 is 12 days back
+    assert table.set_index("account_id").loc["Q00"].logins_28d == 1
+    # ids, counts, counts again (rebuilt), sparse events, user presence, running values
+    assert len(staged) == 6
 
 
 def test_packing_fits_float64_exactly_and_refuses_what_would_not():

@@ -237,8 +237,14 @@ def build_observation_table(
 
     keys = sp.select("account_id", "as_of").distinct()
     as_of_days = _as_of_days(backend, sp)
-    per_account = ev.group_by("account_id").aggregate(n=ev.count())
-    max_events = backend.execute(per_account.n.max())
+    # a guess of the busiest account's event count sizes the packed counts (4x the mean,
+    # widened to the most bits that pack as densely); the engine checks it against the
+    # counts and rebuilds them when it was too small
+    n_events = int(backend.execute(ev.count()))
+    n_accounts = max(1, int(backend.execute(keys.account_id.nunique())))
+    need = max(1, (4 * -(-n_events // n_accounts)).bit_length())
+    bits = max(b for b in range(need, 53) if 52 // b == 52 // need) if need <= 52 else need
+    guess = 2**bits - 1
     # the event block's intermediate tables live as temporary tables until the fetch
     with _Stages(backend) as stages:
         events_table = event_block(
@@ -248,9 +254,10 @@ def build_observation_table(
             trend_windows=trend_windows,
             event_types=event_types,
             as_of_days=as_of_days,
-            max_events_per_account=0 if pd.isna(max_events) else int(max_events),
+            max_events_per_account=guess,
             all_event_types=all_event_types,
             stage=stages,
+            execute=backend.execute,
         )
         win = finish_window_columns(
             events_table, windows=windows, trend_windows=trend_windows, event_types=event_types

@@ -236,6 +236,7 @@ def event_block(
     max_events_per_account: int,
     all_event_types: Sequence[str],
     stage: Callable[[ir.Table], ir.Table] | None = None,
+    execute: Callable[[ir.Scalar], object] | None = None,
 ) -> ir.Table:
     """Every event feature per ``(account_id, as_of)``.
 
@@ -251,7 +252,10 @@ def event_block(
     ``nps_response`` value; ties at the same timestamp resolve to the highest).
     ``as_of_days``: the distinct ``as_of`` day numbers (:func:`day_number`);
     ``max_events_per_account``: an upper bound of any account's event count
-    (sizes the bit fields of :class:`Packing`); ``all_event_types``: every
+    (sizes the bit fields of :class:`Packing`), or with ``execute`` (runs a
+    scalar expression) a guess: the exact bound is then read from the counts
+    (one more aggregate, instead of a scan of the event log beforehand) and
+    the counts are rebuilt if the guess was too small; ``all_event_types``: every
     event type present (adoption breadth counts every ``feature_*`` type,
     counted or not).
 
@@ -275,46 +279,59 @@ def event_block(
     ctypes = list(dict.fromkeys([*event_types, TICKET_OPENED, TICKET_RESOLVED, *feature_types]))
     fields = [f"c{i}" for i in range(len(ctypes))]
     fields += [f"au{w}" for w in user_windows]
-    pack = Packing(fields, max_events_per_account)
-    # one row per event type: its code and what one event adds to each packed count word
-    count_words = list(dict.fromkeys(pack.word_of[f"c{i}"] for i in range(len(ctypes))))
-    # login and the CSM touches join the table even when their counts are not asked for
-    joined_types = list(dict.fromkeys([*ctypes, LOGIN, *CSM_TOUCH_TYPES]))
-    increments = {w: np.zeros(len(joined_types), dtype="float64") for w in count_words}
-    for i in range(len(ctypes)):
-        increments[pack.word_of[f"c{i}"]][i] = float(1 << pack.shift[f"c{i}"])
-    types = ibis.memtable(
-        pd.DataFrame(
-            {
-                "event_type": joined_types,
-                "is_login": [t == LOGIN for t in joined_types],
-                "is_touch": [t in CSM_TOUCH_TYPES for t in joined_types],
-                **{f"inc_{w}": v for w, v in increments.items()},
-            }
-        )
-    )
-
     ids = keys.select("account_id").distinct()
     ids = stage(ids.mutate(aid=ibis.row_number().over(order_by="account_id")))
-    # each consumer reads the event log itself, filtered at the scan: one shared stream
-    # of event rows would be materialised whole (a CTE read by several consumers)
-    # grouped by the account_id itself, the integer id joined to the 100x fewer groups after
-    typed = events.join(types, "event_type")
-    typed = typed.select(
-        "account_id",
-        dn=day_number(typed.timestamp).cast("int32"),
-        is_login=typed.is_login,
-        is_touch=typed.is_touch,
-        **{c: typed[c] for c in types.columns if c.startswith("inc_")},
-    )
-    ev = _bucketed(typed, typed.dn + 1, calendar, first)
-    counts = ev.group_by(["account_id", "b"]).aggregate(
-        **{w: ev[f"inc_{w}"].sum() for w in count_words},
-        login_day=ev.dn.max(where=ev.is_login),
-        last_csm_touch_day=ev.dn.max(where=ev.is_touch),
-    )
-    counts = counts.join(ids, "account_id")
-    counts = stage(counts.select(*counts.columns[1:-1], aid=counts.aid.cast("int32")))
+
+    def packed_counts(bound: int) -> tuple[Packing, list[str], ir.Table]:
+        pack = Packing(fields, bound)
+        # one row per counted event type: what one event adds to each packed count word
+        count_words = list(dict.fromkeys(pack.word_of[f"c{i}"] for i in range(len(ctypes))))
+        # login and the CSM touches join the table even when their counts are not asked for
+        joined_types = list(dict.fromkeys([*ctypes, LOGIN, *CSM_TOUCH_TYPES]))
+        increments = {w: np.zeros(len(joined_types), dtype="float64") for w in count_words}
+        for i in range(len(ctypes)):
+            increments[pack.word_of[f"c{i}"]][i] = float(1 << pack.shift[f"c{i}"])
+        types = ibis.memtable(
+            pd.DataFrame(
+                {
+                    "event_type": joined_types,
+                    "is_login": [t == LOGIN for t in joined_types],
+                    "is_touch": [t in CSM_TOUCH_TYPES for t in joined_types],
+                    **{f"inc_{w}": v for w, v in increments.items()},
+                }
+            )
+        )
+        # each consumer reads the event log itself, filtered at the scan: one shared stream
+        # of event rows would be materialised whole (a CTE read by several consumers);
+        # grouped by the account_id itself, the integer id joined to the 100x fewer groups
+        typed = events.join(types, "event_type")
+        typed = typed.select(
+            "account_id",
+            dn=day_number(typed.timestamp).cast("int32"),
+            is_login=typed.is_login,
+            is_touch=typed.is_touch,
+            **{c: typed[c] for c in types.columns if c.startswith("inc_")},
+        )
+        ev = _bucketed(typed, typed.dn + 1, calendar, first)
+        counts = ev.group_by(["account_id", "b"]).aggregate(
+            **{w: ev[f"inc_{w}"].sum() for w in count_words},
+            login_day=ev.dn.max(where=ev.is_login),
+            last_csm_touch_day=ev.dn.max(where=ev.is_touch),
+            n=ev.count(),
+        )
+        counts = counts.join(ids, "account_id")
+        counts = counts.select(*counts.columns[1:-1], aid=counts.aid.cast("int32"))
+        return pack, count_words, stage(counts)
+
+    pack, count_words, counts = packed_counts(max_events_per_account)
+    if execute is not None:
+        # the bound was a guess: the exact one is the largest per-account sum of n, and
+        # the counts are built again when a packed field overflowed (2**bits or more)
+        per_account = counts.group_by("aid").aggregate(n=counts.n.sum())
+        top = execute(per_account.n.max())
+        top = 0 if top is None or pd.isna(top) else int(top)
+        if top >= 1 << pack.bits:
+            pack, count_words, counts = packed_counts(top)
     # the earliest such event before as_of is the earliest one overall if that is before as_of
     # the sparse event types read directly (firsts, median resolution, last NPS): one scan
     sparse = events.filter(
