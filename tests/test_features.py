@@ -487,6 +487,31 @@ def test_arbitrary_as_of_days_match_reference():
             np.testing.assert_allclose(got[col], ref[col], rtol=0, atol=1e-9, err_msg=col)
 
 
+def _one_subscription() -> pd.DataFrame:
+    """Account A, one open subscription since 2025-01-01 at 10 MRR."""
+    return pd.DataFrame(
+        {
+            "account_id": ["A"],
+            "start_date": [pd.Timestamp("2025-01-01")],
+            "end_date": [pd.NaT],
+            "mrr": [10.0],
+        }
+    )
+
+
+def _record_stages(monkeypatch, con) -> list[str]:
+    """Names of the tables the engine creates on ``con`` (its stages), in order."""
+    created: list[str] = []
+    real_create = type(con).create_table
+
+    def spy(self, name, *args, **kwargs):
+        created.append(name)
+        return real_create(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(type(con), "create_table", spy)
+    return created
+
+
 def test_logins_without_user_are_not_active_users():
     as_of = pd.Timestamp("2026-03-31")
     events = pd.DataFrame(
@@ -497,14 +522,7 @@ def test_logins_without_user_are_not_active_users():
             "user_id": ["a", None, "b", "a"],
         }
     )
-    subs = pd.DataFrame(
-        {
-            "account_id": ["A"],
-            "start_date": [pd.Timestamp("2025-01-01")],
-            "end_date": [pd.NaT],
-            "mrr": [10.0],
-        }
-    )
+    subs = _one_subscription()
     spine = pd.DataFrame({"account_id": ["A"], "as_of": [as_of]})
     row = build_observation_table(pd.DataFrame({"account_id": ["A"]}), subs, events, spine).iloc[0]
     assert (row.active_users_7d, row.active_users_28d, row.active_users_90d) == (1, 1, 2)
@@ -534,14 +552,7 @@ def test_adoption_breadth_counts_feature_types_that_are_not_counted_columns():
             "user_id": None,
         }
     )
-    subs = pd.DataFrame(
-        {
-            "account_id": ["A"],
-            "start_date": [pd.Timestamp("2025-01-01")],
-            "end_date": [pd.NaT],
-            "mrr": [10.0],
-        }
-    )
+    subs = _one_subscription()
     spine = pd.DataFrame({"account_id": ["A"], "as_of": [as_of]})
     accounts = pd.DataFrame({"account_id": ["A"]})
     table = build_observation_table(
@@ -561,14 +572,7 @@ def test_as_of_must_be_midnight():
     events = pd.DataFrame(
         {"account_id": ["A"], "timestamp": [pd.Timestamp("2026-01-01")], "event_type": ["login"]}
     )
-    subs = pd.DataFrame(
-        {
-            "account_id": ["A"],
-            "start_date": [pd.Timestamp("2025-01-01")],
-            "end_date": [pd.NaT],
-            "mrr": [10.0],
-        }
-    )
+    subs = _one_subscription()
     spine = pd.DataFrame({"account_id": ["A"], "as_of": [pd.Timestamp("2026-03-31 12:00")]})
     with pytest.raises(DataError, match="midnight"):
         build_observation_table(pd.DataFrame({"account_id": ["A"]}), subs, events, spine)
@@ -597,14 +601,7 @@ def test_stage_tables_are_dropped_after_the_fetch_and_after_a_failure(monkeypatc
     import ibis
 
     con = ibis.duckdb.connect()
-    created: list[str] = []
-    real_create = type(con).create_table
-
-    def spy(self, name, *args, **kwargs):
-        created.append(name)
-        return real_create(self, name, *args, **kwargs)
-
-    monkeypatch.setattr(type(con), "create_table", spy)
+    created = _record_stages(monkeypatch, con)
     table = build_observation_table(*_SMALL, _SPINE, event_types=EVENT_TYPES, con=con)
     assert len(table) == len(_BASE)
     # the counts, user presence, sparse events and running values were staged ...
@@ -713,14 +710,7 @@ def test_a_busy_account_beyond_the_guessed_bound_rebuilds_the_counts(monkeypatch
     )
     spine = pd.DataFrame({"account_id": ids, "as_of": as_of})
     con = ibis.duckdb.connect()
-    staged: list[str] = []
-    real_create = type(con).create_table
-
-    def spy(self, name, *args, **kwargs):
-        staged.append(name)
-        return real_create(self, name, *args, **kwargs)
-
-    monkeypatch.setattr(type(con), "create_table", spy)
+    staged = _record_stages(monkeypatch, con)
     table = build_observation_table(
         accounts, subs, events, spine, event_types=["login", "feature_api"], con=con
     )
