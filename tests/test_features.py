@@ -566,6 +566,25 @@ def test_adoption_breadth_counts_feature_types_that_are_not_counted_columns():
     assert not any(c.startswith(("feature_y", "feature_z", "feature_w")) for c in table.columns)
 
 
+def test_no_events_and_an_empty_spine_give_plain_tables():
+    # empty pandas columns of objects carry no type; the staged tables must still build
+    as_of = pd.Timestamp("2026-04-01")
+    none = pd.Series([], dtype=object)
+    events = pd.DataFrame(
+        {"account_id": none, "timestamp": pd.to_datetime([]), "event_type": none, "user_id": none}
+    )
+    accounts = pd.DataFrame({"account_id": ["A"]})
+    spine = pd.DataFrame({"account_id": ["A"], "as_of": [as_of]})
+    row = build_observation_table(
+        accounts, _one_subscription(), events, spine, event_types=["login"]
+    ).iloc[0]
+    assert (row.logins_28d, row.active_users_28d, row.adoption_breadth_90d) == (0, 0, 0)
+    assert np.isnan(row.days_since_last_login) and row.mrr == 10.0
+    empty_spine = pd.DataFrame({"account_id": none, "as_of": pd.to_datetime([])})
+    table = build_observation_table(accounts, _one_subscription(), events, empty_spine)
+    assert len(table) == 0 and {"account_id", "as_of", "mrr"} <= set(table.columns)
+
+
 def test_as_of_must_be_midnight():
     from churnlab.errors import DataError
 
@@ -688,12 +707,14 @@ def test_a_busy_account_beyond_the_guessed_bound_rebuilds_the_counts(monkeypatch
             "user_id": "u",
         }
     )
-    n_busy = 3000  # mean ~75 events -> a guess of 2**9 - 1 or 2**10 - 1
+    # mean ~245 events: a guess of 4x that, widened to 13 bits (7 fields in 2 words);
+    # 9000 logins do not fit in 13 bits
+    n_busy = 10000
     busy = pd.DataFrame(
         {
             "account_id": "BUSY",
             "timestamp": as_of - pd.to_timedelta(np.arange(n_busy) % 80 + 1, unit="D"),
-            "event_type": np.where(np.arange(n_busy) % 3 == 0, "feature_api", "login"),
+            "event_type": np.where(np.arange(n_busy) % 10 == 0, "feature_api", "login"),
             "user_id": [f"u{i % 7}" for i in range(n_busy)],
         }
     )
@@ -716,12 +737,13 @@ def test_a_busy_account_beyond_the_guessed_bound_rebuilds_the_counts(monkeypatch
     )
     row = table.set_index("account_id").loc["BUSY"]
     logins, api = busy.event_type.eq("login").sum(), busy.event_type.eq("feature_api").sum()
-    assert (row.logins_90d, row.feature_api_90d) == (logins, api)  # 2000 and 1000
+    assert (row.logins_90d, row.feature_api_90d) == (logins, api)  # 9000 and 1000
     assert (row.active_users_90d, row.adoption_breadth_90d) == (7, 1)
     assert table.set_index("account_id").loc["Q00"].logins_7d == 0  # 03-20 is 12 days back
     assert table.set_index("account_id").loc["Q00"].logins_28d == 1
     # ids, counts, counts again (rebuilt), sparse events, user presence, running values
     assert len(staged) == 6
+    assert _temporary_tables(con) == []
 
 
 def test_packing_fits_float64_exactly_and_refuses_what_would_not():

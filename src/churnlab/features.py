@@ -5,10 +5,11 @@
 row is computed only from data strictly before its ``as_of``: events with
 ``timestamp < as_of`` and subscription rows with ``start_date < as_of`` (the
 current contract is the one covering ``as_of - 1 day``). Every ``as_of`` must
-be a midnight (a date); windows are whole calendar days. The work runs as one
-DuckDB query built with Ibis, after three small ones (the distinct ``as_of``
-days, the distinct event types and the largest event count of any account,
-which sizes the packed counters): no Python loop touches rows or accounts. How the windows avoid joining events to observations: see
+be a midnight (a date); windows are whole calendar days. The work runs as a
+few DuckDB queries built with Ibis: small ones (the distinct ``as_of`` days and
+event types, the event and account counts), the event block's stages (temporary
+tables, see :mod:`churnlab.features_events`) and the final query: no Python
+loop touches rows or accounts. How the windows avoid joining events to observations: see
 :mod:`churnlab.features_events`.
 
 Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -133,6 +135,12 @@ def _table(
             name, missing[0], "is required but missing", hint=f"columns: {list(table.columns)}"
         )
     fills = {c: ibis.null(t) for c, t in optional.items() if c not in table.columns}
+    # an empty pandas column of objects has no type: the staged tables need one
+    fills |= {
+        c: table[c].cast("string")
+        for c in ("account_id", "event_type", "user_id")
+        if c in table.columns and table[c].type().is_null()
+    }
     return table.mutate(**fills) if fills else table
 
 
@@ -179,8 +187,8 @@ def build_observation_table(
         Where to run; default: the backend of an Ibis input, else a new
         in-memory DuckDB with :data:`DUCKDB_CONFIG` (2 threads, 6 GB memory
         limit, spilling under the system temp directory, no insertion order).
-        The event block's intermediate results (per-bucket counts, user
-        presence, sparse events, running values) are created there as
+        The event block's intermediate results (account ids, per-bucket
+        counts, sparse events, user presence, running values) are created there as
         temporary tables named ``_churnlab_stage_<hex>`` and dropped before
         this returns, also when it fails.
 
@@ -237,14 +245,11 @@ def build_observation_table(
 
     keys = sp.select("account_id", "as_of").distinct()
     as_of_days = _as_of_days(backend, sp)
-    # a guess of the busiest account's event count sizes the packed counts (4x the mean,
-    # widened to the most bits that pack as densely); the engine checks it against the
-    # counts and rebuilds them when it was too small
+    # a guess of the busiest account's event count sizes the packed counts (4x the mean);
+    # the engine checks it against the counts and rebuilds them when it was too small
     n_events = int(backend.execute(ev.count()))
     n_accounts = max(1, int(backend.execute(keys.account_id.nunique())))
-    need = max(1, (4 * -(-n_events // n_accounts)).bit_length())
-    bits = max(b for b in range(need, 53) if 52 // b == 52 // need) if need <= 52 else need
-    guess = 2**bits - 1
+    guess = 4 * -(-n_events // n_accounts)
     # the event block's intermediate tables live as temporary tables until the fetch
     with _Stages(backend) as stages:
         events_table = event_block(
@@ -258,6 +263,7 @@ def build_observation_table(
             all_event_types=all_event_types,
             stage=stages,
             execute=backend.execute,
+            release=stages.drop,
         )
         win = finish_window_columns(
             events_table, windows=windows, trend_windows=trend_windows, event_types=event_types
@@ -284,7 +290,7 @@ def build_observation_table(
         )
         # via Arrow: Ibis' execute() turns every column holding a null into Python objects
         result = backend.to_pyarrow(table.order_by(["as_of", "account_id"]))
-    # self_destruct: each Arrow column is freed once converted (not two copies at the peak)
+    # self_destruct: Arrow columns are freed as they are converted
     df = result.to_pandas(
         date_as_object=False, coerce_temporal_nanoseconds=True, self_destruct=True
     )
@@ -307,10 +313,31 @@ class _Stages:
     def __enter__(self) -> _Stages:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def drop(self, table: ir.Table) -> None:
+        """Drop one staged table early (its memory is needed by the next stages)."""
+        name = table.get_name()
+        if name in self.names:
+            self.names.remove(name)
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
         # plain SQL: Ibis 12's drop_table renders an empty table name with sqlglot 30
+        self.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+    def __exit__(self, *exc: object) -> None:
+        # every table is dropped even if one drop fails; a failure of the build itself
+        # is not replaced by a failure of the clean-up
+        failed = []
         while self.names:
-            self.backend.raw_sql(f'DROP TABLE IF EXISTS "{self.names.pop()}"')
+            name = self.names.pop()
+            try:
+                self._drop(name)
+            except Exception as err:  # noqa: BLE001 - reported below, after the others
+                failed.append(f"{name}: {err}")
+        if failed:
+            warnings.warn(
+                "could not drop temporary tables: " + "; ".join(failed), RuntimeWarning, 2
+            )
 
 
 def _as_of_days(backend: object, spine: ir.Table) -> np.ndarray:

@@ -20,13 +20,14 @@ How it stays cheap (no join of events against observations):
   distinct values over the whole spine (a few dozen for month-end spines).
 * **ids**: accounts become integer ids (``aid``, their rank among the spine
   accounts, int32; the counts join them after grouping by ``account_id``,
-  the logins before) and event types small integer codes (a join with a
-  small table of the event types present).
+  the logins before). A small table of the counted event types (plus login
+  and the CSM touches) is joined to the events: what one event adds to each
+  packed word, and whether it is a login or a touch.
 * **buckets**: an event on day ``d`` counts for marker ``X`` exactly when
   ``d < X``; it is summed into the bucket of the smallest marker ``> d``
   (a hash join with a small calendar table). A hash aggregation turns the
-  event log into per-``(aid, bucket)`` counts and the last login / CSM touch
-  day; the user sightings below are one more.
+  event log into per-``(account_id, bucket)`` counts and the last login / CSM
+  touch day; the user sightings below are one more.
 * **packed counts** (:class:`Packing`): the per-type counts and the presence
   deltas below share a few float64 *words*, ``bits`` bits per count, where
   ``2**bits`` exceeds any account's number of events. Each event type's row
@@ -35,8 +36,8 @@ How it stays cheap (no join of events against observations):
   11 bits) rather than one filtered count per type, and the running-sum pass
   has one aggregate per word. DuckDB pays per aggregate, in time and in
   hash-table memory.
-* **distinct users**: the buckets a user was seen in (one row per login, the
-  repeats cancel in the window's order); per window ``w`` only the start
+* **distinct users**: the buckets a user was seen in (one row per login; a
+  repeat in one bucket neither starts nor ends a run); per window ``w`` only the start
   (``+1``) and the end (``-1`` at ``m + w``) of each run of sightings at most
   ``w`` days apart are emitted, so a running sum at marker ``X`` counts users
   seen in ``[X - w, X)`` exactly (``X`` and ``X - w`` are both markers).
@@ -237,6 +238,7 @@ def event_block(
     all_event_types: Sequence[str],
     stage: Callable[[ir.Table], ir.Table] | None = None,
     execute: Callable[[ir.Scalar], object] | None = None,
+    release: Callable[[ir.Table], None] | None = None,
 ) -> ir.Table:
     """Every event feature per ``(account_id, as_of)``.
 
@@ -260,15 +262,19 @@ def event_block(
     counted or not).
 
     Accounts are replaced by integer ids (``aid``, their rank among the spine
-    accounts) before any grouping, event types by integer codes.
+    accounts): the counts after grouping by ``account_id``, every other step
+    before grouping.
 
     ``stage``, when given, materialises intermediate tables (e.g. as temporary
     tables of the backend, see ``features.build_observation_table``): the
-    per-``(aid, bucket)`` counts and the two presence-delta tables are then
-    computed one at a time, each with the whole memory budget, rather than as
-    parts of one query whose hash tables all live at once (and spill).
+    account ids, the per-bucket counts, the sparse events, the user presence
+    and the running values are then computed one at a time, each with the
+    whole memory budget, rather than as parts of one query whose hash tables
+    all live at once (and spill). ``release`` drops a staged table that no
+    later step reads.
     """
     stage = stage or (lambda table: table)
+    release = release or (lambda table: None)
     offsets = marker_offsets(windows, trend_windows)
     cal_df = marker_calendar(as_of_days, offsets)
     first = int(cal_df.key.iloc[0])
@@ -323,21 +329,25 @@ def event_block(
         counts = counts.select(*counts.columns[1:-1], aid=counts.aid.cast("int32"))
         return pack, count_words, stage(counts)
 
-    pack, count_words, counts = packed_counts(max_events_per_account)
-    if execute is not None:
-        # the bound was a guess: the exact one is the largest per-account sum of n, and
-        # the counts are built again when a packed field overflowed (2**bits or more)
+    if execute is None:
+        pack, count_words, counts = packed_counts(max_events_per_account)
+    else:
+        # the bound is a guess, widened to the most bits that need no more words; the
+        # exact bound is the largest per-account sum of n, and the counts are built
+        # again when a packed field overflowed (2**bits or more)
+        pack, count_words, counts = packed_counts(_widest(max_events_per_account, len(fields)))
         per_account = counts.group_by("aid").aggregate(n=counts.n.sum())
         top = execute(per_account.n.max())
         top = 0 if top is None or pd.isna(top) else int(top)
         if top >= 1 << pack.bits:
+            release(counts)
             pack, count_words, counts = packed_counts(top)
-    # the earliest such event before as_of is the earliest one overall if that is before as_of
     # the sparse event types read directly (firsts, median resolution, last NPS): one scan
     sparse = events.filter(
         events.event_type.isin([ONBOARDING_COMPLETED, FIRST_VALUE, TICKET_RESOLVED, NPS])
     )
     sparse = stage(sparse.select("account_id", "timestamp", "event_type", "value"))
+    # the earliest such event before as_of is the earliest one overall if that is before as_of
     rare = sparse.filter(sparse.event_type.isin([ONBOARDING_COMPLETED, FIRST_VALUE]))
     rare = rare.join(ids, "account_id")
     rare = rare.mutate(dn=day_number(rare.timestamp).cast("int32"))
@@ -371,6 +381,8 @@ def event_block(
         last_csm_touch_day=per.last_csm_touch_day.max().over(run),
     )
     cum = stage(cum)
+    release(counts)
+    release(au)
     # one row per observation: the running values at as_of - o, one join per offset
     at_offset = {
         o: cum.select(
@@ -413,10 +425,11 @@ def event_block(
 class Packing:
     """Several non-negative running counts in one float64 column (fewer window aggregates).
 
-    Every running value (a count of events, users or feature types of one
-    account up to a marker) lies in ``[0, 2**bits)`` with ``bits`` the bit
-    length of ``max_events_per_account``: no account has more events, users
-    seen or feature types used than events. ``52 // bits`` fields share a
+    Every running value (a count of events or users of one account up to a
+    marker) lies in ``[0, 2**bits)`` with ``bits`` the bit length of
+    ``max_events_per_account``, when that bounds every account's event count:
+    no account has more users seen than events. (:func:`event_block` may start
+    from a guess and checks it against the exact count.) ``52 // bits`` fields share a
     float64 word, ``sum(value_j * 2**(bits * j))``: every partial sum is an
     integer of absolute value below ``2**52`` (each field of it is within
     ``(-2**bits, 2**bits)``), so float64 sums are exact (and cheaper than
@@ -451,6 +464,16 @@ class Packing:
     def unpack(self, word: ir.IntegerValue, field: str) -> ir.IntegerValue:
         """The value of ``field`` in a (running) word."""
         return (word >> self.shift[field]) & ((1 << self.bits) - 1)
+
+
+def _widest(guess: int, n_fields: int) -> int:
+    """The largest bound whose :class:`Packing` of ``n_fields`` needs no more words than ``guess``'s."""
+    need = min(52, max(1, int(guess).bit_length()))
+
+    def words(bits: int) -> int:
+        return -(-n_fields // (52 // bits))
+
+    return (1 << max(b for b in range(need, 53) if words(b) == words(need))) - 1
 
 
 def _pair_key(aid: ir.IntegerValue, day: ir.IntegerValue) -> ir.IntegerValue:
