@@ -145,24 +145,15 @@ def _bucketed(table: ir.Table, key: ir.IntegerValue, calendar: ir.Table, first: 
     return joined.select(*[t[c] for c in table.columns if c != "b"], b=calendar.bucket)
 
 
-def _event_rows(
-    events: ir.Table, ids: ir.Table, types: ir.Table | None, calendar: ir.Table, first: int
-) -> ir.Table:
-    """Event rows with integer account id ``aid``, day ``dn``, bucket ``b`` and type columns.
-
-    Events of accounts outside ``ids`` or of types outside ``types`` are dropped;
-    with ``types=None`` the rows keep ``user_id`` instead of type columns.
-    """
-    joined = events.join(ids, "account_id")
-    if types is None:
-        extra = {"user_id": joined.user_id}
-    else:
-        joined = joined.join(types, "event_type")
-        extra = {c: joined[c] for c in types.columns if c != "event_type"}
+def _login_rows(logins: ir.Table, ids: ir.Table, calendar: ir.Table, first: int) -> ir.Table:
+    """``(aid, user_id, b)`` per login of a spine account (``b``: its bucket)."""
+    joined = logins.join(ids, "account_id")
     rows = joined.select(
-        aid=joined.aid.cast("int32"), dn=day_number(joined.timestamp).cast("int32"), **extra
+        aid=joined.aid.cast("int32"),
+        user_id=joined.user_id,
+        dn=day_number(joined.timestamp).cast("int32"),
     )
-    return _bucketed(rows, rows.dn + 1, calendar, first)
+    return _bucketed(rows, rows.dn + 1, calendar, first).select("aid", "user_id", "b")
 
 
 def _user_presence(
@@ -187,7 +178,6 @@ def _user_presence(
     neither starts nor ends a run.
     """
     order = {"group_by": ["aid", "user_id"], "order_by": "b"}
-    logins = logins.select("aid", "user_id", "b")  # the window carries no other column
     seen = logins.mutate(prev=logins.b.lag().over(**order), nxt=logins.b.lead().over(**order))
     starts = {
         f"au{w}": (seen.prev.isnull() | (seen.prev + w < seen.b)).cast("int64") for w in windows
@@ -356,7 +346,7 @@ def event_block(
         first_value_day=rare.dn.min(where=rare.event_type == FIRST_VALUE),
     )
     logins = events.filter((events.event_type == LOGIN) & events.user_id.notnull())
-    logins = _event_rows(logins, ids, None, calendar, first)
+    logins = _login_rows(logins, ids, calendar, first)
     au = stage(_user_presence(logins, user_windows, pack, calendar, first))
 
     obs = keys.join(ids, "account_id")
