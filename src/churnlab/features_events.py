@@ -33,7 +33,7 @@ How it stays cheap (no join of events against observations):
   ``2**bits`` exceeds any account's number of events. Each event type's row
   in the type table holds what one event adds to each word, so the
   aggregation is a few sums per ``(aid, bucket)`` (4 for 16 counted types at
-  11 bits) rather than one filtered count per type, and the running-sum pass
+  11 to 13 bits) rather than one filtered count per type, and the running-sum pass
   has one aggregate per word. DuckDB pays per aggregate, in time and in
   hash-table memory.
 * **distinct users**: the buckets a user was seen in (one row per login; a
@@ -316,7 +316,9 @@ def event_block(
             n=ev.count(),
         )
         counts = counts.join(ids, "account_id")
-        counts = counts.select(*counts.columns[1:-1], aid=counts.aid.cast("int32"))
+        counts = counts.select(
+            "b", *count_words, "login_day", "last_csm_touch_day", "n", aid=counts.aid.cast("int32")
+        )
         return pack, count_words, stage(counts)
 
     if execute is None:
