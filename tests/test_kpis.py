@@ -14,7 +14,7 @@ from churnlab.kpis import (
     onboarding_completion,
     time_to_value,
 )
-from churnlab.periods import active_periods
+from churnlab.observations.periods import active_periods
 
 T = pd.Timestamp
 GRACE = 30

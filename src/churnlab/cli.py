@@ -145,7 +145,7 @@ def validate(
     Exit code 1 when the data breaks a rule (the message names the file, column,
     rule and offending rows), 2 when the parameters are invalid.
     """
-    from churnlab.pipeline import load_inputs
+    from churnlab.run.steps import load_inputs
 
     try:
         cfg = _params(params_file, overlay, override)
@@ -180,6 +180,14 @@ def run(
             "--send", help="Mail the report when the run succeeds (a failure notice when it fails)."
         ),
     ] = False,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Run the notebooks' steps in this process instead of executing the notebooks: "
+            "faster, the same data files and report, but no executed notebooks in the run folder.",
+        ),
+    ] = False,
     params_file: ParamsFile = Path(DEFAULT_PARAMS_FILE),
     overlay: Overlay = None,
     override: Override = None,
@@ -191,7 +199,7 @@ def run(
     when it succeeds. Exit codes: 0 success, 1 the run failed, 2 bad parameters,
     3 delivery failed.
     """
-    from churnlab.runner import run_pipeline
+    from churnlab.run.runner import run_pipeline
 
     extra = list(override or [])
     if as_of is not None:
@@ -199,7 +207,7 @@ def run(
     try:
         cfg = _params(params_file, overlay, extra)
         with _RunProgress(out) as progress:
-            result = run_pipeline(cfg, only=only or (), progress=progress)
+            result = run_pipeline(cfg, only=only or (), progress=progress, in_process=in_process)
     except ChurnlabError as exc:
         raise _fail(exc) from None
     _print_summary(result)
@@ -225,6 +233,7 @@ class _RunProgress:
         )
         self.overall = None
         self.current = None
+        self.cells_seen = False
 
     def __enter__(self) -> _RunProgress:
         self.progress.start()
@@ -237,11 +246,15 @@ class _RunProgress:
         p = self.progress
         if event == "start":
             self.overall = p.add_task("pipeline", total=len(info["stages"]))
-        elif event == "notebook_start":
+        elif event == "stage_start":
             self.current = p.add_task(f"  {info['name']}", total=None)
+            self.cells_seen = False
         elif event == "cell" and self.current is not None:
+            self.cells_seen = True
             p.update(self.current, total=info["total"], completed=info["done"])
-        elif event == "notebook_end" and self.current is not None:
+        elif event == "stage_end" and self.current is not None:
+            if not self.cells_seen:  # in-process: no cell progress, one step
+                p.update(self.current, total=1, completed=1)
             status = info["record"]["status"]
             mark = "[green]ok[/]" if status == "succeeded" else "[red]FAILED[/]"
             p.update(self.current, description=f"  {info['name']} {mark}")
@@ -256,32 +269,34 @@ def _print_summary(result) -> None:
         out.print(f"report: {result.report}")
     else:
         out.print(f"[red]run failed[/]: {result.run_dir}")
-        for nb in m["notebooks"]:
-            if nb["status"] != "succeeded":
-                err = nb.get("error", {})
+        for stage in result.stages:
+            if stage["status"] != "succeeded":
+                err = stage.get("error", {})
                 where = (
                     f"cell {err.get('cell_index')}"
                     if err.get("cell_index") is not None
                     else "setup"
+                    if stage.get("notebook")
+                    else "in-process"
                 )
                 out.print(
-                    f"  {nb['name']} ({where}): {err.get('ename')}: {err.get('evalue')}",
+                    f"  {stage['name']} ({where}): {err.get('ename')}: {err.get('evalue')}",
                     markup=False,
                     highlight=False,
                 )
-                if nb.get("notebook"):
+                if stage.get("notebook"):
                     out.print(
-                        f"  executed notebook with the error: {result.run_dir / nb['notebook']}"
+                        f"  executed notebook with the error: {result.run_dir / stage['notebook']}"
                     )
+                out.print("  the traceback is in the manifest (stages[].error.traceback)")
         out.print("reports/latest still points to the previous successful run.")
 
 
 def _send_after_run(cfg: Params, result) -> None:
-    from churnlab.delivery import send_failure_notice, send_run
-    from churnlab.pipeline import delivery_settings
+    from churnlab.delivery import DeliverySettings, send_failure_notice, send_run
 
     try:
-        settings = delivery_settings(cfg)
+        settings = DeliverySettings.from_params(cfg.delivery)
         if result.succeeded:
             sent = send_run(result.run_dir, settings)
             out.print(f"mailed the report ({sent.message_id}) to {', '.join(sent.recipients)}")
@@ -325,13 +340,12 @@ def send(
     (default CHURNLAB_SMTP_USER / CHURNLAB_SMTP_PASSWORD). A run is never mailed twice
     unless --force. Exit codes: 0 sent, 2 bad parameters, 3 delivery failed.
     """
-    from churnlab.delivery import send_failure_notice, send_run
-    from churnlab.pipeline import delivery_settings
+    from churnlab.delivery import DeliverySettings, send_failure_notice, send_run
 
     try:
         cfg = _params(params_file, overlay, override)
         folder = _resolve_run_dir(cfg, run_dir)
-        settings = delivery_settings(cfg)
+        settings = DeliverySettings.from_params(cfg.delivery)
         sender = send_failure_notice if failure_notice else send_run
         result = sender(folder, settings, dry_run=dry_run, force=force)
     except ChurnlabError as exc:
@@ -346,15 +360,17 @@ def send(
 
 
 def _resolve_run_dir(cfg: Params, run_dir: str) -> Path:
+    from churnlab.run import ReportsFolder, RunFolder
+
     if run_dir == "latest":
-        latest = cfg.path(cfg.run.reports_dir) / "latest"
-        if not latest.exists():
-            raise RunError(f"{latest} does not exist yet: run `churnlab run` first")
-        return latest.resolve()
-    folder = Path(run_dir)
-    if not (folder / "manifest.json").exists():
-        raise RunError(f"{folder} is not a run folder (no manifest.json)")
-    return folder
+        reports = ReportsFolder(cfg.path(cfg.run.reports_dir))
+        if not reports.latest.exists():
+            raise RunError(f"{reports.latest} does not exist yet: run `churnlab run` first")
+        return reports.latest.resolve()
+    folder = RunFolder(run_dir)
+    if not folder.manifest.exists():
+        raise RunError(f"{folder.path} is not a run folder (no {folder.manifest.name})")
+    return folder.path
 
 
 def main() -> None:  # pragma: no cover - entry point

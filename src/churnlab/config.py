@@ -187,7 +187,7 @@ class DeliveryParams(_Section):
     recipients: list[str] = Field(default_factory=list)
     failure_recipients: list[str] = Field(default_factory=list)
     sender: str = "churnlab@localhost"
-    subject: str = "Churn report {as_of}: {arr_at_risk} ARR at risk in the next 90 days"
+    subject: str = "Churn report {as_of}: {arr_at_risk} ARR at risk in the next {days} days"
     attach_csv: bool = True
     max_retries: int = Field(3, ge=0, le=10)
     backoff_seconds: float = Field(2.0, ge=0)

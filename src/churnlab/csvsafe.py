@@ -13,17 +13,18 @@ Only text cells are touched: numeric columns, and numbers inside mixed
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import pandas as pd
 from pandas.api.types import is_object_dtype, is_string_dtype
 
+from churnlab.atomic import write_bytes
+
 #: Leading characters that make a spreadsheet evaluate a cell (OWASP CSV injection).
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_PATTERN = r"^[=+\-@\t\r]"
 
-__all__ = ["FORMULA_PREFIXES", "atomic_write_bytes", "neutralise_formulas", "write_csv"]
+__all__ = ["FORMULA_PREFIXES", "neutralise_formulas", "write_csv"]
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -78,8 +79,7 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     target = Path(path)
     data = neutralise_formulas(df).to_csv(index=False, lineterminator="\n").encode("utf-8")
-    atomic_write_bytes(target, data)
-    return target
+    return write_bytes(target, data)
 
 
 def _neutralise_series(values: pd.Series) -> pd.Series:
@@ -108,21 +108,3 @@ def _neutralise_label(label: object) -> object:
     if isinstance(label, str) and label.startswith(FORMULA_PREFIXES):
         return "'" + label
     return label
-
-
-def atomic_write_bytes(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` via a temporary file and :func:`os.replace`."""
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    # os.open with mode 0o666 respects the umask, like a normal open(); keep an existing
-    # file's permissions so that replacing it does not change who may read it.
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o666
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

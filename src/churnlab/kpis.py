@@ -26,9 +26,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnlab.periods import coverage_matrix
+from churnlab.observations.periods import coverage_matrix
+from churnlab.vocabulary import touch_tier
 
-TIERS = ("high_touch", "low_touch", "tech_touch")
+__all__ = [
+    "annualise",
+    "cohort_retention",
+    "customer_ltv",
+    "kpi_overview",
+    "kpi_table",
+    "last_complete_month",
+    "month_starts",
+    "monthly_kpis",
+    "onboarding_completion",
+    "tier_summary",
+    "time_to_value",
+]
+
 DEFAULT_TIER_THRESHOLDS = (12_000.0, 60_000.0)
 
 
@@ -38,19 +52,6 @@ def annualise(monthly_rate):
     Works on floats, numpy arrays and pandas objects; 2% monthly is 21.53% annual.
     """
     return 1 - (1 - monthly_rate) ** 12
-
-
-def touch_tier_from_arr(
-    arr, low_touch_min_arr: float = 12_000.0, high_touch_min_arr: float = 60_000.0
-) -> np.ndarray:
-    """Touch tier of each ARR: ``high_touch`` from ``high_touch_min_arr``,
-    ``low_touch`` from ``low_touch_min_arr``, else ``tech_touch``."""
-    arr = np.asarray(arr, dtype=float)
-    return np.where(
-        arr >= high_touch_min_arr,
-        "high_touch",
-        np.where(arr >= low_touch_min_arr, "low_touch", "tech_touch"),
-    )
 
 
 def month_starts(start, end) -> pd.DatetimeIndex:
@@ -85,7 +86,7 @@ def _segment_values(
         return np.full(shape, "all", dtype=object)
     if segment == "touch_tier":
         arr = 12 * np.where(active_at_start, mrr_at_start, mrr_at_end)
-        return touch_tier_from_arr(arr, *tier_thresholds).astype(object)
+        return touch_tier(arr, tier_thresholds).astype(object)
     if accounts is None or segment not in accounts.columns:
         raise ValueError(f"segment '{segment}' is not 'touch_tier' nor a column of accounts")
     static = accounts.assign(account_id=accounts["account_id"].astype(str)).set_index("account_id")[
@@ -412,14 +413,41 @@ def cohort_retention(
     return matrix
 
 
-__all__ = [
-    "annualise",
-    "cohort_retention",
-    "customer_ltv",
-    "kpi_table",
-    "month_starts",
-    "monthly_kpis",
-    "onboarding_completion",
-    "time_to_value",
-    "touch_tier_from_arr",
-]
+#: The headline columns of :func:`kpi_overview`, in order.
+OVERVIEW_COLUMNS = (
+    "month",
+    "active_accounts",
+    "arr",
+    "logo_churn_rate",
+    "gross_revenue_retention",
+    "net_revenue_retention",
+    "expansion_rate",
+)
+
+
+def kpi_overview(kpis: pd.DataFrame, months: int = 6) -> pd.DataFrame:
+    """The overall KPI rows (``segment == "all"``) of the last ``months`` months, headline columns."""
+    overall = kpis[kpis["segment"] == "all"]
+    return overall[[c for c in OVERVIEW_COLUMNS if c in overall]].tail(months)
+
+
+def tier_summary(kpis: pd.DataFrame, months: int = 6) -> pd.DataFrame:
+    """Average monthly logo churn, GRR, NRR and expansion per segment over the last ``months``.
+
+    ``accounts_now`` is each segment's active accounts in the last month.
+    """
+    recent = sorted(kpis["month"].unique())[-months:]
+    part = kpis[kpis["month"].isin(recent)]
+    cols = ["logo_churn_rate", "gross_revenue_retention", "net_revenue_retention", "expansion_rate"]
+    table = part.groupby("segment")[cols].mean()
+    table["accounts_now"] = part[part["month"] == recent[-1]].set_index("segment")[
+        "active_accounts"
+    ]
+    return table
+
+
+def last_complete_month(data_end: pd.Timestamp) -> pd.Timestamp:
+    """First day of the last calendar month that the data covers completely."""
+    nxt = data_end + pd.Timedelta(days=1)
+    month_start = data_end.replace(day=1)
+    return month_start if nxt.month != data_end.month else month_start - pd.DateOffset(months=1)

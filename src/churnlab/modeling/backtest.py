@@ -1,4 +1,4 @@
-"""Honest evaluation: rolling-origin backtest, and model comparison.
+"""Honest evaluation: rolling-origin backtest, and model comparison (:class:`ModelComparison`).
 
 Rolling origin (time-stamped observation tables). The last ``n_folds *
 test_months`` calendar months of ``as_of`` dates are cut into ``n_folds``
@@ -32,7 +32,8 @@ from churnlab.errors import ModelError
 from churnlab.modeling.fitting import fit_churn_model, label_closed_before
 from churnlab.modeling.leakage import LEAK_AUC, leak_check
 from churnlab.modeling.metrics import LOWER_IS_BETTER, evaluate
-from churnlab.modeling.train import feature_columns, is_snapshot
+from churnlab.modeling.train import is_snapshot
+from churnlab.observations.schema import feature_columns
 
 ROLLING = "rolling_origin"
 KFOLD = "stratified_kfold"
@@ -74,11 +75,6 @@ class BacktestResult:
         per_fold = self.folds.set_index("fold")[cols]
         pooled = pd.DataFrame([{c: self.pooled[c] for c in cols}], index=["pooled"])
         return pd.concat([per_fold, pooled])
-
-    def __deepcopy__(self, memo: dict) -> BacktestResult:
-        # Results are never modified after creation; pandas deep-copies ``attrs``
-        # (where ``compare_models`` keeps them) on every operation, so share instead.
-        return self
 
     def _repr_html_(self) -> str:
         head = f"<p><b>{self.model_kind}</b> backtest ({self.scheme}): {self.note}</p>"
@@ -247,6 +243,52 @@ def rolling_origin_backtest(
     )
 
 
+@dataclass(frozen=True)
+class ModelComparison:
+    """Result of :func:`compare_models`: pooled backtest metrics per model and the champion.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Index ``model``; the pooled metrics of :func:`~churnlab.modeling.metrics.evaluate`,
+        ``<metric>_fold_mean`` and ``<metric>_fold_std``, ``scheme`` and a boolean
+        ``champion`` column.
+    champion : str
+        The model with the best pooled ``metric``.
+    metric : str
+        The metric that chose the champion.
+    backtests : dict of str to BacktestResult
+        Each model's backtest (folds, test-fold predictions, suspected leaks).
+    """
+
+    table: pd.DataFrame
+    champion: str
+    metric: str
+    backtests: dict[str, BacktestResult]
+
+    #: The columns :meth:`summary` shows, in order.
+    SUMMARY_COLUMNS = (
+        "roc_auc", "pr_auc", "brier", "log_loss", "ece",
+        "lift_10", "lift_20", "capture_10", "capture_20", "scheme",
+    )  # fmt: skip
+
+    def summary(self) -> pd.DataFrame:
+        """The headline metrics of each model (ranking, probabilities, lift, scheme)."""
+        return self.table[[c for c in self.SUMMARY_COLUMNS if c in self.table]]
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<p><b>Model comparison</b>: champion <b>{self.champion}</b> by pooled "
+            f"{self.metric} on the {self.table['scheme'].iloc[0]} backtest.</p>"
+        )
+        return head + self.summary().to_html(float_format="{:.3f}".format)
+
+    def __repr__(self) -> str:
+        return f"ModelComparison(champion={self.champion!r}, metric={self.metric!r})\n" + repr(
+            self.summary()
+        )
+
+
 def compare_models(
     table: pd.DataFrame,
     *,
@@ -254,7 +296,7 @@ def compare_models(
     metric: str = "pr_auc",
     params: dict[str, dict] | None = None,
     **backtest_kwargs,
-) -> pd.DataFrame:
+) -> ModelComparison:
     """Backtest several model kinds on the same folds and pick the champion.
 
     Parameters
@@ -273,11 +315,7 @@ def compare_models(
 
     Returns
     -------
-    pandas.DataFrame
-        Index ``model``; pooled metrics, ``<metric>_fold_mean`` and ``<metric>_fold_std``,
-        ``scheme`` and a boolean ``champion`` column. ``attrs["champion"]`` and
-        ``attrs["metric"]`` name the winner and the metric; ``attrs["backtests"]``
-        maps each kind to its ``BacktestResult`` (test-fold predictions for plots).
+    ModelComparison
     """
     params = params or {}
     rows, results = [], {}
@@ -299,8 +337,7 @@ def compare_models(
     out = pd.DataFrame(rows).set_index("model")
     champion = choose_champion(out, metric)
     out["champion"] = out.index == champion
-    out.attrs.update({"champion": champion, "metric": metric, "backtests": results})
-    return out
+    return ModelComparison(table=out, champion=champion, metric=metric, backtests=results)
 
 
 def choose_champion(comparison: pd.DataFrame, metric: str) -> str:

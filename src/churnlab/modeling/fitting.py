@@ -23,7 +23,8 @@ import pandas as pd
 from churnlab.errors import ModelError
 from churnlab.modeling.calibration import calibrate
 from churnlab.modeling.model import ChurnModel
-from churnlab.modeling.train import feature_columns, fit_baseline, fit_lightgbm, holdout_split
+from churnlab.modeling.train import fit_baseline, fit_lightgbm, holdout_split
+from churnlab.observations.schema import feature_columns
 
 
 def label_closed_before(

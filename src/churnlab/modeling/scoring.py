@@ -19,9 +19,8 @@ would put nearly every account above 90, leaving the bands empty.
 Bands: ``red`` when ``health_score < red_below``, ``green`` when
 ``health_score >= green_from``, ``yellow`` otherwise (params.yaml ``health``).
 
-Touch tiers from ARR (params.yaml ``tiers``): ``high_touch`` when
-``arr >= high_touch_min_arr``, ``low_touch`` when ``arr >= low_touch_min_arr``,
-``tech_touch`` below (and when ARR is missing).
+Touch tiers from ARR (params.yaml ``tiers``) by :func:`churnlab.vocabulary.tier_rule`:
+``tech_touch`` below both thresholds and when ARR is missing.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.errors import ModelError
+from churnlab.vocabulary import touch_tier
 
 SCORE_COLUMNS = [
     "account_id",
@@ -62,13 +62,6 @@ def health_band(score, bands: tuple[float, float] = (40, 70)) -> np.ndarray:
         raise ModelError(f"health bands must satisfy red_below <= green_from, got {bands}")
     s = np.asarray(score, dtype=float)
     return np.where(s < red_below, "red", np.where(s >= green_from, "green", "yellow"))
-
-
-def touch_tier(arr, thresholds: tuple[float, float] = (12000, 60000)) -> np.ndarray:
-    """``tech_touch`` / ``low_touch`` (ARR >= thresholds[0]) / ``high_touch`` (>= thresholds[1])."""
-    low_min, high_min = thresholds
-    a = np.asarray(arr, dtype=float)
-    return np.where(a >= high_min, "high_touch", np.where(a >= low_min, "low_touch", "tech_touch"))
 
 
 def score_accounts(

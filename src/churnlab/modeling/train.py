@@ -44,20 +44,6 @@ LIGHTGBM_DEFAULTS: dict = {
 BASELINE_BLAS_THREADS = 1
 
 
-def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Split a table's feature columns into (numeric, categorical).
-
-    Delegates to ``churnlab.features.feature_columns`` (imported lazily: it
-    pulls in Ibis), so the whole project shares one definition: ``features.META_COLUMNS``
-    are excluded, numeric/bool columns are numeric, datetimes are dropped,
-    everything else is categorical.
-    """
-    from churnlab.features import feature_columns as shared
-
-    numeric, categorical = shared(table)
-    return list(numeric), list(categorical)
-
-
 def is_snapshot(table: pd.DataFrame) -> bool:
     """True for snapshot data: a single ``as_of`` or ``checkpoint == "snapshot"``."""
     if "checkpoint" in table.columns and (table["checkpoint"] == "snapshot").all():

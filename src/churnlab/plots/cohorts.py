@@ -11,14 +11,12 @@ import numpy as np
 import pandas as pd
 
 from churnlab.plots.style import COLORS, PALETTE, churnlab_style, new_axes
+from churnlab.vocabulary import feature_label
 
 
 def _readable(feature: str) -> str:
-    """The findings' readable feature name, capitalised ("Logins in the last 7 days")."""
-    from churnlab.cohort_findings import feature_label
-
-    text = feature_label(feature, {})
-    return text[:1].upper() + text[1:]
+    """The feature's label ("Logins in the last 7 days")."""
+    return feature_label(feature)
 
 
 def _forest_rows(summary: pd.DataFrame, top: int) -> pd.DataFrame:
@@ -176,7 +174,7 @@ def plot_km(
     """
     from lifelines import KaplanMeierFitter
 
-    from churnlab.survival import _as_arrays
+    from churnlab.cohorts.survival import _as_arrays
 
     d, e, g = _as_arrays(durations, events, groups)
     fig, ax = new_axes(ax)

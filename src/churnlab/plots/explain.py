@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from churnlab.explain import ShapResult, feature_label, global_importance
+from churnlab.explain import ShapResult, global_importance
 from churnlab.plots.style import COLORS, EMAIL_WIDTH_IN, churnlab_style, new_axes
+from churnlab.vocabulary import feature_label
 
 _CMAP = "coolwarm"
 

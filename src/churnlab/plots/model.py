@@ -17,9 +17,7 @@ from sklearn.metrics import (
 )
 
 from churnlab.plots.style import COLORS, RC, new_axes
-
-BANDS = ("red", "yellow", "green")
-TIERS = ("high_touch", "low_touch", "tech_touch")
+from churnlab.vocabulary import BANDS, TIERS
 
 
 def plot_calibration(curve: pd.DataFrame, ax=None, *, label: str = "model"):

@@ -1,56 +1,189 @@
-"""The report's first screen as data (``headline.json``): KPIs, changes, ARR at risk, renewals."""
+"""The report's first screen as data: the typed :class:`Headline` (``headline.json``).
+
+The report stage writes it; the report template, the email and the next run's comparison
+read it, all through :meth:`Headline.read`, so a field has one name everywhere.
+``schema_version`` is written with it; headlines of runs made before it was recorded
+(version 0) are read too (they may name the ARR at risk ``arr_at_risk_90d``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from churnlab.atomic import write_json
 from churnlab.config import Params
+from churnlab.errors import RunError
+from churnlab.vocabulary import Vocabulary, vocabulary
 
-#: KPI tiles: (key in kpis.csv, label, kind, higher is better)
-KPI_TILES: tuple[tuple[str, str, str, bool], ...] = (
-    ("logo_churn_rate", "Logo churn (monthly)", "rate", False),
-    ("gross_revenue_retention", "Gross revenue retention (monthly)", "rate", True),
-    ("net_revenue_retention", "Net revenue retention (monthly)", "rate", True),
-    ("arr", "ARR", "money", True),
+__all__ = [
+    "HEADLINE_SCHEMA_VERSION",
+    "KPI_TILES",
+    "Headline",
+    "KpiTile",
+    "Renewal",
+    "build_headline",
+    "overall_kpis",
+]
+
+#: Version of the headline's fields; bump it when a field is renamed or changes meaning.
+HEADLINE_SCHEMA_VERSION = 1
+
+#: KPI tiles from ``kpis.csv``: (column, kind, higher is better). Labels: the vocabulary.
+KPI_TILES: tuple[tuple[str, str, bool], ...] = (
+    ("logo_churn_rate", "rate", False),
+    ("gross_revenue_retention", "rate", True),
+    ("net_revenue_retention", "rate", True),
+    ("arr", "money", True),
 )
+#: The tile of the expected ARR at risk in the renewal window.
+ARR_AT_RISK = "arr_at_risk"
 
 
-def fmt_money(value: float | None) -> str:
-    """$1.2M / $45.3k / $950 style amounts."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    sign = "-" if value < 0 else ""
-    v = abs(float(value))
-    if v >= 1e6:
-        return f"{sign}${v / 1e6:,.2f}M"
-    if v >= 1e4:
-        return f"{sign}${v / 1e3:,.1f}k"
-    return f"{sign}${v:,.0f}"
+@dataclass(frozen=True)
+class KpiTile:
+    """One KPI tile: the value, its display, the change since the previous run."""
+
+    key: str
+    label: str
+    kind: str
+    value: float | None
+    display: str
+    change_display: str
+    good: bool | None
+    series: list[float | None] = field(default_factory=list)
+    sparkline: str | None = None
 
 
-def fmt_rate(value: float | None, digits: int = 1) -> str:
-    """0.0213 -> '2.1%'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{100 * float(value):.{digits}f}%"
+@dataclass(frozen=True)
+class Renewal:
+    """One row of the renewal map's top accounts."""
+
+    account_id: str
+    name: str | None = None
+    touch_tier: str | None = None
+    arr: float | None = None
+    renewal_date: str | None = None
+    churn_probability: float | None = None
+    expected_arr_at_risk: float | None = None
+    health_score: float | None = None
+    health_band: str | None = None
+    reasons: str | None = None
 
 
-def fmt_change(kind: str, delta: float | None) -> str:
-    """A change since the previous run: '+0.3 pp', '-$12.0k', 'no earlier run'."""
-    if delta is None or (isinstance(delta, float) and math.isnan(delta)):
-        return "first run"
-    if kind == "rate":
-        return f"{100 * delta:+.1f} pp"
-    return ("+" if delta >= 0 else "") + fmt_money(delta)
+@dataclass(frozen=True)
+class Headline:
+    """The report's first screen: KPIs with their changes, ARR at risk, top renewals.
+
+    Attributes
+    ----------
+    as_of, run_id, title, company : str
+        The scoring date, the run and the report's title and company.
+    kpi_month : str
+        ``YYYY-MM`` of the KPIs shown (the last complete month).
+    kpis : list of KpiTile
+        The tiles, ARR at risk last.
+    arr_at_risk : float
+        Expected ARR at risk (churn probability x ARR) over the renewals in the window.
+    arr_at_risk_display : str
+        ``arr_at_risk`` formatted for reading (``$1.61M``).
+    renewal_window_days, renewals_in_window : int
+        The window and how many accounts renew in it.
+    top_renewals : list of Renewal
+        The renewals with the most expected ARR at risk.
+    charts : dict of str to str
+        Chart name -> path relative to the run folder.
+    schema_version : int
+        :data:`HEADLINE_SCHEMA_VERSION` when written.
+    """
+
+    as_of: str
+    run_id: str
+    title: str
+    company: str
+    kpi_month: str
+    kpis: list[KpiTile]
+    arr_at_risk: float
+    arr_at_risk_display: str
+    renewal_window_days: int
+    renewals_in_window: int
+    top_renewals: list[Renewal]
+    charts: dict[str, str] = field(default_factory=dict)
+    schema_version: int = HEADLINE_SCHEMA_VERSION
+
+    def kpi(self, key: str) -> KpiTile | None:
+        """The tile of ``key``, or None."""
+        return next((t for t in self.kpis if t.key == key), None)
+
+    def replace(self, **changes: Any) -> Headline:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able form written to ``headline.json``."""
+        return dataclasses.asdict(self)
+
+    def write(self, path: Path) -> Path:
+        """Write ``headline.json`` atomically."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def read(cls, path: Path) -> Headline:
+        """Read a ``headline.json`` of any schema version this release knows.
+
+        Raises
+        ------
+        RunError
+            The file is missing, is not JSON, or has a newer schema version.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RunError(
+                f"{path} is missing: the report stage of that run did not finish"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{path} cannot be read as JSON ({exc})") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "headline") -> Headline:
+        """Build a headline from its JSON form (versions 0 and 1)."""
+        if not isinstance(data, Mapping):
+            raise RunError(f"{source}: a headline is a JSON object")
+        version = int(data.get("schema_version", 0))
+        if version > HEADLINE_SCHEMA_VERSION:
+            raise RunError(
+                f"{source}: headline schema version {version} is newer than this churnlab "
+                f"reads ({HEADLINE_SCHEMA_VERSION}); upgrade churnlab"
+            )
+        risk = data.get("arr_at_risk", data.get("arr_at_risk_90d"))
+        return cls(
+            as_of=str(data.get("as_of", "")),
+            run_id=str(data.get("run_id", "")),
+            title=str(data.get("title", "")),
+            company=str(data.get("company", "")),
+            kpi_month=str(data.get("kpi_month", "")),
+            kpis=[_known(KpiTile, t) for t in data.get("kpis") or []],
+            arr_at_risk=float(risk) if risk is not None else float("nan"),
+            arr_at_risk_display=str(data.get("arr_at_risk_display") or ""),
+            renewal_window_days=int(data.get("renewal_window_days") or 0),
+            renewals_in_window=int(data.get("renewals_in_window") or 0),
+            top_renewals=[_known(Renewal, r) for r in data.get("top_renewals") or []],
+            charts=dict(data.get("charts") or {}),
+            schema_version=HEADLINE_SCHEMA_VERSION,
+        )
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+def _known(kind: type, row: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(kind)}
+    return kind(**{k: v for k, v in row.items() if k in names})
 
 
 def overall_kpis(kpis: pd.DataFrame) -> pd.DataFrame:
@@ -62,94 +195,92 @@ def overall_kpis(kpis: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_headline(
-    run_dir: Path, cfg: Params, previous_run_dir: Path | None = None
-) -> dict[str, Any]:
-    """Assemble ``headline.json`` from a run directory's files.
+    kpis: pd.DataFrame,
+    renewal_map: pd.DataFrame,
+    cfg: Params,
+    *,
+    as_of: str,
+    run_id: str,
+    previous: Headline | None = None,
+    words: Vocabulary | None = None,
+) -> Headline:
+    """Assemble the headline from the run's KPI table and renewal map.
 
     Parameters
     ----------
-    run_dir : Path
-        The run directory holding ``kpis.csv`` and ``renewal_map.csv``.
+    kpis : pandas.DataFrame
+        ``kpis.csv`` of the run.
+    renewal_map : pandas.DataFrame
+        ``renewal_map.csv`` of the run (sorted by expected ARR at risk).
     cfg : Params
         Effective parameters (report title, renewal window, number of accounts).
-    previous_run_dir : Path, optional
-        The previous successful run, for the change of each KPI.
-
-    Returns
-    -------
-    dict
-        The headline, as documented in docs/architecture.md.
+    as_of, run_id : str
+        The run's scoring date and id.
+    previous : Headline, optional
+        The previous successful run's headline, for the change of each KPI.
+    words : Vocabulary, optional
+        Labels and formats (English by default).
     """
-    kpis = overall_kpis(pd.read_csv(run_dir / "kpis.csv"))
-    renewal_map = pd.read_csv(run_dir / "renewal_map.csv")
-    previous = _read_json(previous_run_dir / "headline.json") if previous_run_dir else {}
-    prev_values = {k["key"]: k.get("value") for k in previous.get("kpis", [])}
-
-    last = kpis.iloc[-1] if len(kpis) else pd.Series(dtype=float)
+    words = words or vocabulary()
+    overall = overall_kpis(kpis)
+    prev_values = {t.key: t.value for t in previous.kpis} if previous else {}
+    last = overall.iloc[-1] if len(overall) else pd.Series(dtype=float)
     tiles = []
-    for key, label, kind, higher_better in KPI_TILES:
+    for key, kind, higher_better in KPI_TILES:
         value = float(last[key]) if key in last and pd.notna(last[key]) else None
         prev = prev_values.get(key)
         delta = value - prev if value is not None and prev is not None else None
-        display = fmt_rate(value) if kind == "rate" else fmt_money(value)
+        series = overall[key] if key in overall else pd.Series(dtype=float)
         tiles.append(
-            {
-                "key": key,
-                "label": label,
-                "kind": kind,
-                "value": value,
-                "display": display,
-                "change_display": fmt_change(kind, delta),
-                "good": None if delta is None or delta == 0 else (delta > 0) == higher_better,
-                "series": [None if pd.isna(v) else float(v) for v in kpis.get(key, pd.Series())][
-                    -12:
-                ],
-            }
+            KpiTile(
+                key=key,
+                label=words.kpi_label(key),
+                kind=kind,
+                value=value,
+                display=words.rate(value) if kind == "rate" else words.money(value),
+                change_display=words.change(kind, delta),
+                good=None if delta is None or delta == 0 else (delta > 0) == higher_better,
+                series=[None if pd.isna(v) else float(v) for v in series][-12:],
+            )
         )
     at_risk = float(renewal_map["expected_arr_at_risk"].sum()) if len(renewal_map) else 0.0
-    prev_risk = previous.get("arr_at_risk")
-    risk_delta = at_risk - prev_risk if prev_risk is not None else None
+    prev_risk = previous.arr_at_risk if previous else None
+    risk_delta = at_risk - prev_risk if prev_risk is not None and pd.notna(prev_risk) else None
+    days = cfg.health.renewal_window_days
     tiles.append(
-        {
-            "key": "arr_at_risk",
-            "kind": "money",
-            "label": f"ARR at risk, next {cfg.health.renewal_window_days} days",
-            "value": at_risk,
-            "display": fmt_money(at_risk),
-            "change_display": fmt_change("money", risk_delta),
-            "good": None if not risk_delta else risk_delta < 0,
-            "series": [],
-        }
+        KpiTile(
+            key=ARR_AT_RISK,
+            label=words.kpi_label(ARR_AT_RISK, days=days),
+            kind="money",
+            value=at_risk,
+            display=words.money(at_risk),
+            change_display=words.change("money", risk_delta),
+            good=None if not risk_delta else risk_delta < 0,
+        )
     )
-    top = renewal_map.head(cfg.report.top_accounts)
-    columns = [
-        "account_id",
-        "name",
-        "touch_tier",
-        "arr",
-        "renewal_date",
-        "churn_probability",
-        "expected_arr_at_risk",
-        "health_score",
-        "health_band",
-        "reasons",
+    names = [f.name for f in dataclasses.fields(Renewal)]
+    top = [
+        Renewal(**{c: _plain(row.get(c)) for c in names})
+        for row in renewal_map.head(cfg.report.top_accounts).to_dict("records")
     ]
-    top_rows = [
-        {c: (None if c not in top.columns or pd.isna(row.get(c)) else row.get(c)) for c in columns}
-        for row in top.to_dict("records")
-    ]
-    month_label = str(last.get("month", ""))[:7] if len(kpis) else ""
-    return {
-        "as_of": (_read_json(run_dir / "manifest.json").get("as_of") or str(cfg.scoring_as_of())),
-        "run_id": run_dir.name,
-        "title": cfg.report.title,
-        "company": cfg.report.company,
-        "kpi_month": month_label,
-        "kpis": tiles,
-        "arr_at_risk": at_risk,
-        "arr_at_risk_display": fmt_money(at_risk),
-        "renewal_window_days": cfg.health.renewal_window_days,
-        "renewals_in_window": int(len(renewal_map)),
-        "top_renewals": top_rows,
-        "charts": {},
-    }
+    return Headline(
+        as_of=as_of,
+        run_id=run_id,
+        title=cfg.report.title,
+        company=cfg.report.company,
+        kpi_month=str(last.get("month", ""))[:7] if len(overall) else "",
+        kpis=tiles,
+        arr_at_risk=at_risk,
+        arr_at_risk_display=words.money(at_risk),
+        renewal_window_days=days,
+        renewals_in_window=int(len(renewal_map)),
+        top_renewals=top,
+    )
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value

@@ -2,48 +2,26 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
 
+from churnlab.atomic import write_text
 from churnlab.config import Params
-from churnlab.report.headline import build_headline, fmt_money, fmt_rate
+from churnlab.report.headline import Headline, build_headline
+from churnlab.report.templating import environment
+from churnlab.run.folder import CHARTS, RunFolder
+from churnlab.vocabulary import TIERS, Vocabulary, vocabulary
 
-#: Charts the notebooks may leave in ``charts/``, with the section that shows them.
-SECTION_CHARTS = {
-    "retention_trend": "Gross and net revenue retention by month",
-    "health_by_tier": "Health bands by touch tier",
-    "cohort_effects": "What differs between churned and retained accounts",
-    "drivers": "What drives churn risk overall (mean |SHAP|)",
-    "calibration": "Calibration: predicted vs observed churn on the held-out period",
-}
-
-
-def _env() -> Environment:
-    env = Environment(
-        loader=PackageLoader("churnlab", "report/templates"),
-        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["money"] = fmt_money
-    env.filters["rate"] = fmt_rate
-    env.filters["datauri"] = _data_uri
-    return env
-
-
-def _data_uri(path: str | Path) -> str:
-    payload = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f"data:image/png;base64,{payload}"
+__all__ = ["health_by_tier", "render_report", "sparkline_charts"]
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.read_csv(path, dtype={"account_id": str, "name": str})
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -57,36 +35,45 @@ def _records(frame: pd.DataFrame, limit: int | None = None) -> list[dict[str, An
     ]
 
 
-def sparkline_charts(run_dir: Path, headline: dict[str, Any]) -> dict[str, str]:
-    """Small trend charts for the KPI tiles, saved as PNG under ``charts/``."""
+def sparkline_charts(folder: RunFolder, headline: Headline) -> Headline:
+    """Draw a small trend chart per KPI tile with a history; the headline with their paths."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
     from churnlab.plots.kpis import plot_kpi_sparkline
 
-    charts: dict[str, str] = {}
-    (run_dir / "charts").mkdir(exist_ok=True)
-    for tile in headline["kpis"]:
-        series = [v for v in tile.get("series", []) if v is not None]
+    tiles = []
+    for tile in headline.kpis:
+        series = [v for v in tile.series if v is not None]
         if len(series) < 2:
+            tiles.append(tile)
             continue
-        rising_is_good = tile["key"] != "logo_churn_rate"
         fig = plot_kpi_sparkline(
-            pd.Series(series), title=None, percent=tile["kind"] == "rate", good_up=rising_is_good
+            pd.Series(series),
+            title=None,
+            percent=tile.kind == "rate",
+            good_up=tile.key != "logo_churn_rate",
         )
         for text in list(fig.axes[0].texts):  # the tile shows the value; keep the line clean
             text.remove()
         fig.set_size_inches(1.4, 0.45)  # drawn at the size it is shown (140 x 45 px)
-        rel = f"charts/spark_{tile['key']}.png"
-        fig.savefig(run_dir / rel, dpi=100, transparent=False, facecolor="white")
-        matplotlib.pyplot.close(fig)
-        tile["sparkline"] = rel
-        charts[f"spark_{tile['key']}"] = rel
-    return charts
+        path = folder.sparkline(tile.key)
+        fig.savefig(path, dpi=100, transparent=False, facecolor="white")
+        plt.close(fig)
+        tiles.append(_with_sparkline(tile, folder.relative(path)))
+    return headline.replace(kpis=tiles)
+
+
+def _with_sparkline(tile: Any, relative: str) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(tile, sparkline=relative)
 
 
 def health_by_tier(scores: pd.DataFrame) -> list[dict[str, Any]]:
-    """Accounts and ARR per touch tier and health band."""
+    """Accounts and ARR per touch tier and health band, tiers in their order."""
     if scores.empty:
         return []
     table = (
@@ -106,66 +93,79 @@ def health_by_tier(scores: pd.DataFrame) -> list[dict[str, Any]]:
             row[band] = int(hit["accounts"].sum())
         row["arr_red"] = float(part.loc[part["health_band"] == "red", "arr"].sum())
         rows.append(row)
-    order = {"high_touch": 0, "low_touch": 1, "tech_touch": 2}
-    return sorted(rows, key=lambda r: order.get(str(r["tier"]), 9))
+    order = {tier: i for i, tier in enumerate(TIERS)}
+    return sorted(rows, key=lambda r: order.get(str(r["tier"]), len(order)))
 
 
-def render_report(run_dir: Path, cfg: Params, previous_run_dir: Path | None = None) -> Path:
-    """Write ``headline.json`` and ``report.html`` into ``run_dir`` and return the report path.
+def render_report(
+    folder: RunFolder,
+    cfg: Params,
+    previous: RunFolder | None = None,
+    words: Vocabulary | None = None,
+) -> Path:
+    """Write ``headline.json`` and ``report.html`` into the run folder; return the report.
 
     Parameters
     ----------
-    run_dir : Path
-        A run directory whose notebooks have written their files.
+    folder : RunFolder
+        A run folder whose stages have written their files.
     cfg : Params
         Effective parameters.
-    previous_run_dir : Path, optional
+    previous : RunFolder, optional
         The previous successful run (for the change since then).
+    words : Vocabulary, optional
+        Labels and formats (English by default).
 
     Returns
     -------
     Path
         The written ``report.html``.
     """
-    run_dir = Path(run_dir)
-    headline = build_headline(run_dir, cfg, previous_run_dir)
-    headline["charts"] = sparkline_charts(run_dir, headline)
-    for name in SECTION_CHARTS:
-        if (run_dir / "charts" / f"{name}.png").exists():
-            headline["charts"][name] = f"charts/{name}.png"
-    _write_text(run_dir / "headline.json", json.dumps(headline, indent=2, default=str))
+    words = words or vocabulary()
+    manifest = _read_json(folder.manifest)
+    earlier = None
+    if previous is not None and previous.headline.exists():
+        earlier = Headline.read(previous.headline)
+    headline = build_headline(
+        pd.read_csv(folder.kpis),
+        _read_csv(folder.renewal_map),
+        cfg,
+        as_of=str(manifest.get("as_of") or cfg.scoring_as_of()),
+        run_id=folder.name,
+        previous=earlier,
+        words=words,
+    )
+    headline = sparkline_charts(folder, headline)
+    charts = {name: folder.relative(folder.chart(name)) for name in CHARTS}
+    charts = {name: rel for name, rel in charts.items() if (folder.path / rel).exists()}
+    sparklines = {f"spark_{t.key}": t.sparkline for t in headline.kpis if t.sparkline}
+    headline = headline.replace(charts={**sparklines, **charts})
+    headline.write(folder.headline)
 
-    scores = _read_csv(run_dir / "scores.csv")
-    comparison = _read_csv(run_dir / "cohort_comparison.csv")
+    scores = _read_csv(folder.scores)
+    comparison = _read_csv(folder.cohort_comparison)
     findings = comparison
     if not comparison.empty and "significant" in comparison:
         keep = comparison["significant"].astype(bool)
         if "small_group" in comparison:
             keep &= ~comparison["small_group"].astype(bool)
         findings = comparison[keep]
-    metrics = _read_json(run_dir / "model_metrics.json")
+    early_warning = _read_csv(folder.early_warning)
     context = {
         "h": headline,
         "cfg": cfg,
+        "words": words,
         "health_by_tier": health_by_tier(scores),
         "findings": _records(findings, 6),
-        "early_warning": _records(_read_csv(run_dir / "early_warning.csv"), 10),
-        "early_warning_total": len(_read_csv(run_dir / "early_warning.csv")),
-        "drivers": _records(_read_csv(run_dir / "drivers.csv"), 8),
-        "metrics": metrics,
-        "health": _read_json(run_dir / "data_health.json"),
-        "manifest": _read_json(run_dir / "manifest.json"),
-        "charts": {k: run_dir / v for k, v in headline["charts"].items()},
-        "chart_titles": SECTION_CHARTS,
+        "early_warning": _records(early_warning, 10),
+        "early_warning_total": len(early_warning),
+        "drivers": _records(_read_csv(folder.drivers), 8),
+        "metrics": _read_json(folder.model_metrics),
+        "health": _read_json(folder.data_health),
+        "manifest": manifest,
+        "charts": {name: folder.path / rel for name, rel in headline.charts.items()},
+        "chart_titles": {name: words.chart_title(name) for name in CHARTS},
         "scored_accounts": len(scores),
     }
-    html = _env().get_template("report.html.j2").render(**context)
-    out = run_dir / "report.html"
-    _write_text(out, html)
-    return out
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    html = environment(words.language).get_template("report.html.j2").render(**context)
+    return write_text(folder.report, html)

@@ -1,0 +1,30 @@
+"""Mail the report of a run to leadership, reliably and at most once.
+
+The inputs are the files of one run directory (docs/architecture.md, section 5):
+``manifest.json`` (``status``, ``delivery`` records), ``headline.json``,
+``report.html``, ``renewal_map.csv`` and ``charts/*.png``.
+
+- :func:`build_message` builds the email (see :mod:`churnlab.delivery._message`).
+- :func:`send_run` sends it once: a run whose manifest already records a
+  delivery is refused unless ``force=True``; a successful send appends
+  ``{kind, message_id, sent_at, recipients, forced}`` to ``manifest.json``
+  atomically. ``dry_run=True`` writes ``email-<UTC timestamp>.eml`` instead.
+- :func:`send_failure_notice` mails a short notice about a failed run to the
+  failure recipients.
+
+SMTP credentials come only from the environment variables named in the
+settings; they are never written to the run directory or logged.
+"""
+
+from churnlab.delivery._message import build_failure_notice, build_message
+from churnlab.delivery._send import send_failure_notice, send_run
+from churnlab.delivery._settings import DeliveryResult, DeliverySettings
+
+__all__ = [
+    "DeliveryResult",
+    "DeliverySettings",
+    "build_failure_notice",
+    "build_message",
+    "send_failure_notice",
+    "send_run",
+]

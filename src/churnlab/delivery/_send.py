@@ -1,0 +1,248 @@
+"""Sending a run's report or failure notice once, recording it in the manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from churnlab.atomic import write_bytes, write_json
+from churnlab.delivery._message import build_failure_notice, build_message, read_json
+from churnlab.delivery._settings import (
+    DeliveryResult,
+    DeliverySettings,
+    credentials_from_env,
+)
+from churnlab.delivery._smtp import send_with_retries
+from churnlab.errors import DeliveryError
+from churnlab.run.folder import RunFolder
+
+try:  # POSIX: serialise concurrent sends of one run; the lock dies with the process.
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger(__name__)
+
+REPORT, FAILURE_NOTICE = "report", "failure_notice"
+
+__all__ = ["send_failure_notice", "send_run"]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def send_run(
+    run_dir: str | Path,
+    settings: DeliverySettings,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    env: Mapping[str, str] = os.environ,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> DeliveryResult:
+    """Mail the report of a succeeded run to ``settings.recipients``.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory.
+    settings : DeliverySettings
+        Recipients, server, retries.
+    dry_run : bool
+        Build the message and write it to ``email-<UTC timestamp>.eml`` in the run
+        directory; send nothing and record nothing (allowed also for a delivered run).
+    force : bool
+        Send even though the manifest records an earlier delivery of this run.
+    env : mapping
+        Where the SMTP credentials are read from (``os.environ``).
+    sleep : callable
+        Backoff between retries (``time.sleep``).
+    clock : callable
+        Returns the current UTC time (``Date`` header, ``sent_at``, file names).
+
+    Returns
+    -------
+    DeliveryResult
+
+    Raises
+    ------
+    DeliveryError
+        The run did not succeed (use :func:`send_failure_notice`), was delivered
+        before (use ``force``), its files are missing, or SMTP failed for good.
+    """
+    run_dir = Path(run_dir)
+    with _run_lock(run_dir):
+        manifest = _read_manifest(run_dir)
+        status = manifest.get("status")
+        if status != "succeeded":
+            raise DeliveryError(
+                f"run {run_dir.name} has status {status!r}, not 'succeeded': its report is not "
+                "sent. How to fix: send the failure notice instead (send_failure_notice / "
+                "`churnlab send --failure-notice`), fix the cause and re-run."
+            )
+        previous = _records(manifest, REPORT)
+        if previous and not force and not dry_run:
+            last = previous[-1]
+            raise DeliveryError(
+                f"run {run_dir.name} was already delivered at {last.get('sent_at')} to "
+                f"{', '.join(last.get('recipients') or [])} (Message-ID {last.get('message_id')}). "
+                "How to fix: nothing, if that mail arrived; to send it again pass --force."
+            )
+        now = clock()
+        msg = build_message(run_dir, settings, now=now)
+        if dry_run:
+            return _write_eml(run_dir, msg, REPORT, settings.recipients, now)
+        return _send_and_record(
+            run_dir, msg, settings, settings.recipients, REPORT, bool(previous), env, sleep, clock
+        )
+
+
+def send_failure_notice(
+    run_dir: str | Path,
+    settings: DeliverySettings,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    env: Mapping[str, str] = os.environ,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], dt.datetime] = _utc_now,
+) -> DeliveryResult:
+    """Mail a short plain-text notice about a failed run to ``settings.failure_recipients``.
+
+    The notice names every notebook the manifest marks ``failed`` with the
+    cell index, exception name and value. Like :func:`send_run` it is sent at
+    most once per run unless ``force``, and recorded in the manifest with
+    ``kind = "failure_notice"``. Parameters are those of :func:`send_run`.
+
+    Raises
+    ------
+    DeliveryError
+        The run succeeded (use :func:`send_run`), ``failure_recipients`` is empty,
+        a notice was sent before, or SMTP failed for good.
+    """
+    run_dir = Path(run_dir)
+    with _run_lock(run_dir):
+        manifest = _read_manifest(run_dir)
+        if manifest.get("status") == "succeeded":
+            raise DeliveryError(
+                f"run {run_dir.name} succeeded: there is no failure to report. "
+                "How to fix: send its report with send_run / `churnlab send`."
+            )
+        previous = _records(manifest, FAILURE_NOTICE)
+        if previous and not force and not dry_run:
+            raise DeliveryError(
+                f"the failure notice of run {run_dir.name} was already sent at "
+                f"{previous[-1].get('sent_at')}. How to fix: pass --force to send it again."
+            )
+        now = clock()
+        msg = build_failure_notice(run_dir, manifest, settings, now=now)
+        if dry_run:
+            return _write_eml(run_dir, msg, FAILURE_NOTICE, settings.failure_recipients, now)
+        return _send_and_record(
+            run_dir,
+            msg,
+            settings,
+            settings.failure_recipients,
+            FAILURE_NOTICE,
+            bool(previous),
+            env,
+            sleep,
+            clock,
+        )
+
+
+def _send_and_record(
+    run_dir: Path,
+    msg: EmailMessage,
+    settings: DeliverySettings,
+    recipients: Sequence[str],
+    kind: str,
+    forced: bool,
+    env: Mapping[str, str],
+    sleep: Callable[[float], None],
+    clock: Callable[[], dt.datetime],
+) -> DeliveryResult:
+    credentials = credentials_from_env(settings, env)
+    outcome = send_with_retries(msg, settings, recipients, credentials, sleep)
+    accepted = tuple(r for r in recipients if r not in set(outcome.refused))
+    sent_at = clock().astimezone(dt.UTC).isoformat(timespec="seconds")
+    record = {
+        "kind": kind,
+        "message_id": str(msg["Message-ID"]),
+        "sent_at": sent_at,
+        "recipients": list(accepted),
+        "forced": forced,
+    }
+    if outcome.refused:
+        record["refused"] = list(outcome.refused)
+    try:
+        manifest = _read_manifest(run_dir)  # fresh copy: keep what others wrote meanwhile
+        manifest["delivery"] = [*(manifest.get("delivery") or []), record]
+        write_json(RunFolder(run_dir).manifest, manifest)
+    except (OSError, DeliveryError) as exc:
+        raise DeliveryError(
+            f"the email was sent (Message-ID {record['message_id']}) but recording it in "
+            f"{RunFolder(run_dir).manifest} failed ({exc}). How to fix: do NOT re-send; "
+            "check the run directory's permissions and disk space."
+        ) from exc
+    logger.info("run %s: %s sent to %s", run_dir.name, kind, ", ".join(accepted))
+    return DeliveryResult(
+        run_dir=run_dir,
+        kind=kind,
+        message_id=record["message_id"],
+        recipients=accepted,
+        refused=outcome.refused,
+        sent_at=sent_at,
+        attempts=outcome.attempts,
+        forced=forced,
+    )
+
+
+def _write_eml(
+    run_dir: Path, msg: EmailMessage, kind: str, recipients: Any, now: dt.datetime
+) -> DeliveryResult:
+    path = RunFolder(run_dir).new_eml(kind, now)
+    write_bytes(path, msg.as_bytes())
+    logger.info("dry run: %s written, nothing sent", path)
+    return DeliveryResult(
+        run_dir=run_dir,
+        kind=kind,
+        message_id=str(msg["Message-ID"]),
+        recipients=tuple(recipients),
+        dry_run=True,
+        eml_path=path,
+    )
+
+
+def _records(manifest: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Delivery records of one kind (records without ``kind`` are report deliveries)."""
+    return [r for r in manifest.get("delivery") or [] if r.get("kind", REPORT) == kind]
+
+
+def _read_manifest(run_dir: Path) -> dict[str, Any]:
+    if not run_dir.is_dir():
+        raise DeliveryError(f"run directory {run_dir} does not exist. How to fix: check the path.")
+    return read_json(RunFolder(run_dir).manifest, "the run (`churnlab run`)")
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the run while checking, sending and recording."""
+    if fcntl is None or not run_dir.is_dir():
+        yield
+        return
+    with open(RunFolder(run_dir).delivery_lock, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,221 @@
+"""Settings and results of report delivery (see :mod:`churnlab.delivery`).
+
+Settings are built from the ``delivery`` params (:meth:`DeliverySettings.from_params`).
+
+Credentials are never settings: :class:`DeliverySettings` only names the
+environment variables that hold the SMTP user and password.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from churnlab.config import DeliveryParams
+from churnlab.errors import DeliveryError, ParamsError
+
+SECURITY_MODES = ("starttls", "ssl", "none")
+#: Placeholders a subject template may use.
+SUBJECT_FIELDS = ("as_of", "arr_at_risk", "days", "run_id", "company")
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How and to whom the report of a run is mailed.
+
+    Parameters
+    ----------
+    recipients : sequence of str
+        Addresses that receive the report (leadership).
+    sender : str
+        The ``From`` address.
+    smtp_host, smtp_port : str, int
+        The SMTP server (port 587 for STARTTLS, 465 for implicit TLS).
+    failure_recipients : sequence of str, optional
+        Addresses that receive the short notice about a failed run.
+    subject_template : str
+        ``str.format`` template; placeholders ``{as_of}``, ``{arr_at_risk}``, ``{days}``
+        (the renewal window), ``{run_id}``, ``{company}``.
+    security : {"starttls", "ssl", "none"}
+        ``starttls`` upgrades a plain connection (and fails if the server cannot),
+        ``ssl`` connects with implicit TLS, ``none`` sends in clear text (local relays only;
+        credentials are then refused).
+    username_env, password_env : str
+        Names of the environment variables holding the SMTP user and password.
+        When neither variable is set, mail is sent without AUTH.
+    attach_csv : bool
+        Attach ``renewal_map.csv`` to the report email.
+    max_retries : int
+        Retries after a transient failure (4xx reply, disconnect, timeout).
+    backoff_seconds : float
+        Wait before the first retry; doubles with every further retry.
+    timeout_seconds : float
+        Socket timeout of every SMTP operation.
+    ca_file : path, optional
+        PEM file of CA certificates to trust instead of the system store
+        (a company CA, or a test CA).
+    ssl_context : ssl.SSLContext, optional
+        A ready TLS context; takes precedence over ``ca_file``.
+    """
+
+    recipients: Sequence[str]
+    sender: str
+    smtp_host: str
+    smtp_port: int
+    failure_recipients: Sequence[str]
+    subject_template: str
+    security: str
+    username_env: str
+    password_env: str
+    attach_csv: bool
+    max_retries: int
+    backoff_seconds: float
+    timeout_seconds: float
+    ca_file: str | os.PathLike[str] | None = None
+    ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("recipients", "failure_recipients"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise ParamsError(f"delivery.{name} must be a list of addresses, not {value!r}")
+            object.__setattr__(self, name, tuple(str(v).strip() for v in value))
+        if self.security not in SECURITY_MODES:
+            raise ParamsError(
+                f"delivery.smtp.security = {self.security!r}: must be one of "
+                f"{', '.join(SECURITY_MODES)}"
+            )
+        if self.max_retries < 0 or self.backoff_seconds < 0 or self.timeout_seconds <= 0:
+            raise ParamsError(
+                "delivery: max_retries and backoff_seconds must be >= 0, timeout_seconds > 0"
+            )
+        try:
+            self.subject_template.format(**dict.fromkeys(SUBJECT_FIELDS, "x"))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ParamsError(
+                f"delivery.subject = {self.subject_template!r}: invalid template ({exc}); "
+                f"placeholders allowed: {', '.join('{' + f + '}' for f in SUBJECT_FIELDS)}"
+            ) from None
+
+    @classmethod
+    def from_params(
+        cls, delivery: DeliveryParams | None = None, **overrides: Any
+    ) -> DeliverySettings:
+        """Build settings from the ``delivery`` section of :class:`churnlab.config.Params`.
+
+        The params are the one definition of every default: these settings have none
+        of their own.
+
+        Parameters
+        ----------
+        delivery : churnlab.config.DeliveryParams, optional
+            ``params.delivery``; default: the defaults of params.yaml's model.
+        **overrides
+            Fields to set explicitly (for example ``ca_file``).
+        """
+        delivery = delivery if delivery is not None else DeliveryParams()
+        smtp = delivery.smtp
+        values: dict[str, Any] = {
+            "recipients": list(delivery.recipients),
+            "failure_recipients": list(delivery.failure_recipients),
+            "sender": delivery.sender,
+            "subject_template": delivery.subject,
+            "attach_csv": delivery.attach_csv,
+            "max_retries": delivery.max_retries,
+            "backoff_seconds": delivery.backoff_seconds,
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "security": smtp.security,
+            "timeout_seconds": smtp.timeout_seconds,
+            "username_env": smtp.username_env,
+            "password_env": smtp.password_env,
+        }
+        return cls(**(values | overrides))
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS context used for ``starttls`` and ``ssl`` (verifies the server)."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        cafile = None if self.ca_file is None else str(self.ca_file)
+        return ssl.create_default_context(cafile=cafile)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """SMTP user and password read from the environment (never printed)."""
+
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+
+
+def credentials_from_env(settings: DeliverySettings, env: Mapping[str, str]) -> Credentials | None:
+    """Read the SMTP credentials from ``env``; None when neither variable is set.
+
+    Raises
+    ------
+    DeliveryError
+        Only one of the two variables is set, or credentials would be sent
+        without TLS (``security="none"``).
+    """
+    username = env.get(settings.username_env) or ""
+    password = env.get(settings.password_env) or ""
+    if not username and not password:
+        return None
+    if not (username and password):
+        missing = settings.password_env if username else settings.username_env
+        raise DeliveryError(
+            f"SMTP credentials incomplete: environment variable {missing} is not set. "
+            f"How to fix: set both {settings.username_env} and {settings.password_env} "
+            "(for example in the systemd EnvironmentFile), or neither for a relay without AUTH."
+        )
+    if settings.security == "none":
+        raise DeliveryError(
+            "refusing to send SMTP credentials without TLS (delivery.smtp.security = none). "
+            "How to fix: use security starttls (port 587) or ssl (port 465), or unset "
+            f"{settings.username_env} / {settings.password_env} for a local relay without AUTH."
+        )
+    return Credentials(username=username, password=password)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What a delivery did.
+
+    Attributes
+    ----------
+    run_dir : pathlib.Path
+        The run directory.
+    kind : str
+        ``"report"`` or ``"failure_notice"``.
+    message_id : str
+        The ``Message-ID`` header (the same on every retry).
+    recipients : tuple of str
+        Addresses the server accepted (dry run: the addresses it would go to).
+    refused : tuple of str
+        Addresses the server refused while accepting others.
+    sent_at : str or None
+        UTC ISO time of the accepted send; None for a dry run.
+    attempts : int
+        SMTP attempts made (0 for a dry run).
+    dry_run : bool
+        True when nothing was sent and ``eml_path`` holds the message.
+    forced : bool
+        True when the run had been delivered before and ``force`` sent it again.
+    eml_path : pathlib.Path or None
+        The ``.eml`` file written by a dry run.
+    """
+
+    run_dir: Path
+    kind: str
+    message_id: str
+    recipients: tuple[str, ...]
+    refused: tuple[str, ...] = ()
+    sent_at: str | None = None
+    attempts: int = 0
+    dry_run: bool = False
+    forced: bool = False
+    eml_path: Path | None = None

@@ -1,0 +1,82 @@
+"""The SHAP values of one model on a set of rows (:class:`ShapResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from churnlab.errors import ModelError
+
+__all__ = ["ShapResult"]
+
+
+@dataclass(frozen=True)
+class ShapResult:
+    """SHAP values of one model on a set of rows.
+
+    Attributes
+    ----------
+    values : pandas.DataFrame
+        One row per explained row (same index as the input), one column per
+        model feature; contributions in log-odds.
+    base_value : float
+        The expected raw score: ``base_value + values.sum(axis=1)`` is the
+        model's log-odds for each row.
+    data : pandas.DataFrame
+        The feature values that were explained (same shape and index as ``values``).
+    method : str
+        ``"tree"`` (exact TreeSHAP) or ``"linear"`` (interventional linear SHAP).
+    """
+
+    values: pd.DataFrame
+    base_value: float
+    data: pd.DataFrame
+    method: str
+
+    @property
+    def features(self) -> list[str]:
+        """Feature names, in column order."""
+        return list(self.values.columns)
+
+    def log_odds(self) -> pd.Series:
+        """``base_value + sum of values`` per row: the model raw score the values explain."""
+        return self.values.sum(axis=1) + self.base_value
+
+    def check_additivity(self, raw_log_odds, *, atol: float = 1e-6) -> float:
+        """Check that base value + contributions equal the model's raw log-odds.
+
+        Parameters
+        ----------
+        raw_log_odds : array-like
+            The model's raw scores for the same rows (``ChurnModel.predict_raw``).
+        atol : float
+            Largest absolute difference accepted.
+
+        Returns
+        -------
+        float
+            The largest absolute difference.
+
+        Raises
+        ------
+        ModelError
+            The difference exceeds ``atol`` (values and model do not match).
+        """
+        raw = np.asarray(raw_log_odds, dtype=float)
+        if raw.shape != (len(self.values),):
+            raise ModelError(
+                f"check_additivity: expected {len(self.values)} raw scores, got shape {raw.shape}"
+            )
+        gap = float(np.max(np.abs(self.log_odds().to_numpy() - raw), initial=0.0))
+        if gap > atol:
+            raise ModelError(
+                f"SHAP values do not add up to the model output: largest gap {gap:.3g} > {atol:g}; "
+                "explain the same model and rows that produced raw_log_odds"
+            )
+        return gap
+
+    def __repr__(self) -> str:
+        n, p = self.values.shape
+        return f"ShapResult(method={self.method!r}, rows={n}, features={p}, base_value={self.base_value:.4f})"

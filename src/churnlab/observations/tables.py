@@ -1,0 +1,122 @@
+"""The training and scoring observation tables of one scoring date, from the event logs.
+
+Training rows: the month ends of the ``history_months`` months up to ``as_of`` plus the
+renewal checkpoints in the same span, labelled (observations whose label window runs past
+the data are dropped and counted). Scoring rows: every account active at ``as_of``,
+unlabelled. Both go through the features engine in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from churnlab.observations._engine import build_observation_table
+from churnlab.observations.labels import (
+    make_observations,
+    month_end_grid,
+    renewal_checkpoints,
+    scoring_spine,
+)
+
+__all__ = ["SCORING_FLAG", "ObservationTables", "build_event_tables", "split_scoring"]
+
+#: Boolean column of the combined table: True for the scoring rows.
+SCORING_FLAG = "_scoring"
+
+
+@dataclass(frozen=True)
+class ObservationTables:
+    """The labelled training table, the unlabelled scoring table and their counts."""
+
+    training: pd.DataFrame
+    scoring: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def build_event_tables(
+    accounts: pd.DataFrame,
+    subscriptions: pd.DataFrame,
+    events: pd.DataFrame,
+    periods: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp,
+    data_end: pd.Timestamp,
+    grace_days: int,
+    lead_days: int,
+    horizon_days: int,
+    history_months: int,
+    renewal_checkpoint_days: int,
+    windows: Sequence[int],
+    event_types: Sequence[str] | None,
+    ratios: Mapping[str, Sequence[str]],
+    touch_thresholds: tuple[float, float],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Training and scoring rows with their features in one table, flagged by ``_scoring``.
+
+    Parameters
+    ----------
+    accounts, subscriptions, events : pandas.DataFrame
+        The loaded input tables.
+    periods : pandas.DataFrame
+        Active periods (:func:`churnlab.observations.active_periods`).
+    as_of, data_end : pandas.Timestamp
+        The scoring date and the last day the data describes.
+    grace_days, lead_days, horizon_days, history_months, renewal_checkpoint_days : int
+        The ``observation`` params.
+    windows, event_types, ratios, touch_thresholds
+        The ``features`` and ``tiers`` params (see :func:`build_observation_table`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Observation rows plus the boolean column :data:`SCORING_FLAG`.
+    summary : dict
+        Candidate, kept and dropped counts per kind of observation date.
+    """
+    start = as_of - pd.DateOffset(months=history_months)
+    grid = month_end_grid(start, as_of)
+    # A churn is known only grace_days after the cover ends, so a label window must close
+    # grace_days before the data does; later windows are dropped and counted, never
+    # labelled 0 (and no positive is lost to a still-open grace window).
+    label_end = data_end - pd.Timedelta(days=grace_days)
+    monthly, s1 = make_observations(periods, grid, lead_days, horizon_days, label_end)
+    checkpoints = renewal_checkpoints(subscriptions, renewal_checkpoint_days, start, as_of)
+    renewal, s2 = make_observations(periods, checkpoints, lead_days, horizon_days, label_end)
+    # One engine pass for the training rows and the scoring rows (flagged by `_scoring`).
+    scoring = scoring_spine(periods, as_of)
+    spine = pd.concat(
+        [
+            monthly.assign(**{SCORING_FLAG: False}),
+            renewal.assign(**{SCORING_FLAG: False}),
+            scoring.assign(**{SCORING_FLAG: True}),
+        ],
+        ignore_index=True,
+    )
+    table = build_observation_table(
+        accounts,
+        subscriptions,
+        events,
+        spine,
+        windows=tuple(windows),
+        event_types=event_types,
+        ratios={k: tuple(v) for k, v in ratios.items()},
+        touch_thresholds=touch_thresholds,
+    )
+    summary: dict[str, Any] = {"month_end": asdict(s1), "renewal": asdict(s2)}
+    summary["dropped_window_past_data"] = sum(
+        s.get("n_dropped_window_past_data_end", 0) for s in summary.values() if isinstance(s, dict)
+    )
+    summary["observations"] = int((~table[SCORING_FLAG].astype(bool)).sum())
+    return table, summary
+
+
+def split_scoring(both: pd.DataFrame, summary: dict[str, Any]) -> ObservationTables:
+    """Split the table of :func:`build_event_tables` into training and scoring tables."""
+    is_scoring = both[SCORING_FLAG].astype(bool)
+    training = both[~is_scoring].drop(columns=SCORING_FLAG).reset_index(drop=True)
+    scoring = both[is_scoring].drop(columns=SCORING_FLAG).reset_index(drop=True)
+    return ObservationTables(training, scoring, {**summary, "scored_accounts": len(scoring)})

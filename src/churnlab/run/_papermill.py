@@ -1,0 +1,123 @@
+"""Running a stage's notebook with papermill, and its HTML copy for analysts.
+
+The engine reports cell progress to a callback (for the run progress display) and starts
+kernels over Unix sockets.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import papermill as pm
+from jupyter_client.manager import AsyncKernelManager
+from papermill.engines import NBClientEngine, papermill_engines
+
+ENGINE_NAME = "churnlab"
+
+
+class LocalKernelManager(AsyncKernelManager):
+    """A kernel reached over Unix domain sockets (IPC transport) instead of localhost TCP.
+
+    The notebooks run on this machine only: no TCP ports are opened, and
+    ipykernel does not print its "running over TCP without encryption"
+    warning into every (scheduled) run's log. Falls back to TCP when the
+    temp directory's path is too long for a socket path, or when a caller
+    asks for ``transport="tcp"``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        prefix = _ipc_prefix()
+        if prefix is not None and kwargs.get("transport", "ipc") == "ipc":
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", prefix)
+        super().__init__(**kwargs)
+
+
+# a Unix socket path holds at most 107 bytes on Linux (103 on macOS)
+_MAX_SOCKET_PATH = 100
+
+
+def _ipc_prefix() -> str | None:
+    """A unique socket-file prefix under the temp directory; None when too long (use TCP).
+
+    jupyter_client's default prefix, ``kernel-ipc`` in the working directory, is
+    shared by concurrent runs. The kernel's socket files ``<prefix>-1`` ..
+    ``<prefix>-5`` are removed when the kernel is cleaned up.
+    """
+    prefix = str(Path(tempfile.gettempdir()) / f"churnlab-{uuid.uuid4().hex[:12]}")
+    return prefix if len(prefix.encode()) + 3 <= _MAX_SOCKET_PATH else None
+
+
+class ProgressEngine(NBClientEngine):
+    """papermill's nbclient engine, calling ``cell_callback(done, total)`` after each cell."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, cell_callback=None, **kwargs):
+        callback: Callable[[int, int], None] | None = cell_callback
+        if callback is not None:
+            total = len(nb_man.nb.cells)
+            original = nb_man.cell_complete
+            state = {"done": 0}
+
+            def cell_complete(cell, cell_index=None, **kw):
+                original(cell, cell_index=cell_index, **kw)
+                state["done"] += 1
+                callback(state["done"], total)
+
+            nb_man.cell_complete = cell_complete
+        kwargs.setdefault("kernel_manager_class", LocalKernelManager)
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+def register_engine() -> str:
+    """Register the engine with papermill (idempotent) and return its name."""
+    papermill_engines.register(ENGINE_NAME, ProgressEngine)
+    return ENGINE_NAME
+
+
+def execute_notebook(
+    source: Path,
+    target: Path,
+    parameters: dict[str, Any],
+    *,
+    kernel: str,
+    cwd: Path,
+    timeout: int,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> None:
+    """Execute ``source`` with ``parameters`` into ``target`` (kept also when a cell fails).
+
+    Raises
+    ------
+    papermill.exceptions.PapermillExecutionError
+        A cell raised; ``target`` holds the executed notebook with the error.
+    """
+    pm.execute_notebook(
+        str(source),
+        str(target),
+        parameters=parameters,
+        kernel_name=kernel,
+        engine_name=register_engine(),
+        cwd=str(cwd),
+        progress_bar=False,
+        log_output=False,
+        execution_timeout=timeout,
+        cell_callback=on_cell,
+    )
+
+
+def notebook_to_html(ipynb: Path, html: Path) -> Path:
+    """Render an executed notebook to HTML without code cells (for analysts)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4))
+    html.write_text(body, encoding="utf-8")
+    return html

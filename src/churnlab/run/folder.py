@@ -1,0 +1,270 @@
+"""Every file of a run, defined once: :class:`RunFolder` and the reports folder around it.
+
+A run keeps an immutable record in ``<reports>/runs/<as_of>_<UTC timestamp>/``. The
+runner, the stage steps, the report, delivery and the notebooks reach its files through
+the properties below, never by spelling a file name themselves::
+
+    folder = RunFolder("reports/latest")
+    scores = pd.read_csv(folder.scores)
+    folder.chart("drivers")            # charts/drivers.png
+    folder.notebook("02_churn_model")  # notebooks/02_churn_model.ipynb
+
+:data:`LAYOUT_VERSION` is recorded in every manifest. Layout 1 (runs made before it was
+recorded) named the account names ``accounts.parquet``; :meth:`RunFolder.layout_version`
+tells which layout an existing run has.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, overload
+
+from churnlab.config import DEFAULT_PARAMS_FILE
+from churnlab.errors import RunError
+
+__all__ = ["CHARTS", "LAYOUT_VERSION", "ReportsFolder", "RunFolder", "RunFile"]
+
+#: Version of the run-folder layout; recorded as ``layout_version`` in the manifest.
+LAYOUT_VERSION = 2
+
+#: The charts the stages leave in ``charts/`` (PNG, about 700 px wide), by name.
+CHARTS = ("retention_trend", "cohort_effects", "calibration", "health_by_tier", "drivers")
+_SPARKLINE_PREFIX = "spark_"
+
+
+@dataclass(frozen=True)
+class RunFile:
+    """One file (or folder) of a run: its name and what it holds."""
+
+    name: str
+    holds: str
+
+    def __set_name__(self, owner: type, attribute: str) -> None:
+        object.__setattr__(self, "attribute", attribute)
+
+    @overload
+    def __get__(self, folder: None, owner: type) -> RunFile: ...
+
+    @overload
+    def __get__(self, folder: RunFolder, owner: type) -> Path: ...
+
+    def __get__(self, folder: RunFolder | None, owner: type) -> RunFile | Path:
+        if folder is None:
+            return self  # RunFolder.scores is the declaration, folder.scores the path
+        return folder.path / self.name
+
+
+class RunFolder:
+    """The files of one run, as paths (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or Path
+        The run folder (``reports/runs/<as_of>_<timestamp>`` or ``reports/latest``).
+    """
+
+    manifest = RunFile("manifest.json", "status, effective params, inputs, stages, delivery")
+    params = RunFile(DEFAULT_PARAMS_FILE, "the effective params of the run")
+    data_health = RunFile("data_health.json", "rows read, kept and excluded; observation counts")
+    kpis = RunFile("kpis.csv", "monthly KPIs, overall and per touch tier")
+    observations = RunFile("observations.parquet", "labelled training observations")
+    scoring = RunFile("scoring.parquet", "the accounts to score at as_of, with features")
+    account_names = RunFile("account_names.parquet", "account_id and name of every account")
+    periods = RunFile("periods.parquet", "active periods (event-log data only)")
+    cohort_comparison = RunFile("cohort_comparison.csv", "churned vs retained, ranked")
+    model = RunFile("model", "the champion model (folder)")
+    model_metrics = RunFile("model_metrics.json", "backtest metrics, champion, calibration")
+    scores_raw = RunFile("scores_raw.parquet", "scores before reasons are attached")
+    scores = RunFile("scores.csv", "every active account: probability, health, reasons")
+    renewal_map = RunFile("renewal_map.csv", "renewals in the window, by expected ARR at risk")
+    early_warning = RunFile("early_warning.csv", "accounts that entered red or lost health")
+    drivers = RunFile("drivers.csv", "global drivers of churn risk (mean |SHAP|)")
+    headline = RunFile("headline.json", "the report's first screen as data (Headline)")
+    report = RunFile("report.html", "the self-contained executive report")
+    charts = RunFile("charts", "PNG charts (folder)")
+    notebooks = RunFile("notebooks", "the executed notebooks and their HTML (folder)")
+    delivery_lock = RunFile(".delivery.lock", "held while the run is being mailed")
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunFolder) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def name(self) -> str:
+        """The run id: the folder's name (``<as_of>_<UTC timestamp>``)."""
+        return self.path.name
+
+    def resolve(self) -> RunFolder:
+        """The same run with symlinks (``latest``) resolved."""
+        return RunFolder(self.path.resolve())
+
+    @classmethod
+    def files(cls) -> dict[str, RunFile]:
+        """Every declared file, by attribute name (charts and notebooks are folders)."""
+        return {k: v for k, v in vars(cls).items() if isinstance(v, RunFile)}
+
+    # ----------------------------------------------------------------- charts and notebooks
+
+    def chart(self, name: str) -> Path:
+        """``charts/<name>.png`` for a chart of :data:`CHARTS`."""
+        if name not in CHARTS:
+            raise RunError(f"unknown chart {name!r}; the run folder declares {', '.join(CHARTS)}")
+        return self.charts / f"{name}.png"
+
+    def sparkline(self, kpi: str) -> Path:
+        """``charts/spark_<kpi>.png``: the trend line of one KPI tile."""
+        return self.charts / f"{_SPARKLINE_PREFIX}{kpi}.png"
+
+    def notebook(self, stage: str) -> Path:
+        """``notebooks/<stage>.ipynb``: the executed notebook of a stage."""
+        return self.notebooks / notebook_file(stage)
+
+    def notebook_html(self, stage: str) -> Path:
+        """``notebooks/<stage>.html``: the executed notebook without code, for analysts."""
+        return self.notebooks / f"{stage}.html"
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the run folder, as the manifest and headline record it."""
+        return path.relative_to(self.path).as_posix()
+
+    def new_eml(self, kind: str, now: dt.datetime) -> Path:
+        """A fresh ``email-<UTC stamp>.eml`` (``failure-notice-...`` for failure notices)."""
+        stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        prefix = "failure-notice" if kind == "failure_notice" else "email"
+        path = self.path / f"{prefix}-{stamp}.eml"
+        counter = 1
+        while path.exists():
+            counter += 1
+            path = self.path / f"{prefix}-{stamp}-{counter}.eml"
+        return path
+
+    def emls(self) -> list[Path]:
+        """The ``.eml`` files dry runs wrote, oldest first."""
+        return sorted(self.path.glob("*.eml"))
+
+    # ----------------------------------------------------------------- reading
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The manifest as a dict (empty when the run has none)."""
+        if not self.manifest.exists():
+            return {}
+        return json.loads(self.manifest.read_text(encoding="utf-8"))
+
+    def layout_version(self) -> int:
+        """The layout this run was written with (1 for runs that predate the record)."""
+        return int(self.read_manifest().get("layout_version", 1))
+
+    def prepare(self) -> RunFolder:
+        """Create the folder and its ``charts/`` and ``notebooks/`` subfolders."""
+        self.charts.mkdir(parents=True, exist_ok=True)
+        self.notebooks.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def notebook_file(stage: str) -> str:
+    """The file name of a stage's notebook, in ``notebooks/`` of the project and of a run."""
+    return f"{stage}.ipynb"
+
+
+class ReportsFolder:
+    """The reports folder (``run.reports_dir``): ``runs/``, ``latest`` and the run lock.
+
+    Parameters
+    ----------
+    path : str or Path
+        The reports folder, e.g. ``reports``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    @property
+    def runs(self) -> Path:
+        """``runs/``: one folder per run."""
+        return self.path / "runs"
+
+    @property
+    def latest(self) -> Path:
+        """``latest``: a symlink to the newest successful run."""
+        return self.path / "latest"
+
+    @property
+    def lock(self) -> Path:
+        """``.run.lock``: held by the run in progress."""
+        return self.path / ".run.lock"
+
+    @property
+    def interactive(self) -> RunFolder:
+        """``interactive/``: where a notebook run by hand writes its files."""
+        return RunFolder(self.path / "interactive")
+
+    def new_run(self, as_of: dt.date, now: dt.datetime) -> RunFolder:
+        """Create and return a fresh ``runs/<as_of>_<timestamp>`` folder; never reuse one."""
+        self.runs.mkdir(parents=True, exist_ok=True)
+        base = f"{as_of.isoformat()}_{now.strftime('%Y%m%dT%H%M%SZ')}"
+        for n in range(1, 1000):
+            candidate = self.runs / (base if n == 1 else f"{base}-{n}")
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            return RunFolder(candidate).prepare()
+        raise RunError(f"could not create a new run folder under {self.runs}")
+
+    def latest_run(self) -> RunFolder | None:
+        """The run ``latest`` points to, if it exists and has a manifest."""
+        if self.latest.is_symlink() or self.latest.exists():
+            target = RunFolder(self.latest.resolve())
+            if target.manifest.exists():
+                return target
+        return None
+
+    def point_latest(self, run: RunFolder) -> None:
+        """Atomically move the ``latest`` symlink to ``run``."""
+        tmp = self.path / f".latest-{os.getpid()}"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        tmp.symlink_to(run.path.relative_to(self.path))
+        os.replace(tmp, self.latest)
+
+    @contextlib.contextmanager
+    def holding_lock(self) -> Iterator[Path]:
+        """Hold the run lock for the duration of a run (released even on a crash)."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = self.lock.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunError(
+                f"another churnlab run holds the lock {self.lock} ({holder}); wait for it to "
+                "finish. The lock is released automatically when that process ends."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        handle.write(f"pid {os.getpid()} since {now.isoformat()}")
+        handle.flush()
+        try:
+            yield self.lock
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()

@@ -1,0 +1,40 @@
+"""The pipeline's steps: one module per notebook, callable in-process.
+
+Each notebook of ``notebooks/`` is a thin story over one of these modules: it opens its
+stage with :func:`open_stage` and calls the module's functions cell by cell. Each module's
+``run(ctx)`` calls the same functions in the same order, so the runner can run the whole
+pipeline in one Python process (``run_pipeline(cfg, in_process=True)``) and get the same
+run folder without starting kernels.
+
+- :mod:`~churnlab.run.steps.data_health` (00): inputs, KPIs, observation tables.
+- :mod:`~churnlab.run.steps.cohorts` (01): churned vs retained, survival.
+- :mod:`~churnlab.run.steps.model` (02): backtest, champion, scores.
+- :mod:`~churnlab.run.steps.explanations` (03): SHAP, reasons, renewal map, early warning.
+- :mod:`~churnlab.run.steps.report`: headline and report.
+"""
+
+from churnlab.run.steps import cohorts, data_health, explanations, model, report
+from churnlab.run.steps.context import (
+    Inputs,
+    StageContext,
+    account_names,
+    load_inputs,
+    load_run_params,
+    open_stage,
+    save_chart,
+)
+
+__all__ = [
+    "Inputs",
+    "StageContext",
+    "account_names",
+    "cohorts",
+    "data_health",
+    "explanations",
+    "load_inputs",
+    "load_run_params",
+    "model",
+    "open_stage",
+    "report",
+    "save_chart",
+]

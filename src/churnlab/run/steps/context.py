@@ -1,0 +1,179 @@
+"""What every step works with: the effective params, the run folder, the dates; the inputs.
+
+A notebook opens its stage with :func:`open_stage` (from its papermill parameters); the
+in-process runner builds the same :class:`StageContext` directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from churnlab.config import DEFAULT_PARAMS_FILE, Params, load_params
+from churnlab.run.folder import ReportsFolder, RunFolder
+
+__all__ = [
+    "Inputs",
+    "StageContext",
+    "account_names",
+    "load_inputs",
+    "load_run_params",
+    "open_stage",
+    "save_chart",
+]
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """The effective params, the run folder and the dates one stage runs with.
+
+    Attributes
+    ----------
+    cfg : Params
+        The effective parameters of the run.
+    folder : RunFolder
+        Where the stage reads and writes its files.
+    as_of : str
+        The scoring date, ``YYYY-MM-DD``.
+    previous : RunFolder or None
+        The previous successful run (for changes since then), or None.
+    """
+
+    cfg: Params
+    folder: RunFolder
+    as_of: str
+    previous: RunFolder | None = None
+
+
+def load_run_params(
+    params_file: str | Path = DEFAULT_PARAMS_FILE, project_dir: str | Path | None = None
+) -> Params:
+    """Load a run's effective params (relative paths resolve against ``project_dir``)."""
+    cfg = load_params(params_file)
+    if project_dir:
+        cfg = cfg.model_copy(update={"root": Path(project_dir)})
+    return cfg
+
+
+def open_stage(
+    run_dir: str = "",
+    params_file: str = DEFAULT_PARAMS_FILE,
+    project_dir: str = ".",
+    as_of: str = "",
+    previous_run_dir: str = "",
+) -> StageContext:
+    """The context of a stage from a notebook's papermill parameters.
+
+    Parameters
+    ----------
+    run_dir : str
+        The run folder written by ``churnlab run``; empty when the notebook is run by
+        hand, which writes to ``<reports>/interactive``.
+    params_file, project_dir : str
+        The effective params and the folder relative paths resolve against.
+    as_of : str
+        The scoring date; empty = ``observation.as_of`` of the params.
+    previous_run_dir : str
+        The previous successful run; empty = none.
+    """
+    cfg = load_run_params(params_file, project_dir)
+    if run_dir:
+        folder = RunFolder(run_dir)
+    else:
+        folder = ReportsFolder(cfg.path(cfg.run.reports_dir)).interactive
+    return StageContext(
+        cfg=cfg,
+        folder=folder.prepare(),
+        as_of=as_of or cfg.scoring_as_of().isoformat(),
+        previous=RunFolder(previous_run_dir) if previous_run_dir else None,
+    )
+
+
+def save_chart(fig: Any, path: Path) -> Path:
+    """Save a figure as PNG (about 700 px wide at email width) and close it."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    return path
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Loaded, validated input data and its health summary."""
+
+    shape: str
+    data_end: pd.Timestamp
+    health: Any
+    files: tuple[Path, ...]
+    accounts: pd.DataFrame | None = None
+    subscriptions: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    snapshot: pd.DataFrame | None = None
+
+
+def input_files(cfg: Params) -> list[Path]:
+    """The input data files named by the params."""
+    if cfg.data.shape == "snapshot":
+        return [cfg.path(cfg.data.snapshot.path or "")]
+    return [cfg.path(p) for p in (cfg.data.accounts, cfg.data.subscriptions, cfg.data.events) if p]
+
+
+def load_inputs(cfg: Params) -> Inputs:
+    """Load and validate the configured input data (either shape).
+
+    Raises
+    ------
+    DataError
+        When the data breaks a rule; the message names file, column, rule and rows.
+    """
+    from churnlab import data as churn_data
+
+    data_end = pd.Timestamp(cfg.data.as_of)
+    files = tuple(input_files(cfg))
+    if cfg.data.shape == "snapshot":
+        snap = cfg.data.snapshot
+        table, health = churn_data.load_snapshot(
+            files[0],
+            id_column=snap.id_column,
+            label_column=snap.label_column,
+            positive_value=snap.positive_value,
+            mrr_column=snap.mrr_column,
+            tenure_column=snap.tenure_column,
+            numeric_columns=snap.numeric_columns,
+            drop_columns=snap.drop_columns,
+            fmt=cfg.data.format,
+        )
+        return Inputs("snapshot", data_end, health, files, snapshot=table)
+    loaded, health = churn_data.load_event_logs(
+        *files,
+        columns=cfg.data.columns.model_dump(),
+        data_end=str(cfg.data.as_of),
+        fmt=cfg.data.format,
+    )
+    return Inputs(
+        "events",
+        data_end,
+        health,
+        files,
+        accounts=loaded.accounts,
+        subscriptions=loaded.subscriptions,
+        events=loaded.events,
+    )
+
+
+def account_names(inputs: Inputs) -> pd.DataFrame:
+    """``account_id, name`` of every account (ids stand in for names in snapshots)."""
+    if inputs.accounts is not None and "name" in inputs.accounts:
+        return inputs.accounts[["account_id", "name"]].astype({"account_id": str})
+    return pd.DataFrame(columns=["account_id", "name"])
+
+
+def scoring_date(as_of: str) -> dt.date:
+    """The ``as_of`` string of a context as a date."""
+    return dt.date.fromisoformat(as_of)

@@ -1,0 +1,244 @@
+"""Stage 00, data health: load and check the inputs, monthly KPIs, the observation tables.
+
+Notebook ``00_data_health`` calls these functions cell by cell; :func:`run` calls them in
+the same order without a kernel. Writes ``data_health.json``, ``kpis.csv``,
+``observations.parquet``, ``scoring.parquet``, ``account_names.parquet``,
+``periods.parquet`` (event-log data) and the ``retention_trend`` chart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from churnlab.atomic import write_json
+from churnlab.config import Params
+from churnlab.csvsafe import write_csv
+from churnlab.observations import ObservationTables
+from churnlab.run.steps.context import (
+    Inputs,
+    StageContext,
+    account_names,
+    load_inputs,
+    save_chart,
+)
+
+__all__ = [
+    "active_periods",
+    "kpi_table",
+    "load_inputs",
+    "observation_tables",
+    "retention_chart",
+    "run",
+    "write",
+]
+
+
+def active_periods(cfg: Params, inputs: Inputs) -> pd.DataFrame | None:
+    """Active periods (subscriptions joined across grace gaps); None for snapshot data."""
+    from churnlab.observations import active_periods as _periods
+
+    if inputs.shape == "snapshot":
+        return None
+    return _periods(inputs.subscriptions, cfg.observation.grace_days, inputs.data_end)
+
+
+def kpi_table(
+    cfg: Params, inputs: Inputs, periods: pd.DataFrame | None, months: int = 24
+) -> pd.DataFrame:
+    """Monthly KPIs of the last ``months`` complete months: overall (``segment="all"``) and per tier.
+
+    Snapshot data has no history: one row per segment at the snapshot date, with the
+    share of churned accounts as the logo churn rate over the export's own churn period.
+    """
+    if inputs.shape == "snapshot" or periods is None:
+        return _snapshot_kpis(cfg, inputs)
+    from churnlab.kpis import customer_ltv, last_complete_month
+    from churnlab.kpis import kpi_table as _kpi_table
+
+    end = last_complete_month(inputs.data_end)
+    # The data's first month has no history before it (its base is whatever the export
+    # starts with), so reporting starts with the second month.
+    first_sub = pd.Timestamp(inputs.subscriptions["start_date"].min()).replace(day=1)
+    start = max(first_sub + pd.DateOffset(months=1), end - pd.DateOffset(months=months - 1))
+    out = _kpi_table(
+        inputs.subscriptions,
+        periods,
+        start,
+        end,
+        cfg.observation.grace_days,
+        tier_thresholds=cfg.tiers.thresholds,
+    )
+    out["customer_ltv"] = customer_ltv(out, cfg.kpis.gross_margin)
+    out["month"] = pd.to_datetime(out["month"]).dt.strftime("%Y-%m-%d")
+    return out
+
+
+def _snapshot_kpis(cfg: Params, inputs: Inputs) -> pd.DataFrame:
+    """Headline numbers of a one-row-per-account snapshot (no monthly history)."""
+    table = snapshot_table(cfg, inputs)
+    rows = []
+    groups = [("all", table)] + list(table.groupby("touch_tier", observed=True))
+    for segment, part in groups:
+        active = part[part["label"] == 0]
+        mrr = float(active["mrr"].sum()) if "mrr" in part else float("nan")
+        rows.append(
+            {
+                "month": pd.Timestamp(cfg.data.as_of).replace(day=1).strftime("%Y-%m-%d"),
+                "segment_by": "touch_tier",
+                "segment": segment,
+                "active_accounts_start": len(part),
+                "active_accounts": len(active),
+                "churned_logos": int(part["label"].sum()),
+                "logo_churn_rate": float(part["label"].mean()),
+                "mrr": mrr,
+                "arr": 12 * mrr,
+                "gross_revenue_retention": float("nan"),
+                "net_revenue_retention": float("nan"),
+                "expansion_rate": float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def retention_chart(kpis: pd.DataFrame) -> Any:
+    """GRR and NRR by month (None when the data has no monthly history)."""
+    from churnlab.plots.kpis import plot_retention_trend
+
+    overall = kpis[kpis["segment"] == "all"]
+    if len(overall) < 2 or overall["net_revenue_retention"].isna().all():
+        return None
+    return plot_retention_trend(overall)
+
+
+def observation_tables(
+    cfg: Params, inputs: Inputs, periods: pd.DataFrame | None, as_of: str
+) -> ObservationTables:
+    """Training observations (labelled) and the scoring table at ``as_of`` (cached on disk).
+
+    Training rows: month ends of the ``observation.history_months`` months up to
+    ``as_of`` plus renewal checkpoints in the same span; observations whose label window
+    runs past the data are dropped and counted. Scoring rows: every account active at
+    ``as_of``, unlabelled. Snapshot data gives one row per account.
+    """
+    from churnlab.observations import (
+        build_event_tables,
+        cached,
+        cached_with_summary,
+        engine_code_digest,
+        fingerprint,
+        split_scoring,
+    )
+
+    as_of_ts = pd.Timestamp(as_of)
+    key_params = {
+        "as_of": str(as_of_ts.date()),
+        "data": cfg.data.model_dump(mode="json"),
+        "observation": cfg.observation.model_dump(mode="json"),
+        "features": cfg.features.model_dump(mode="json"),
+        "tiers": cfg.tiers.model_dump(mode="json"),
+        "code": engine_code_digest(),
+    }
+    key = fingerprint(list(inputs.files), key_params)
+    cache_dir = cfg.path(cfg.run.cache_dir)
+    if inputs.shape == "snapshot" or periods is None:
+        training = cached(cache_dir, key + "-train", lambda: snapshot_table(cfg, inputs))
+        scoring = training[training["label"] == 0].assign(label=pd.NA)
+        summary = {"observations": len(training), "scored_accounts": len(scoring)}
+        return ObservationTables(training, scoring.reset_index(drop=True), summary)
+
+    obs, features = cfg.observation, cfg.features
+    both, summary = cached_with_summary(
+        cache_dir,
+        key + "-obs",
+        lambda: build_event_tables(
+            inputs.accounts,
+            inputs.subscriptions,
+            inputs.events,
+            periods,
+            as_of=as_of_ts,
+            data_end=inputs.data_end,
+            grace_days=obs.grace_days,
+            lead_days=obs.lead_days,
+            horizon_days=obs.horizon_days,
+            history_months=obs.history_months,
+            renewal_checkpoint_days=obs.renewal_checkpoint_days,
+            windows=features.windows,
+            event_types=features.event_types,
+            ratios=features.ratios,
+            touch_thresholds=cfg.tiers.thresholds,
+        ),
+    )
+    return split_scoring(both, summary)
+
+
+def snapshot_table(cfg: Params, inputs: Inputs) -> pd.DataFrame:
+    """The observation table of a one-row-per-account snapshot, with tier and empty dates."""
+    from churnlab.data import snapshot_observations
+    from churnlab.vocabulary import touch_tier
+
+    snap = cfg.data.snapshot
+    table = snapshot_observations(
+        inputs.snapshot,
+        as_of=pd.Timestamp(cfg.data.as_of),
+        id_column=snap.id_column,
+        mrr_column=snap.mrr_column,
+        tenure_column=snap.tenure_column,
+    )
+    if "account_id" not in table:
+        table = table.rename(columns={snap.id_column: "account_id"})
+    if "arr" not in table:
+        table["arr"] = float("nan")
+    if "touch_tier" not in table:
+        table["touch_tier"] = touch_tier(table["arr"], cfg.tiers.thresholds)
+    for column in ("renewal_date", "churn_date"):
+        if column not in table:
+            table[column] = pd.NaT
+    if "days_to_renewal" not in table:
+        table["days_to_renewal"] = float("nan")
+    return table
+
+
+def write(
+    ctx: StageContext,
+    inputs: Inputs,
+    periods: pd.DataFrame | None,
+    kpis: pd.DataFrame,
+    tables: ObservationTables,
+) -> list[str]:
+    """Hand the stage's results to the next stages; returns the names of the files written."""
+    folder = ctx.folder
+    health = inputs.health.to_dict() if hasattr(inputs.health, "to_dict") else {}
+    health["data_end"] = str(inputs.data_end.date())
+    health["observations"] = {
+        "training_rows": len(tables.training),
+        "scoring_rows": len(tables.scoring),
+        "dropped_window_past_data": tables.summary.get("dropped_window_past_data", 0),
+        "summary": tables.summary,
+    }
+    written = [
+        write_json(folder.data_health, health),
+        write_csv(kpis, folder.kpis),
+    ]
+    tables.training.to_parquet(folder.observations, index=False)
+    tables.scoring.to_parquet(folder.scoring, index=False)
+    account_names(inputs).to_parquet(folder.account_names, index=False)
+    written += [folder.observations, folder.scoring, folder.account_names]
+    if periods is not None:
+        periods.to_parquet(folder.periods, index=False)
+        written.append(folder.periods)
+    return sorted(p.name for p in written)
+
+
+def run(ctx: StageContext) -> None:
+    """The whole stage, as notebook ``00_data_health`` runs it."""
+    cfg = ctx.cfg
+    inputs = load_inputs(cfg)
+    periods = active_periods(cfg, inputs)
+    kpis = kpi_table(cfg, inputs, periods)
+    fig = retention_chart(kpis)
+    if fig is not None:
+        save_chart(fig, ctx.folder.chart("retention_trend"))
+    tables = observation_tables(cfg, inputs, periods, ctx.as_of)
+    write(ctx, inputs, periods, kpis, tables)

@@ -1,0 +1,273 @@
+"""The customer-success words and formats churnlab uses, defined once.
+
+- the **touch-tier rule** and the order of tiers and health bands;
+- **labels**: features, touch tiers, KPI tiles, charts, from a message catalogue per
+  language (``locales/<language>.yaml``, English today);
+- **formats**: money, rates, changes since the last run, numbers and dates, formatted
+  for the catalogue's locale by Babel.
+
+The report, the email, the explanations, the cohort findings and the notebooks all take
+their words from here::
+
+    from churnlab.vocabulary import vocabulary
+
+    words = vocabulary()                      # English
+    words.feature_label("logins_28d")         # 'Logins in the last 28 days'
+    words.money(1_612_345)                    # '$1.61M'
+    words.change("rate", -0.018)              # '-1.8 pp'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import re
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+from babel.dates import format_date
+from babel.numbers import format_compact_currency, format_currency, format_decimal, format_percent
+
+__all__ = [
+    "BANDS",
+    "LOWEST_TIER",
+    "TIERS",
+    "Vocabulary",
+    "feature_label",
+    "tier_rule",
+    "touch_tier",
+    "vocabulary",
+]
+
+#: Touch tiers, largest accounts first: the order of every table, chart and legend.
+TIERS = ("high_touch", "low_touch", "tech_touch")
+#: The tier of accounts below every threshold.
+LOWEST_TIER = "tech_touch"
+#: Health bands, worst first.
+BANDS = ("red", "yellow", "green")
+
+_WINDOW = re.compile(r"_(\d+)d$")
+
+
+def tier_rule(thresholds: tuple[float, float]) -> tuple[tuple[str, float], ...]:
+    """The touch-tier rule: ``(tier, minimum ARR)`` from the largest tier down.
+
+    Parameters
+    ----------
+    thresholds : (float, float)
+        ``(low_touch_min_arr, high_touch_min_arr)`` from params.yaml ``tiers``.
+
+    Returns
+    -------
+    tuple
+        ``(("high_touch", high), ("low_touch", low))``: an account is in the first tier
+        whose minimum its ARR reaches, else in :data:`LOWEST_TIER`.
+    """
+    low, high = thresholds
+    return (("high_touch", float(high)), ("low_touch", float(low)))
+
+
+def touch_tier(arr: Any, thresholds: tuple[float, float]) -> np.ndarray:
+    """The touch tier of each ARR by :func:`tier_rule` (missing ARR: the lowest tier)."""
+    a = np.asarray(arr, dtype=float)
+    rule = tier_rule(thresholds)
+    return np.select([a >= minimum for _, minimum in rule], [t for t, _ in rule], LOWEST_TIER)
+
+
+class Vocabulary:
+    """The labels and formats of one language (see the module docstring).
+
+    Parameters
+    ----------
+    language : str
+        A catalogue in ``churnlab/locales`` (``"en"``).
+    """
+
+    def __init__(self, language: str = "en") -> None:
+        self.language = language
+        self.catalogue = _catalogue(language)
+        self.locale: str = self.catalogue["locale"]
+        self.currency: str = self.catalogue["currency"]
+
+    def __repr__(self) -> str:
+        return f"Vocabulary({self.language!r}, locale={self.locale!r}, currency={self.currency!r})"
+
+    # ------------------------------------------------------------------ words
+
+    def text(self, key: str, **fields: Any) -> str:
+        """A message of the catalogue by dotted key (``"changes.first_run"``), filled in."""
+        node: Any = self.catalogue
+        for part in key.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                raise KeyError(f"no message {key!r} in the {self.language!r} catalogue")
+            node = node[part]
+        return str(node).format(**fields) if fields else str(node)
+
+    def feature_label(self, feature: str) -> str:
+        """Human label of a feature: the catalogue's, else built from the column name.
+
+        ``feature_reports_90d`` becomes "Feature reports (90 days)".
+        """
+        labels = self.catalogue["features"]
+        if feature in labels:
+            return str(labels[feature])
+        match = _WINDOW.search(feature)
+        stem = feature[: match.start()] if match else feature
+        text = stem.replace("_", " ").strip() or feature
+        text = text[0].upper() + text[1:]
+        if match is None:
+            return text
+        return self.text("feature_window", stem=text, days=match.group(1))
+
+    def feature_in_sentence(self, feature: str) -> str:
+        """The feature label inside a sentence: lower-case first letter unless an acronym.
+
+        A column the catalogue does not know and whose name needs no rewriting (a user's
+        ``Contract``) is shown as it is named.
+        """
+        label = self.feature_label(feature)
+        if label == feature or (len(label) > 1 and label[1].isupper()):
+            return label  # MRR, NPS category, CSM owner
+        return label[:1].lower() + label[1:]
+
+    def tier_label(self, tier: str) -> str:
+        """Display name of a touch tier (``high_touch`` -> "High touch")."""
+        return str(self.catalogue["tiers"].get(tier, str(tier).replace("_", " ")))
+
+    def band_label(self, band: str) -> str:
+        """Display name of a health band."""
+        return str(self.catalogue["bands"].get(band, band))
+
+    def kpi_label(self, key: str, **fields: Any) -> str:
+        """Label of a KPI tile (``arr_at_risk`` takes ``days``)."""
+        return self.text(f"kpis.{key}", **fields)
+
+    def chart_title(self, name: str) -> str:
+        """Title (and alt text) of a chart of the run folder."""
+        return self.text(f"charts.{name}")
+
+    # ------------------------------------------------------------------ formats
+
+    def money(self, value: float | None) -> str:
+        """A compact amount: ``$1.61M``, ``$45.3K``, ``$9,500`` (``n/a`` when missing)."""
+        if _missing(value):
+            return self.text("changes.missing")
+        v = float(value)  # type: ignore[arg-type]
+        if abs(v) >= 1e6:
+            return format_compact_currency(v, self.currency, locale=self.locale, fraction_digits=2)
+        if abs(v) >= 1e4:
+            return format_compact_currency(v, self.currency, locale=self.locale, fraction_digits=1)
+        return self.money_exact(v)
+
+    def money_exact(self, value: float | None) -> str:
+        """A whole amount with separators: ``$1,234`` (``n/a`` when missing)."""
+        if _missing(value):
+            return self.text("changes.missing")
+        return format_currency(
+            _rounded(float(value), 0),  # type: ignore[arg-type]
+            self.currency,
+            format="¤#,##0",
+            currency_digits=False,
+            locale=self.locale,
+        )
+
+    def rate(self, value: float | None, digits: int = 1) -> str:
+        """A share as a percentage: ``0.0213`` -> ``2.1%`` (``n/a`` when missing)."""
+        if _missing(value):
+            return self.text("changes.missing")
+        digits = max(0, digits)
+        pattern = "#,##0%" if digits == 0 else "#,##0." + "0" * digits + "%"
+        points = _rounded(100 * float(value), digits)  # type: ignore[arg-type]
+        return format_percent(points / 100, pattern, locale=self.locale)
+
+    def number(self, value: float) -> str:
+        """A short number: whole numbers plain (``1,234``), ``12.3``, ``0.45``, ``0.034``."""
+        if _missing(value) or math.isinf(float(value)):
+            return self.text("changes.missing")
+        v = float(value)
+        if v.is_integer():
+            return format_decimal(v, "#,##0", locale=self.locale)
+        if abs(v) >= 10:
+            return format_decimal(_rounded(v, 1), "#,##0.0", locale=self.locale)
+        if abs(v) < 0.1:
+            return format_decimal(float(f"{v:.2g}"), "@#", locale=self.locale)
+        return format_decimal(_rounded(v, 2), "0.00", locale=self.locale)
+
+    def change(self, kind: str, delta: float | None) -> str:
+        """A change since the previous run: ``+0.3 pp`` for rates, ``-$12.0K`` for money.
+
+        ``delta`` None or NaN means there is no earlier run to compare with.
+        """
+        if _missing(delta):
+            return self.text("changes.first_run")
+        d = float(delta)  # type: ignore[arg-type]
+        if kind == "rate":
+            points = format_decimal(_rounded(100 * d, 1), "+#,##0.0;-#,##0.0", locale=self.locale)
+            return self.text("changes.points", value=points)
+        return ("+" if d >= 0 else "") + self.money(d)
+
+    def date(self, value: dt.date | str | None) -> str:
+        """A date in the locale's medium format (``Oct 31, 2026``); ``n/a`` when missing."""
+        if value is None or value == "":
+            return self.text("changes.missing")
+        day = dt.date.fromisoformat(str(value)[:10]) if isinstance(value, str) else value
+        return format_date(day, "medium", locale=self.locale)
+
+    def filters(self) -> dict[str, Callable[..., str]]:
+        """The Jinja filters the report and email templates use."""
+        return {
+            "money": self.money,
+            "money_exact": self.money_exact,
+            "rate": self.rate,
+            "number": self.number,
+            "date": self.date,
+            "tier": self.tier_label,
+            "band": self.band_label,
+            "feature": self.feature_label,
+        }
+
+
+@functools.cache
+def vocabulary(language: str = "en") -> Vocabulary:
+    """The (shared, cached) :class:`Vocabulary` of a language."""
+    return Vocabulary(language)
+
+
+def feature_label(feature: str) -> str:
+    """Human label of a feature in English (see :meth:`Vocabulary.feature_label`)."""
+    return vocabulary().feature_label(feature)
+
+
+@functools.cache
+def _catalogue(language: str) -> dict[str, Any]:
+    path = resources.files("churnlab").joinpath("locales", f"{language}.yaml")
+    if not path.is_file():
+        available = sorted(
+            p.name.removesuffix(".yaml")
+            for p in resources.files("churnlab").joinpath("locales").iterdir()
+        )
+        raise ValueError(f"no catalogue for language {language!r}; available: {available}")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _rounded(value: float, digits: int) -> float:
+    """``value`` rounded as Python's string formatting rounds it (the binary value, half even).
+
+    Babel rounds the decimal text of a float; rounding first keeps churnlab's figures
+    the same as ``f"{value:.{digits}f}"`` gives, e.g. 0.165 -> 17% (its binary value is
+    just above the half).
+    """
+    return float(f"{value:.{digits}f}")
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True

@@ -1,0 +1,534 @@
+"""Delivery through a real SMTP server (aiosmtpd on localhost) with STARTTLS + AUTH.
+
+Every message is built from a copy of the real pipeline run on the shared sample: the
+email reads the headline the report stage actually wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import json
+import logging
+import re
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from churnlab.config import load_params
+from churnlab.delivery import DeliverySettings, build_message, send_failure_notice, send_run
+from churnlab.delivery._message import MAX_HTML_BYTES
+from churnlab.errors import DeliveryError, ParamsError
+from churnlab.report import Headline, Renewal
+from churnlab.run import RunFolder
+from tests.helpers import ROOT, copy_run
+
+USER = "svc-churnlab-Qx7USERNAME"
+PASSWORD = "Zt9-pa55-DISTINCT-Secret!"
+ENV = {"CHURNLAB_SMTP_USER": USER, "CHURNLAB_SMTP_PASSWORD": PASSWORD}
+EVIL_NAME = "<script>alert('x')</script> Corp"
+OBRIEN = "O'Brien & Sons"
+CLOCK = dt.datetime(2026, 11, 23, 19, 30, tzinfo=dt.UTC)
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Recorder:
+    """aiosmtpd handler: answers the first DATA commands with ``replies``, then accepts."""
+
+    def __init__(self, replies: list[str] | None = None) -> None:
+        self.replies = list(replies or [])
+        self.data_calls = 0
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
+        self.data_calls += 1
+        if self.replies:
+            return self.replies.pop(0)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 2.0.0 Message accepted for delivery"
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == USER.encode()
+        and auth_data.password == PASSWORD.encode()
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@contextmanager
+def smtp_server(handler: Recorder, **kwargs) -> Iterator[Controller]:
+    controller = Controller(handler, hostname="127.0.0.1", port=_free_port(), **kwargs)
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture(scope="module")
+def ca_file(ca: trustme.CA, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def starttls_server(server_tls):
+    handler = Recorder()
+    with smtp_server(
+        handler,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=_authenticator,
+        auth_required=True,
+        auth_require_tls=True,
+    ) as controller:
+        yield controller, handler
+
+
+def _hostile(headline: Headline) -> Headline:
+    """The real headline with user data that must be escaped: two hostile account names."""
+    first, second, *rest = headline.top_renewals
+    names = [dataclasses.replace(first, name=EVIL_NAME), dataclasses.replace(second, name=OBRIEN)]
+    return headline.replace(top_renewals=[*names, *rest])
+
+
+@pytest.fixture
+def make_run(tmp_path, pipeline_run):
+    """A copy of the real run (optionally failed, or with another headline)."""
+
+    def make(status: str = "succeeded", headline: Headline | None = None) -> Path:
+        run = copy_run(pipeline_run, tmp_path / "reports", latest=False)
+        (headline or _hostile(Headline.read(run.headline))).write(run.headline)
+        manifest = run.read_manifest()
+        manifest["status"] = status
+        if status == "failed":
+            manifest["stages"][2] = {
+                "name": "02_churn_model",
+                "status": "failed",
+                "notebook": None,
+                "duration_s": 1.0,
+                "error": {"cell_index": 7, "ename": "KeyError", "evalue": "'mrr_change_90d'"},
+            }
+        run.manifest.write_text(json.dumps(manifest))
+        return run.path
+
+    return make
+
+
+def _settings(port: int, ca_file: Path | None, **changes) -> DeliverySettings:
+    """The params' delivery defaults, pointed at the test server."""
+    values = {
+        "recipients": ["vp-cs@example.com", "cfo@example.com"],
+        "failure_recipients": ["data-team@example.com"],
+        "sender": "churnlab@example.com",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "security": "starttls",
+        "ca_file": ca_file,
+        "backoff_seconds": 1.0,
+        "timeout_seconds": 5.0,
+    }
+    return DeliverySettings.from_params(**(values | changes))
+
+
+def _manifest(run: Path) -> dict:
+    return json.loads((run / "manifest.json").read_text())
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    return BytesParser(policy=policy.default).parsebytes(raw)
+
+
+def _check_report_structure(msg: EmailMessage, run: Path) -> str:
+    """Assert the MIME layout of the report email; return its HTML body."""
+    assert msg.get_content_type() == "multipart/mixed"
+    alternative, *attachments = msg.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    plain, related = alternative.get_payload()
+    assert plain.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html_part, *images = related.get_payload()
+    assert html_part.get_content_type() == "text/html"
+    headline = Headline.read(RunFolder(run).headline)
+    assert [i.get_content_type() for i in images] == ["image/png"] * len(headline.charts)
+    html = html_part.get_content()
+    assert len(html_part.get_payload(decode=True)) <= MAX_HTML_BYTES
+    referenced = re.findall(r"cid:([^\"'\s>]+)", html)
+    content_ids = {i["Content-ID"].strip("<>"): i for i in images}
+    assert sorted(referenced) == sorted(content_ids)
+    for cid, image in content_ids.items():
+        chart = run / "charts" / image.get_filename()
+        assert image.get_payload(decode=True) == chart.read_bytes()
+        assert cid in html
+    names = [
+        (a.get_filename(), a.get_content_type(), a.get_content_disposition()) for a in attachments
+    ]
+    assert names == [
+        ("report.html", "text/html", "attachment"),
+        ("renewal_map.csv", "text/csv", "attachment"),
+    ]
+    # text travels with CRLF line ends (RFC 5321); the report arrives as written
+    sent = attachments[0].get_content().replace("\r\n", "\n")
+    assert sent == (run / "report.html").read_text()
+    assert msg["Message-ID"] and msg["Date"]
+    return html
+
+
+def _assert_no_credentials(run: Path, caplog, capsys) -> None:
+    secrets = [USER, PASSWORD, base64.b64encode(f"\0{USER}\0{PASSWORD}".encode()).decode()]
+    files = [p for p in run.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, f"credential leaked into {path}"
+    captured = capsys.readouterr()
+    for secret in secrets:
+        assert secret not in captured.out + captured.err
+        assert secret not in caplog.text
+
+
+# ----------------------------------------------------------------------------- tests
+
+
+def test_starttls_auth_send_structure_record_and_no_leak(
+    starttls_server, make_run, ca_file, caplog, capsys
+):
+    caplog.set_level(logging.DEBUG, logger="churnlab")
+    controller, handler = starttls_server
+    run = make_run()
+    sleeps: list[float] = []
+    result = send_run(
+        run, _settings(controller.port, ca_file), env=ENV, sleep=sleeps.append, clock=lambda: CLOCK
+    )
+
+    assert len(handler.messages) == 1 and sleeps == [] and result.attempts == 1
+    mail_from, rcpt_tos, raw = handler.messages[0]
+    assert mail_from == "churnlab@example.com"
+    assert rcpt_tos == ["vp-cs@example.com", "cfo@example.com"]
+    msg = _parse(raw)
+    html = _check_report_structure(msg, run)
+    headline = Headline.read(RunFolder(run).headline)
+    risk = headline.arr_at_risk_display
+    assert (
+        msg["Subject"] == f"Churn report {headline.as_of}: {risk} ARR at risk in the next 90 days"
+    )
+    # user data is escaped in HTML, shown as typed in the plain text
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "O&#39;Brien &amp; Sons" in html
+    plain = msg.get_payload()[0].get_payload()[0].get_content()
+    churn = headline.kpi("logo_churn_rate")
+    assert EVIL_NAME in plain and risk in plain
+    assert f"{churn.display} ({churn.change_display})" in plain
+
+    record = _manifest(run)["delivery"]
+    assert record == [
+        {
+            "kind": "report",
+            "message_id": msg["Message-ID"],
+            "sent_at": "2026-11-23T19:30:00+00:00",
+            "recipients": ["vp-cs@example.com", "cfo@example.com"],
+            "forced": False,
+        }
+    ]
+    assert result.message_id == msg["Message-ID"]
+    assert "accepted by 127.0.0.1" in caplog.text  # the logs were captured, and are clean
+    _assert_no_credentials(run, caplog, capsys)
+
+
+def test_no_second_send_and_force_sends_again(starttls_server, make_run, ca_file):
+    controller, handler = starttls_server
+    run = make_run()
+    settings = _settings(controller.port, ca_file)
+    first = send_run(run, settings, env=ENV, sleep=lambda s: None)
+    with pytest.raises(DeliveryError, match="already delivered.*--force"):
+        send_run(run, settings, env=ENV, sleep=lambda s: None)
+    assert len(handler.messages) == 1
+    preview = send_run(run, settings, dry_run=True, env=ENV)  # a preview is always allowed
+    assert preview.dry_run and preview.eml_path.is_file() and len(handler.messages) == 1
+    again = send_run(run, settings, force=True, env=ENV, sleep=lambda s: None)
+    assert len(handler.messages) == 2
+    records = _manifest(run)["delivery"]
+    assert [r["forced"] for r in records] == [False, True]
+    assert [r["message_id"] for r in records] == [first.message_id, again.message_id]
+    assert first.message_id != again.message_id
+
+
+def test_transient_451_is_retried_and_sent_once(server_tls, make_run, ca_file):
+    handler = Recorder(replies=["451 4.3.0 Try again later"])
+    with smtp_server(handler, tls_context=server_tls, authenticator=_authenticator) as controller:
+        sleeps: list[float] = []
+        result = send_run(
+            make_run(), _settings(controller.port, ca_file), env=ENV, sleep=sleeps.append
+        )
+    assert handler.data_calls == 2 and len(handler.messages) == 1
+    assert result.attempts == 2 and sleeps == [1.0]
+    assert _parse(handler.messages[0][2])["Message-ID"] == result.message_id
+
+
+def test_transient_failures_back_off_exponentially_then_give_up(server_tls, make_run, ca_file):
+    handler = Recorder(replies=["421 4.7.0 Busy"] * 10)
+    run = make_run()
+    with smtp_server(handler, tls_context=server_tls, authenticator=_authenticator) as controller:
+        sleeps: list[float] = []
+        settings = _settings(controller.port, ca_file, max_retries=2, backoff_seconds=0.5)
+        with pytest.raises(DeliveryError, match="after 3 attempt.*421"):
+            send_run(run, settings, env=ENV, sleep=sleeps.append)
+    assert sleeps == [0.5, 1.0] and handler.data_calls == 3 and handler.messages == []
+    assert _manifest(run)["delivery"] == []
+
+
+def test_permanent_5xx_is_not_retried(server_tls, make_run, ca_file):
+    handler = Recorder(replies=["554 5.7.1 Message rejected as spam"])
+    with smtp_server(handler, tls_context=server_tls, authenticator=_authenticator) as controller:
+        sleeps: list[float] = []
+        with pytest.raises(DeliveryError, match="permanent server error.*554"):
+            send_run(make_run(), _settings(controller.port, ca_file), env=ENV, sleep=sleeps.append)
+    assert sleeps == [] and handler.data_calls == 1
+
+
+def test_auth_failure_is_clear_and_not_retried(starttls_server, make_run, ca_file):
+    controller, handler = starttls_server
+    run = make_run()
+    sleeps: list[float] = []
+    wrong = {"CHURNLAB_SMTP_USER": USER, "CHURNLAB_SMTP_PASSWORD": "wrong-Pw-123"}
+    with pytest.raises(DeliveryError) as info:
+        send_run(run, _settings(controller.port, ca_file), env=wrong, sleep=sleeps.append)
+    message = str(info.value)
+    assert "authentication failed" in message
+    assert "check CHURNLAB_SMTP_USER / CHURNLAB_SMTP_PASSWORD" in message
+    assert "wrong-Pw-123" not in message and USER not in message
+    assert sleeps == [] and handler.messages == []
+    assert _manifest(run)["delivery"] == []
+
+
+def test_missing_credentials_against_auth_server_says_what_to_set(
+    starttls_server, make_run, ca_file
+):
+    controller, _ = starttls_server
+    with pytest.raises(DeliveryError, match="530.*set CHURNLAB_SMTP_USER"):
+        send_run(make_run(), _settings(controller.port, ca_file), env={}, sleep=lambda s: None)
+
+
+def test_untrusted_certificate_is_a_tls_failure_without_retry(starttls_server, make_run):
+    controller, handler = starttls_server
+    sleeps: list[float] = []
+    untrusted = ssl.create_default_context()  # system store: does not know the test CA
+    settings = _settings(controller.port, None, ssl_context=untrusted)
+    with pytest.raises(DeliveryError, match="TLS failure.*CERTIFICATE_VERIFY_FAILED"):
+        send_run(make_run(), settings, env=ENV, sleep=sleeps.append)
+    assert sleeps == [] and handler.messages == []
+
+
+def test_starttls_not_offered_is_a_tls_failure(make_run, ca_file):
+    handler = Recorder()
+    with smtp_server(handler) as controller:
+        sleeps: list[float] = []
+        with pytest.raises(DeliveryError, match="does not support STARTTLS"):
+            send_run(make_run(), _settings(controller.port, ca_file), env=ENV, sleep=sleeps.append)
+    assert sleeps == [] and handler.messages == []
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_implicit_tls_with_auth(server_tls, make_run, ca_file):
+    handler = Recorder()
+    with smtp_server(
+        handler,
+        ssl_context=server_tls,
+        authenticator=_authenticator,
+        auth_required=True,
+        auth_require_tls=False,  # aiosmtpd only sees STARTTLS as TLS; this socket is TLS
+    ) as controller:
+        send_run(make_run(), _settings(controller.port, ca_file, security="ssl"), env=ENV)
+    assert len(handler.messages) == 1
+
+
+def test_connection_refused_is_retried_then_fails(make_run, ca_file):
+    sleeps: list[float] = []
+    settings = _settings(_free_port(), ca_file, max_retries=1)
+    with pytest.raises(DeliveryError, match="after 2 attempt.*ConnectionRefusedError"):
+        send_run(make_run(), settings, env=ENV, sleep=sleeps.append)
+    assert sleeps == [1.0]
+
+
+def test_dry_run_writes_readable_eml_and_sends_nothing(make_run, ca_file, caplog, capsys):
+    run = make_run()
+    # nothing listens on this port: a dry run that tried to connect would fail
+    result = send_run(
+        run, _settings(_free_port(), ca_file), dry_run=True, env=ENV, clock=lambda: CLOCK
+    )
+    assert result.dry_run and result.attempts == 0
+    assert result.eml_path == run / "email-20261123T193000Z.eml"
+    msg = _parse(result.eml_path.read_bytes())
+    _check_report_structure(msg, run)
+    assert msg["Message-ID"] == result.message_id
+    assert msg["To"] == "vp-cs@example.com, cfo@example.com"
+    assert _manifest(run)["delivery"] == []
+    second = send_run(run, _settings(1, ca_file), dry_run=True, env=ENV, clock=lambda: CLOCK)
+    assert second.eml_path.name == "email-20261123T193000Z-2.eml"
+    _assert_no_credentials(run, caplog, capsys)
+
+
+def test_failed_run_is_refused_and_failure_notice_names_the_cell(
+    starttls_server, make_run, ca_file
+):
+    controller, handler = starttls_server
+    run = make_run(status="failed")
+    settings = _settings(controller.port, ca_file)
+    with pytest.raises(DeliveryError, match="status 'failed'.*failure notice"):
+        send_run(run, settings, env=ENV, sleep=lambda s: None)
+    assert handler.messages == []
+
+    result = send_failure_notice(run, settings, env=ENV, sleep=lambda s: None)
+    assert len(handler.messages) == 1
+    _, rcpt_tos, raw = handler.messages[0]
+    assert rcpt_tos == ["data-team@example.com"]
+    msg = _parse(raw)
+    assert msg.get_content_type() == "text/plain"
+    assert msg["Subject"] == f"churnlab run FAILED: {Path(run).name}"
+    body = msg.get_content()
+    assert "Failed stage: 02_churn_model (cell 7)" in body
+    assert "KeyError: 'mrr_change_90d'" in body
+    assert "01_cohort_comparison" not in body  # only the failed stage is named
+    assert _manifest(run)["delivery"][0]["kind"] == "failure_notice"
+    assert result.recipients == ("data-team@example.com",)
+    with pytest.raises(DeliveryError, match="already sent"):
+        send_failure_notice(run, settings, env=ENV, sleep=lambda s: None)
+
+
+def test_failure_notice_of_a_succeeded_run_is_refused(make_run, ca_file):
+    with pytest.raises(DeliveryError, match="succeeded"):
+        send_failure_notice(make_run(), _settings(1, ca_file), env=ENV)
+
+
+def test_html_body_stays_under_100_kb(make_run, pipeline_run, ca_file):
+    many = [
+        Renewal(
+            account_id=f"A{i:05d}",
+            name=f"Account {i} <&>",
+            arr=1000.0 + i,
+            renewal_date="2026-12-01",
+            churn_probability=0.5,
+            expected_arr_at_risk=500.0,
+            health_band="red",
+            reasons="x" * 500,
+        )
+        for i in range(3000)
+    ]
+    run = make_run(headline=Headline.read(pipeline_run.headline).replace(top_renewals=many))
+    msg = build_message(run, _settings(1, ca_file))
+    html_part = msg.get_payload()[0].get_payload()[1].get_payload()[0]
+    html = html_part.get_content()
+    assert len(html_part.get_payload(decode=True)) <= MAX_HTML_BYTES
+    shown = int(re.search(r"Showing (\d+) of 3000 renewals", html).group(1))
+    assert 0 < shown < 3000 and html.count("Account ") == shown
+    plain = msg.get_payload()[0].get_payload()[0].get_content()
+    assert plain.count("Account ") == shown and f"showing {shown} of 3000" in plain
+
+
+def test_missing_or_escaping_chart_is_skipped(make_run, pipeline_run, ca_file):
+    charts = {
+        "drivers": "charts/drivers.png",
+        "gone": "charts/gone.png",
+        "escape": "../../../../etc/passwd",
+    }
+    run = make_run(headline=Headline.read(pipeline_run.headline).replace(charts=charts))
+    msg = build_message(run, _settings(1, ca_file, attach_csv=False))
+    related = msg.get_payload()[0].get_payload()[1]
+    html_part, *images = related.get_payload()
+    assert len(images) == 1
+    assert re.findall(r"cid:([^\"'\s>]+)", html_part.get_content()) == [
+        images[0]["Content-ID"].strip("<>")
+    ]
+    assert [a.get_filename() for a in msg.get_payload()[1:]] == ["report.html"]
+
+
+def test_missing_headline_names_the_file(make_run, ca_file):
+    run = make_run()
+    RunFolder(run).headline.unlink()
+    with pytest.raises(DeliveryError, match=r"headline\.json is missing"):
+        build_message(run, _settings(1, ca_file))
+
+
+def test_credentials_must_be_complete_and_never_in_clear(make_run, ca_file):
+    run = make_run()
+    with pytest.raises(DeliveryError, match="CHURNLAB_SMTP_PASSWORD is not set"):
+        send_run(run, _settings(1, ca_file), env={"CHURNLAB_SMTP_USER": USER})
+    with pytest.raises(DeliveryError, match="without TLS"):
+        send_run(run, _settings(1, ca_file, security="none"), env=ENV)
+
+
+def test_settings_validation_and_from_params():
+    with pytest.raises(ParamsError, match="security"):
+        DeliverySettings.from_params(recipients=["a@b.c"], security="tls")
+    with pytest.raises(ParamsError, match="arr_at_risk"):
+        DeliverySettings.from_params(recipients=["a@b.c"], subject_template="{arr}")
+    with pytest.raises(ParamsError, match="list of addresses"):
+        DeliverySettings.from_params(recipients="a@b.c")
+    params = load_params(ROOT / "params.yaml")
+    defaults = DeliverySettings.from_params()  # the params' defaults, no others
+    assert defaults.subject_template == params.delivery.subject
+    assert defaults.backoff_seconds == params.delivery.backoff_seconds
+    settings = DeliverySettings.from_params(params.delivery, recipients=["vp@example.com"])
+    assert settings.recipients == ("vp@example.com",)
+    assert settings.smtp_port == params.delivery.smtp.port
+    assert settings.password_env == "CHURNLAB_SMTP_PASSWORD"
+
+
+class RefusingRecorder(Recorder):
+    """Refuses one recipient address with a 550, accepts the others."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address == "gone@example.com":
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+
+def test_partly_refused_recipients_are_recorded(server_tls, make_run, ca_file):
+    handler = RefusingRecorder()
+    run = make_run()
+    recipients = ["vp-cs@example.com", "gone@example.com"]
+    with smtp_server(handler, tls_context=server_tls, authenticator=_authenticator) as controller:
+        settings = _settings(controller.port, ca_file, recipients=recipients)
+        result = send_run(run, settings, env=ENV, sleep=lambda s: None)
+    assert handler.messages[0][1] == ["vp-cs@example.com"]
+    assert result.recipients == ("vp-cs@example.com",)
+    assert result.refused == ("gone@example.com",)
+    record = _manifest(run)["delivery"][0]
+    assert record["recipients"] == ["vp-cs@example.com"]
+    assert record["refused"] == ["gone@example.com"]

@@ -1,0 +1,122 @@
+"""End to end: the real notebooks, executed by papermill, give the steps' run folder."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pandas as pd
+import pytest
+from papermill.translators import PythonTranslator
+
+from churnlab.config import load_params
+from churnlab.run.folder import notebook_file
+from churnlab.run.runner import run_pipeline
+from churnlab.run.stages import NOTEBOOK_STAGES
+from tests.helpers import ROOT, SECTIONS, check_self_contained, sample_params
+from tests.run.compare import differences
+
+STAGE_NAMES = [s.name for s in NOTEBOOK_STAGES]
+
+
+@pytest.mark.slow
+def test_notebooks_write_the_run_folder_the_steps_write(pipeline_run, sample_dir, tmp_path):
+    """The papermill run of the notebooks and the in-process run of their steps agree."""
+    cfg = sample_params(sample_dir, tmp_path)
+    result = run_pipeline(cfg)
+    assert result.succeeded, json.dumps(result.stages, indent=1)[:3000]
+    run = result.folder
+    written = [name for stage in NOTEBOOK_STAGES for name in stage.writes]
+    assert differences(run, pipeline_run, written) == []
+    for stage in STAGE_NAMES:
+        assert run.notebook(stage).exists()
+        html = run.notebook_html(stage).read_text()
+        assert "open_stage" not in html  # code cells are left out of the analysts' HTML
+
+    manifest = run.read_manifest()
+    assert manifest["status"] == "succeeded" and manifest["executor"] == "papermill"
+    assert set(manifest["inputs"]) == {
+        str(sample_dir / f) for f in ("accounts.parquet", "subscriptions.parquet", "events.parquet")
+    }
+    assert all(v["sha256"] for v in manifest["inputs"].values())
+    assert manifest["row_counts"], "row counts from the data-health stage"
+    assert "rejected_rows" in manifest
+    assert [s["name"] for s in manifest["stages"]] == [*STAGE_NAMES, "report"]
+
+    scores = pd.read_csv(run.scores)
+    assert scores["churn_probability"].between(0, 1).all()
+    assert (
+        scores["expected_arr_at_risk"] - scores["churn_probability"] * scores["arr"]
+    ).abs().max() < 1e-6
+    assert pd.read_csv(run.renewal_map)["expected_arr_at_risk"].is_monotonic_decreasing
+    html = run.report.read_text()
+    soup = check_self_contained(html)
+    for section in SECTIONS:
+        assert soup.find(id=section) is not None, section
+    assert (tmp_path / "reports" / "latest").resolve() == run.path.resolve()
+
+
+def test_pipeline_notebooks_follow_the_papermill_conventions():
+    for stage in STAGE_NAMES:
+        nb = nbformat.read(ROOT / "notebooks" / notebook_file(stage), as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, stage
+        assert nb.metadata["kernelspec"]["name"] == "churnlab"
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), stage
+        parsed = PythonTranslator.inspect(tagged[0])
+        assert {p.name for p in parsed} == {
+            "run_dir",
+            "params_file",
+            "project_dir",
+            "as_of",
+            "previous_run_dir",
+        }
+        assert all(p.help for p in parsed), "every parameter has a comment"
+
+
+@pytest.mark.slow
+def test_exploration_starter_notebook_runs(pipeline_cfg, tmp_path):
+    import papermill as pm
+
+    effective = tmp_path / "params.yaml"
+    effective.write_text(pipeline_cfg.to_yaml())
+    out = tmp_path / "starter.ipynb"
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / "exploration" / "starter.ipynb"),
+        str(out),
+        parameters={"params_file": str(effective), "project_dir": str(ROOT)},
+        kernel_name="churnlab",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
+    executed = nbformat.read(out, as_version=4)
+    last = executed.cells[-1]
+    assert last.outputs, "the last cell shows the scored account"
+    text = json.dumps(last.outputs)
+    assert "churn_probability" in text and "health_score" in text
+
+
+@pytest.mark.slow
+def test_pipeline_runs_on_the_telco_snapshot(tmp_path):
+    """The real IBM Telco data, given only the column-mapping overlay, goes through every stage."""
+    cfg = load_params(
+        ROOT / "params.yaml",
+        [ROOT / "params" / "telco.yaml"],
+        [f"run.reports_dir={tmp_path / 'reports'}", f"run.cache_dir={tmp_path / 'cache'}"],
+    )
+    result = run_pipeline(cfg, in_process=True)
+    assert result.succeeded, json.dumps(result.stages, indent=1)[:3000]
+    run = result.folder
+    metrics = json.loads(run.model_metrics.read_text())
+    assert metrics["scheme"] == "stratified_kfold"  # snapshot data: no time order, and it says so
+    assert "stratified cross-validation" in metrics["summary"]
+    champion = next(r for r in metrics["comparison"] if r["model"] == metrics["champion"])
+    assert champion["roc_auc"] >= 0.83
+    comparison = pd.read_csv(run.cohort_comparison)
+    assert {"tenure_days", "Contract"} <= set(comparison["feature"].head(3))
+    scores = pd.read_csv(run.scores)
+    assert len(scores) == 5174  # every retained customer is scored
+    health = json.loads(run.data_health.read_text())
+    assert health["row_counts"]
+    assert "11" in json.dumps(health)  # the blank TotalCharges are reported
+    assert not run.periods.exists()  # a snapshot has no active periods
