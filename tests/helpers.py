@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import jsonschema
+import yaml
 from bs4 import BeautifulSoup
 
-from churnlab.config import Params, load_params
+from churnlab.config import Params, load_params, params_schema
 from churnlab.run import ReportsFolder, RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +68,32 @@ def check_self_contained(html: str) -> BeautifulSoup:
         assert not tag["href"].startswith(("http:", "https:", "//")), tag["href"]
     assert "@import" not in html and "url(" not in html
     return soup
+
+
+class EditorLoader(yaml.SafeLoader):
+    """YAML as an editor reads it (YAML 1.2, no timestamp type): an unquoted date stays text.
+
+    PyYAML turns an unquoted ``2026-10-31`` into a ``datetime.date``, which JSON Schema has
+    no type for; the YAML language server of editors keeps it a string. Validating what
+    this loader reads checks the files the way an editor does, quoted dates or not.
+    """
+
+
+EditorLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_as_editor(path: Path) -> Any:
+    """A YAML file read with :class:`EditorLoader` (dates stay strings)."""
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=EditorLoader)  # noqa: S506
+
+
+def schema_errors(document: Any, schema: dict[str, Any] | None = None) -> list[str]:
+    """Every violation of the params schema by ``document``, formats (dates) checked too."""
+    validator = jsonschema.Draft202012Validator(
+        params_schema() if schema is None else schema,
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+    return [f"{error.json_path}: {error.message}" for error in validator.iter_errors(document)]

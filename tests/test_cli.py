@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from churnlab.cli import EXIT_FAILED, EXIT_USAGE, app
+from churnlab.config import SCHEMA_FILE, ObservationParams, describe_params, load_params
+from tests.helpers import read_as_editor, schema_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = str(ROOT / "params.yaml")
@@ -42,6 +45,49 @@ def test_bad_parameter_exits_2_with_suggestion():
     result = runner.invoke(app, ["params", "--params-file", PARAMS, "-p", "modle.seed=7"])
     assert result.exit_code == EXIT_USAGE
     assert "did you mean 'model'" in result.output
+
+
+def test_params_schema_prints_the_shipped_schema_which_validates_params_yaml():
+    result = invoke("params", "--schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.output)
+    assert result.output == (ROOT / SCHEMA_FILE).read_text(encoding="utf-8")
+    assert schema_errors(read_as_editor(Path(PARAMS)), schema) == []
+    assert schema_errors({"model": {"seeed": 7}}, schema)
+
+
+def test_params_explain_gives_type_value_and_meaning_of_every_key():
+    result = invoke("params", "--params-file", PARAMS, "--explain")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    horizon = ObservationParams.model_fields["horizon_days"].description
+    assert "observation.horizon_days = 90 integer in [1, 730]" in text
+    assert horizon in text
+    for doc in describe_params(load_params(PARAMS)):
+        assert doc.path in text and doc.description in text, doc.path
+
+
+def test_params_explain_shows_effective_values_and_their_defaults():
+    result = invoke(
+        "params", "--params-file", PARAMS, "--explain", "-p", "observation.horizon_days=60"
+    )
+    assert result.exit_code == 0, result.output
+    assert "observation.horizon_days = 60" in result.output
+    assert "(default 90)" in result.output
+
+
+def test_params_help_names_schema_and_explain():
+    result = invoke("params", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.replace("│", " ").split())  # rich draws a box around options
+    assert "--schema" in text and "JSON Schema" in text
+    assert "--explain" in text and "effective value" in text
+
+
+def test_params_schema_and_explain_together_exit_2():
+    result = runner.invoke(app, ["params", "--schema", "--explain"])
+    assert result.exit_code == EXIT_USAGE
+    assert "not both" in result.output
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,52 @@
-"""params.yaml loading: defaults, overlays, overrides and the error messages."""
+"""params.yaml loading: defaults, overlays, overrides, the error messages, and the model,
+params.yaml and params.schema.json kept in step."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import typing
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
-from churnlab.config import Params, last_month_end, load_params, parse_override
+from churnlab.config import (
+    SCHEMA_FILE,
+    DataParams,
+    Params,
+    deep_merge,
+    last_month_end,
+    load_params,
+    params_schema,
+    parse_override,
+)
 from churnlab.errors import ParamsError
+from tests.helpers import ROOT, EditorLoader, read_as_editor, schema_errors
 
-ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params.yaml"
+TELCO = ROOT / "params" / "telco.yaml"
+SCHEMA_PATH = ROOT / SCHEMA_FILE
+
+
+def model_fields(
+    model: type[BaseModel] = Params, prefix: str = ""
+) -> Iterator[tuple[str, FieldInfo, type[BaseModel] | None]]:
+    """``(dotted path, field, section model or None)`` of every params field, depth first."""
+    for name, field in model.model_fields.items():
+        if model is Params and name == "root":
+            continue
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            yield prefix + name, field, section
+            yield from model_fields(section, f"{prefix}{name}.")
+        else:
+            yield prefix + name, field, None
 
 
 def test_defaults_load_frozen_and_typed():
@@ -103,3 +137,181 @@ def test_effective_params_round_trip_as_yaml(tmp_path):
     dumped.write_text(cfg.to_yaml())
     again = load_params(dumped)
     assert again.to_dict() == cfg.to_dict()
+
+
+# --------------------------------------------------------------------------- self-description
+
+
+def test_every_field_and_section_has_a_description():
+    missing = [path for path, field, _ in model_fields() if not (field.description or "").strip()]
+    assert not missing, f"fields without Field(description=...): {missing}"
+    sections = {section for _, _, section in model_fields() if section} | {Params}
+    undocumented = [s.__name__ for s in sections if not (s.__doc__ or "").strip()]
+    assert not undocumented, f"section classes without a docstring: {undocumented}"
+    assert Params.model_fields["root"].description
+
+
+def test_params_yaml_lists_every_field():
+    raw = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))
+    absent = []
+    for path, _, _ in model_fields():
+        node = raw
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                absent.append(path)
+                break
+            node = node[part]
+    assert not absent, f"params.yaml is the complete list of defaults; it lacks {absent}"
+
+
+def test_params_yaml_values_are_the_model_defaults_except_the_data_location():
+    required = [path for path, field, _ in model_fields() if field.is_required()]
+    assert required == ["data", "data.as_of"]
+    paths = ("accounts", "subscriptions", "events")
+    assert all(DataParams.model_fields[k].default is None for k in paths)
+    cfg = load_params(PARAMS)
+    # Only what the model cannot know is given: the data's date and where the sample is.
+    defaults = Params(
+        data=DataParams(as_of=cfg.data.as_of, **{k: getattr(cfg.data, k) for k in paths})
+    )
+    assert defaults.to_dict() == cfg.to_dict()
+
+
+def test_nullable_fields_default_to_null():
+    # So that removing a key (null in an overlay) and setting it to null mean the same.
+    nullable = {
+        path: field.default
+        for path, field, section in model_fields()
+        if section is None and type(None) in typing.get_args(field.annotation)
+    }
+    assert {"data.format", "data.snapshot.path", "features.event_types"} <= set(nullable)
+    assert [path for path, default in nullable.items() if default is not None] == []
+
+
+def test_shipped_schema_is_up_to_date():
+    generated = json.dumps(params_schema(), indent=2) + "\n"
+    assert SCHEMA_PATH.read_text(encoding="utf-8") == generated, (
+        f"{SCHEMA_FILE} is out of date with the model in churnlab/config/; regenerate it "
+        f"with: churnlab params --schema > {SCHEMA_FILE}"
+    )
+
+
+def test_schema_is_draft_2020_12_without_required_keys_or_root():
+    schema = params_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["title"] and schema["description"]
+    assert "root" not in schema["properties"]
+    assert '"required":' not in json.dumps(schema)  # an overlay may set any subset
+    assert '"required":' in json.dumps(Params.model_json_schema())  # what was removed
+    horizon = schema["$defs"]["ObservationParams"]["properties"]["horizon_days"]
+    assert horizon["description"].startswith("Days the label window lasts")
+    assert schema["$defs"]["FeatureParams"]["properties"]["windows"]["default"] == [7, 28, 90]
+
+
+@pytest.mark.parametrize("path", [PARAMS, TELCO], ids=["params.yaml", "telco.yaml"])
+def test_params_files_validate_against_the_schema(path):
+    assert schema_errors(read_as_editor(path)) == []
+
+
+def test_first_line_points_editors_at_the_schema():
+    assert PARAMS.read_text().splitlines()[0] == f"# yaml-language-server: $schema={SCHEMA_FILE}"
+    assert TELCO.read_text().splitlines()[0] == f"# yaml-language-server: $schema=../{SCHEMA_FILE}"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"modle": {"seed": 7}},
+        {"model": {"seeed": 7}},
+        {"model": {"lightgbm": {"num_leafs": 7}}},
+        {"data": {"snapshot": {"id_colum": "customerID"}}},
+        {"features": {"ratios": {"per_seat": ["logins_28d"]}}},
+        {"observation": {"horizon_days": 0}},
+        {"model": {"champion_metric": "auc"}},
+        {"data": {"as_of": "2026-31-10"}},
+        {"features": {"windows": []}},
+    ],
+    ids=lambda d: json.dumps(d),
+)
+def test_schema_rejects_typos_and_bad_values(document):
+    assert schema_errors(document)
+
+
+def test_schema_accepts_partial_overlays_and_nulls():
+    assert schema_errors({}) == []
+    assert schema_errors({"model": {"seed": 7}}) == []
+    overlay = {
+        "data": {"format": None, "snapshot": {"mrr_column": None}},
+        "features": {"ratios": {"logins_per_seat_28d": None}, "event_types": None},
+        "model": {"seed": None},
+        "delivery": None,
+    }
+    assert schema_errors(overlay) == []
+
+
+def test_unquoted_dates_stay_text_for_the_schema():
+    text = "data:\n  as_of: 2026-10-31\nsample:\n  end_date: 2026-10-31\n"
+    assert yaml.safe_load(text)["data"]["as_of"] == dt.date(2026, 10, 31)  # why the loader
+    read = yaml.load(text, Loader=EditorLoader)  # noqa: S506
+    assert read["data"]["as_of"] == "2026-10-31"
+    assert schema_errors(read) == []
+
+
+# --------------------------------------------------------------------------- overlay merging
+
+
+def _overlay(tmp_path: Path, values: dict[str, Any], name: str = "overlay.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def test_null_in_overlay_removes_a_mapping_entry(tmp_path):
+    overlay = _overlay(tmp_path, {"features": {"ratios": {"logins_per_seat_28d": None}}})
+    assert "logins_per_seat_28d" in load_params(PARAMS).features.ratios
+    assert load_params(PARAMS, [overlay]).features.ratios == {}
+
+
+def test_null_in_overlay_sets_a_nullable_field_to_null(tmp_path):
+    overlay = _overlay(tmp_path, {"data": {"snapshot": {"mrr_column": None}}})
+    assert load_params(PARAMS, [TELCO]).data.snapshot.mrr_column == "MonthlyCharges"
+    cfg = load_params(PARAMS, [TELCO, overlay], ["data.snapshot.tenure_column="])
+    assert cfg.data.snapshot.mrr_column is None
+    assert cfg.data.snapshot.tenure_column is None
+    assert cfg.data.snapshot.id_column == "customerID"  # siblings kept
+
+
+def test_null_for_a_field_with_a_value_restores_its_default(tmp_path):
+    overlay = _overlay(tmp_path, {"model": {"seed": 11}, "data": {"format": "csv"}})
+    cfg = load_params(PARAMS, [overlay], ["model.seed=", "data.format="])
+    assert cfg.model.seed == 42
+    assert cfg.data.format is None
+
+
+def test_list_in_overlay_replaces_the_list(tmp_path):
+    # the example of params.yaml's header
+    overlay = _overlay(
+        tmp_path,
+        {
+            "features": {
+                "windows": [7, 30],
+                "ratios": {
+                    "logins_per_seat_28d": None,
+                    "logins_per_seat_30d": ["logins_30d", "seats"],
+                },
+            }
+        },
+    )
+    features = load_params(PARAMS, [overlay]).features
+    assert features.windows == [7, 30]
+    assert features.ratios == {"logins_per_seat_30d": ("logins_30d", "seats")}
+
+
+def test_deep_merge_drops_nulls_and_never_changes_its_inputs():
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 2}
+    top = {"a": {"x": None, "y": [3], "new": {"z": None, "w": 4}}, "b": None, "c": None}
+    merged = deep_merge(base, top)
+    assert merged == {"a": {"y": [3], "new": {"w": 4}}}
+    assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 2}
+    assert top["a"]["x"] is None and top["c"] is None

@@ -6,14 +6,26 @@ Exit codes (see docs/scheduling.md): 0 success, 1 a run or data failure,
 
 from __future__ import annotations
 
+import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from churnlab.config import DEFAULT_PARAMS_FILE, Params, load_params
+from churnlab.config import (
+    DEFAULT_PARAMS_FILE,
+    NO_DEFAULT,
+    SCHEMA_FILE,
+    ParamDoc,
+    Params,
+    describe_params,
+    load_params,
+    params_schema,
+)
 from churnlab.errors import ChurnlabError, DataError, DeliveryError, ParamsError, RunError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY = 0, 1, 2, 3
@@ -66,13 +78,72 @@ def params(
     params_file: ParamsFile = Path(DEFAULT_PARAMS_FILE),
     overlay: Overlay = None,
     override: Override = None,
+    schema: Annotated[
+        bool,
+        typer.Option(
+            "--schema",
+            help=(
+                "Print the JSON Schema of params.yaml and its overlays, nothing else "
+                f"(regenerate the shipped file: churnlab params --schema > {SCHEMA_FILE})."
+            ),
+        ),
+    ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print every key by section: its type, effective value and meaning.",
+        ),
+    ] = False,
 ) -> None:
-    """Print the effective parameters (params.yaml + overlays + overrides) as YAML."""
+    """Print the effective parameters (params.yaml + overlays + overrides) as YAML.
+
+    --explain: every key with its type, effective value and meaning.
+    --schema: the JSON Schema editors use to complete and check params files.
+    """
+    if schema and explain:
+        console.print("[bold red]error[/]: use --schema or --explain, not both", highlight=False)
+        raise typer.Exit(EXIT_USAGE)
+    if schema:
+        typer.echo(json.dumps(params_schema(), indent=2))
+        return
     try:
         cfg = _params(params_file, overlay, override)
     except ChurnlabError as exc:
         raise _fail(exc) from None
+    if explain:
+        _print_explained(describe_params(cfg))
+        return
     out.print(cfg.to_yaml(), markup=False, highlight=False, end="")
+
+
+def _print_explained(docs: list[ParamDoc]) -> None:
+    """Print ``describe_params`` output: a heading per section, three lines or so per key."""
+    width = max(40, min(out.width, 100))
+    for number, doc in enumerate(docs):
+        if doc.section:
+            top = "." not in doc.path
+            if top and number:
+                out.print()
+            heading = Text.assemble((doc.path, "bold magenta" if top else "bold"), "  ")
+            heading.append(doc.description, style="italic")
+            out.print(heading, highlight=False)
+            continue
+        line = Text.assemble(
+            ("  " + doc.path, "bold"), " = ", (_shown(doc.value), "cyan"), "  ", (doc.type, "dim")
+        )
+        if doc.default is not NO_DEFAULT and doc.default != doc.value:
+            line.append(f"  (default {_shown(doc.default)})", style="yellow")
+        out.print(line, highlight=False)
+        for text in textwrap.wrap(
+            doc.description, width - 6, break_on_hyphens=False, break_long_words=False
+        ):
+            out.print(Text("      " + text), highlight=False)
+
+
+def _shown(value: object) -> str:
+    """A value as it reads in YAML flow style or JSON: ``"auto"``, ``[7, 28, 90]``, ``null``."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 @app.command()

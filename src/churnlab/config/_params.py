@@ -1,0 +1,228 @@
+"""The output sections of ``params.yaml`` and :class:`Params`, the whole effective config."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field
+from pydantic.json_schema import SkipJsonSchema
+
+from churnlab.config._sections import (
+    CohortParams,
+    DataParams,
+    FeatureParams,
+    HealthParams,
+    KpiParams,
+    ModelParams,
+    ObservationParams,
+    TierParams,
+    _Section,
+)
+
+
+class ExplainParams(_Section):
+    """Per-account explanations of the churn probability."""
+
+    top_k: int = Field(
+        3,
+        ge=1,
+        le=10,
+        description="Reasons listed per account, both raising and lowering its risk.",
+    )
+    plot_sample: int = Field(
+        2000, ge=100, description="Rows drawn on the beeswarm plots (a random sample)."
+    )
+
+
+class ReportParams(_Section):
+    """The HTML report."""
+
+    title: str = Field("Customer churn report", description="Title of the report.")
+    company: str = Field(
+        "churnlab demo", description="Company name shown in the report and the email subject."
+    )
+    top_accounts: int = Field(
+        15, ge=1, le=200, description="Rows of the renewal map table in the report."
+    )
+
+
+class SmtpParams(_Section):
+    """The SMTP server; credentials come from environment variables, never from params."""
+
+    host: str = Field("localhost", description="SMTP server host name.")
+    port: int = Field(
+        587, ge=1, le=65535, description="SMTP server port (587 for starttls, 465 for ssl)."
+    )
+    security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description=(
+            "starttls: upgrade a plain connection (fails if the server cannot); ssl: implicit "
+            "TLS; none: clear text, local relays only (credentials are then refused)."
+        ),
+    )
+    timeout_seconds: float = Field(
+        30, gt=0, description="Seconds before an SMTP operation times out."
+    )
+    username_env: str = Field(
+        "CHURNLAB_SMTP_USER",
+        description="Name of the environment variable holding the SMTP user.",
+    )
+    password_env: str = Field(
+        "CHURNLAB_SMTP_PASSWORD",
+        description=(
+            "Name of the environment variable holding the SMTP password (when neither "
+            "variable is set, mail is sent without login)."
+        ),
+    )
+
+
+class DeliveryParams(_Section):
+    """Mailing the report of a run (churnlab send)."""
+
+    recipients: list[str] = Field(
+        default_factory=list,
+        description="Addresses that receive the report, e.g. [vp-cs@example.com].",
+    )
+    failure_recipients: list[str] = Field(
+        default_factory=list,
+        description="Addresses that receive a short notice instead when a run fails.",
+    )
+    sender: str = Field("churnlab@localhost", description="The From address.")
+    subject: str = Field(
+        "Churn report {as_of}: {arr_at_risk} ARR at risk in the next {days} days",
+        description=(
+            "Subject template; placeholders {as_of}, {arr_at_risk}, {days} (the renewal "
+            "window), {run_id}, {company}."
+        ),
+    )
+    attach_csv: bool = Field(
+        True, description="Attach the renewal map as a CSV file to the report email."
+    )
+    max_retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Retries after a transient failure (4xx reply, disconnect, timeout).",
+    )
+    backoff_seconds: float = Field(
+        2.0, ge=0, description="Seconds before the first retry; doubles with every further one."
+    )
+    smtp: SmtpParams = Field(default_factory=SmtpParams, description="The SMTP server.")
+
+
+class RunParams(_Section):
+    """Where churnlab run writes and how it executes the notebooks."""
+
+    reports_dir: str = Field(
+        "reports",
+        description="Folder of the run folders and reports, relative to the main params file's folder.",
+    )
+    cache_dir: str = Field(
+        "data/cache",
+        description=(
+            "Folder of the cached observation tables, relative to the main params file's "
+            "folder (safe to delete)."
+        ),
+    )
+    kernel: str = Field(
+        "churnlab",
+        description="Jupyter kernel that papermill runs the notebooks with (registered by make setup).",
+    )
+    cell_timeout_seconds: int = Field(
+        900, ge=10, description="Seconds a notebook cell may run before the run fails."
+    )
+
+
+class SampleParams(_Section):
+    """The built-in synthetic SaaS sample (churnlab sample)."""
+
+    n_accounts: int = Field(
+        3000, ge=50, le=2_000_000, description="Accounts that sign up during the window."
+    )
+    months: int = Field(
+        24, ge=6, le=120, description="Length of the data window in months, ending on end_date."
+    )
+    end_date: dt.date = Field(
+        dt.date(2026, 10, 31),
+        description='Last day of the sample data, an ISO date in quotes, e.g. "2026-10-31".',
+    )
+    seed: int = Field(42, description="Random seed; the same seed gives identical data.")
+    out_dir: str = Field(
+        "data/sample",
+        description="Folder the sample is written to, relative to the main params file's folder.",
+    )
+
+
+class Params(_Section):
+    """The effective, validated churnlab parameters (frozen)."""
+
+    data: DataParams = Field(description="The input data (required: data.as_of and the paths).")
+    observation: ObservationParams = Field(
+        default_factory=ObservationParams,
+        description="Observation and scoring dates, and the churn label window.",
+    )
+    features: FeatureParams = Field(
+        default_factory=FeatureParams, description="Features built from the event logs."
+    )
+    tiers: TierParams = Field(default_factory=TierParams, description="Touch tiers by ARR.")
+    kpis: KpiParams = Field(default_factory=KpiParams, description="Business KPI assumptions.")
+    cohorts: CohortParams = Field(
+        default_factory=CohortParams, description="Churned versus retained comparison."
+    )
+    model: ModelParams = Field(
+        default_factory=ModelParams, description="The churn models and their backtest."
+    )
+    health: HealthParams = Field(
+        default_factory=HealthParams, description="Health bands, renewals and early warnings."
+    )
+    explain: ExplainParams = Field(
+        default_factory=ExplainParams, description="Per-account explanations."
+    )
+    report: ReportParams = Field(default_factory=ReportParams, description="The HTML report.")
+    delivery: DeliveryParams = Field(
+        default_factory=DeliveryParams, description="Mailing the report."
+    )
+    run: RunParams = Field(default_factory=RunParams, description="Run folders and notebooks.")
+    sample: SampleParams = Field(
+        default_factory=SampleParams, description="The built-in synthetic sample."
+    )
+
+    #: Directory that relative paths are resolved against (the main params file's folder).
+    root: SkipJsonSchema[Path] = Field(
+        default=Path("."),
+        exclude=True,
+        description=(
+            "Folder that relative paths are resolved against (the main params file's folder); "
+            "set by load_params, never read from a params file."
+        ),
+    )
+
+    def path(self, relative: str | Path) -> Path:
+        """Resolve a path from the params against the project root."""
+        p = Path(relative)
+        return p if p.is_absolute() else (self.root / p)
+
+    def scoring_as_of(self) -> dt.date:
+        """The scoring date: ``observation.as_of``, or the last month end on or before ``data.as_of``."""
+        if self.observation.as_of != "auto":
+            return self.observation.as_of  # type: ignore[return-value]
+        return last_month_end(self.data.as_of)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict of the effective params (for run manifests and printing)."""
+        return self.model_dump(mode="json", exclude={"root"})
+
+    def to_yaml(self) -> str:
+        """The effective params as YAML text."""
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+
+
+def last_month_end(day: dt.date) -> dt.date:
+    """The last calendar month end on or before ``day``."""
+    next_day = day + dt.timedelta(days=1)
+    if next_day.month != day.month:
+        return day
+    return day.replace(day=1) - dt.timedelta(days=1)
