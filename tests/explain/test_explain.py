@@ -315,7 +315,7 @@ def test_plots_return_figures_without_showing(lgb_fixture):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from churnlab.plots.explain import plot_beeswarm, plot_dependence, plot_importance_bar
+    from churnlab.plots.explain import plot_dependence, plot_importance_bar
 
     booster, X, _ = lgb_fixture
     result = tree_shap(booster, X)
@@ -323,8 +323,6 @@ def test_plots_return_figures_without_showing(lgb_fixture):
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels[-1] == feature_label(global_importance(result)["feature"].iloc[0])
     assert len(fig.axes[0].patches) == 4
-    fig = plot_beeswarm(result, top=5, sample=500)
-    assert sum(len(c.get_offsets()) for c in fig.axes[0].collections) == 5 * 500
     for feature in ("logins_28d", "plan"):
         fig = plot_dependence(result, feature, sample=300)
         assert fig.axes[0].get_xlabel() == feature_label(feature)
@@ -389,3 +387,29 @@ def test_sample_ranking_finds_generator_drivers(sample_tables):
     reasons = top_reasons(result, train, context=reason_context(train))
     assert reasons["reason_text"].str.len().gt(0).all()
     assert reasons_summary(reasons).index.isin(train.index).all()
+
+
+def test_shap_explanation_carries_the_exact_values_and_draws(lgb_fixture):
+    """``to_explanation`` hands churnlab's values to shap.plots unchanged (both model kinds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    booster, X, _ = lgb_fixture
+    result = tree_shap(booster, X)
+    explanation = result.to_explanation()
+    np.testing.assert_array_equal(explanation.values, result.values.to_numpy())
+    np.testing.assert_allclose(
+        explanation.values.sum(axis=1) + explanation.base_values, result.log_odds()
+    )
+    assert explanation.feature_names[0] == feature_label(result.features[0])
+    plan = result.features.index("plan")
+    codes = explanation.data[:, plan]
+    assert np.isnan(codes[X["plan"].isna().to_numpy()]).all()  # missing stays missing
+    assert set(explanation.display_data[:, plan]) >= {"starter", "growth"}
+    shap.plots.waterfall(explanation[0], show=False)
+    shap.plots.beeswarm(explanation, show=False)
+    assert plt.gcf().axes
+    plt.close("all")
+    assert result.to_explanation(labels=False).feature_names == result.features

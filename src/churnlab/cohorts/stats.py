@@ -213,19 +213,12 @@ def cramers_v(
 def benjamini_hochberg(p_values: np.ndarray | pd.Series) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values; NaN stays NaN and is not counted.
 
-    Matches ``scipy.stats.false_discovery_control(p, method="bh")`` on the
-    non-missing values.
+    ``scipy.stats.false_discovery_control(p, method="bh")`` on the non-missing values
+    (a feature that could not be tested does not count as a hypothesis).
     """
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    q = p[ok]
-    if q.size == 0:
-        return out
-    order = np.argsort(q)
-    ranked = q[order] * q.size / np.arange(1, q.size + 1)
-    adjusted = np.minimum.accumulate(ranked[::-1])[::-1]
-    back = np.empty_like(adjusted)
-    back[order] = np.clip(adjusted, 0, 1)
-    out[ok] = back
+    if ok.any():
+        out[ok] = sps.false_discovery_control(p[ok], method="bh")
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -76,6 +77,47 @@ class ShapResult:
                 "explain the same model and rows that produced raw_log_odds"
             )
         return gap
+
+    def to_explanation(self, *, labels: bool = True) -> Any:
+        """These values as a ``shap.Explanation``, for ``shap.plots`` in a notebook.
+
+        ``shap.plots.waterfall(result.to_explanation()[i])`` draws one account's score,
+        ``shap.plots.beeswarm(result.to_explanation())`` every account's. The values are
+        churnlab's exact ones (log-odds); nothing is recomputed.
+
+        Parameters
+        ----------
+        labels : bool
+            Name the features by their human labels (:mod:`churnlab.vocabulary`) instead
+            of their column names.
+
+        Returns
+        -------
+        shap.Explanation
+            ``data`` holds numbers (a categorical feature's category code, NaN when
+            missing, so that beeswarm can colour it); ``display_data`` the values as
+            shown (the category names).
+        """
+        import shap
+
+        from churnlab.vocabulary import feature_label
+
+        numeric = pd.DataFrame(index=self.data.index)
+        for column in self.data.columns:
+            values = self.data[column]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                codes = values.cat.codes.astype(float)
+                numeric[column] = codes.where(codes >= 0)
+            else:
+                numeric[column] = pd.to_numeric(values, errors="coerce").astype(float)
+        names = [feature_label(f) if labels else f for f in self.features]
+        return shap.Explanation(
+            values=self.values.to_numpy(dtype=float),
+            base_values=np.full(len(self.values), self.base_value),
+            data=numeric.to_numpy(dtype=float),
+            display_data=self.data.astype(object).to_numpy(),
+            feature_names=names,
+        )
 
     def __repr__(self) -> str:
         n, p = self.values.shape

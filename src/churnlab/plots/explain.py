@@ -1,7 +1,8 @@
-"""SHAP figures: global importance bars, a beeswarm and dependence plots.
+"""SHAP figures: global importance bars and dependence plots.
 
-Hand-made with matplotlib (no global state, nothing shown or saved); every
-function takes ``ax=None`` and returns the figure.
+Drawn with matplotlib in churnlab's style at email width (no global state, nothing shown
+or saved); every function takes ``ax=None`` and returns the figure. For shap's own plots
+(beeswarm, waterfall) use ``ShapResult.to_explanation()``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import pandas as pd
 from churnlab.explain import ShapResult, global_importance
 from churnlab.plots.style import COLORS, EMAIL_WIDTH_IN, churnlab_style, new_axes
 from churnlab.vocabulary import feature_label
-
-_CMAP = "coolwarm"
 
 
 def _is_categorical(values: pd.Series) -> bool:
@@ -51,77 +50,6 @@ def plot_importance_bar(shap: ShapResult, *, top: int = 15, ax=None):
         ax.set_title("What drives churn risk")
         ax.grid(axis="y", visible=False)
         ax.set_xlim(0, float(ranking["mean_abs_shap"].max()) * 1.15 if len(ranking) else 1)
-    return fig
-
-
-def _swarm_offsets(x: np.ndarray, bins: int = 80, width: float = 0.38) -> np.ndarray:
-    """Vertical offsets that spread points sharing an x bin above and below the row line."""
-    if len(x) == 0:
-        return x
-    lo, hi = float(np.min(x)), float(np.max(x))
-    b = (
-        np.zeros(len(x), dtype=np.int64)
-        if hi == lo
-        else ((x - lo) / (hi - lo) * (bins - 1)).astype(int)
-    )
-    order = np.argsort(b, kind="stable")
-    counts = np.bincount(b, minlength=bins)
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    within = np.empty(len(x), dtype=np.int64)
-    within[order] = np.arange(len(x)) - starts
-    step = width / max(int(counts.max()) // 2, 1)
-    sign = np.where(within % 2 == 0, 1.0, -1.0)
-    return sign * ((within + 1) // 2) * step
-
-
-def plot_beeswarm(
-    shap: ShapResult, *, top: int = 12, sample: int | None = 2000, seed: int = 0, ax=None
-):
-    """One row of dots per feature: each dot an account's SHAP value, coloured by feature value.
-
-    Numeric features are coloured by the rank of the account's value (blue =
-    low, red = high; missing values grey); categorical features neutrally.
-
-    Parameters
-    ----------
-    shap : ShapResult
-    top : int
-        Features shown (by mean |SHAP|), strongest on top.
-    sample : int, optional
-        Accounts drawn at random (seeded) to keep the plot legible; None = all.
-    seed : int
-        Seed of the sample.
-    ax : matplotlib.axes.Axes, optional
-    """
-    import matplotlib as mpl
-
-    features = list(global_importance(shap)["feature"].head(top))
-    rows = _sample(len(shap.values), sample, seed)
-    cmap = mpl.colormaps[_CMAP]
-    with churnlab_style():
-        own = ax is None
-        fig, ax = new_axes(ax, figsize=(EMAIL_WIDTH_IN, 0.42 * len(features) + 1.6))
-        if own:
-            fig.set_layout_engine("constrained")
-        for y, feature in enumerate(reversed(features)):
-            x = shap.values[feature].to_numpy()[rows]
-            raw = shap.data[feature].iloc[rows]
-            if _is_categorical(raw):
-                colors = np.tile(mpl.colors.to_rgba(COLORS["neutral"], 0.6), (len(x), 1))
-            else:
-                pct = pd.to_numeric(raw, errors="coerce").rank(pct=True).to_numpy()
-                colors = cmap(np.nan_to_num(pct, nan=0.5))
-                colors[np.isnan(pct)] = mpl.colors.to_rgba("#bbbbbb")
-            ax.scatter(x, y + _swarm_offsets(x), c=colors, s=6, linewidths=0, rasterized=True)
-        ax.axvline(0, color="#555555", lw=0.8)
-        ax.set_yticks(range(len(features)), [feature_label(f) for f in reversed(features)])
-        ax.set_xlabel("SHAP value (log-odds of churn; right = more risk)")
-        ax.set_title("How each driver moves churn risk")
-        ax.grid(axis="y", visible=False)
-        bar = fig.colorbar(mpl.cm.ScalarMappable(cmap=cmap), ax=ax, pad=0.01, aspect=30)
-        bar.set_ticks([0, 1], labels=["low", "high"])
-        bar.set_label("Feature value (rank)")
-        bar.outline.set_visible(False)
     return fig
 
 
