@@ -11,7 +11,7 @@ peak memory (``ru_maxrss``) is measured separately:
 
 * ``reference``: a fixed DuckDB ``GROUP BY`` over the same log, the speed of
   this shared machine at the time of the run (it drifts);
-* ``engine``: :func:`churnlab.features.build_observation_table` on all
+* ``engine``: :func:`churnlab.observations.build_observation_table` on all
   accounts x 12 month-end ``as_of`` dates, DuckDB reading the Parquet in place;
 * ``pandas``: the same feature families in plain pandas (a loop over ``as_of``
   dates, groupby per window) on the first ``--pandas-accounts`` accounts only;
@@ -138,7 +138,7 @@ def _cpu_seconds() -> float:
 def run_engine(data_dir: Path, threads: int, memory_limit: str, temp_dir: str, out: Path) -> dict:
     import ibis
 
-    from churnlab.features import build_observation_table
+    from churnlab.observations import build_observation_table
 
     t0 = time.perf_counter()
     con = ibis.duckdb.connect(

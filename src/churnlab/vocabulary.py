@@ -258,8 +258,8 @@ def _rounded(value: float, digits: int) -> float:
     """``value`` rounded as Python's string formatting rounds it (the binary value, half even).
 
     Babel rounds the decimal text of a float; rounding first keeps churnlab's figures
-    the same as ``f"{value:.{digits}f}"`` gives, e.g. 0.165 -> 17% (its binary value is
-    just above the half).
+    the same as ``f"{value:.{digits}f}"`` gives, e.g. 2.675 -> 2.67 (its binary value is
+    just below the half; its text "2.675" would round to 2.68).
     """
     return float(f"{value:.{digits}f}")
 

@@ -65,7 +65,7 @@ def select_cohorts(
     Parameters
     ----------
     observations : pandas.DataFrame
-        Observation table (architecture.md section 4) with ``account_id``,
+        Observation table (architecture.md, "Observation table") with ``account_id``,
         ``checkpoint``, ``label`` and, for milestone rows, ``renewal_date``.
     end : str or Timestamp
         End of the look-back window (inclusive), usually the run's ``as_of``.

@@ -1,6 +1,6 @@
 """Loading and validation of input data, and the data-health summary.
 
-Two input shapes (``docs/architecture.md`` sections 1-2):
+Two input shapes (``docs/architecture.md``, "Input tables" and "Snapshot shape"):
 
 - **event logs**: :func:`load_event_logs` reads accounts, subscriptions and events
   (CSV or Parquet), types them, checks the data contract and returns

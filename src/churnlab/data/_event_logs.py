@@ -26,7 +26,7 @@ _NPS = "nps_response"
 
 @dataclass(frozen=True)
 class EventLogData:
-    """Validated input tables, typed as ``docs/architecture.md`` section 1.
+    """Validated input tables, typed as ``docs/architecture.md``, "Input tables".
 
     Dates are tz-naive ``datetime64[ns]``; ids are strings (a categorical column stays
     categorical, with string categories); ``mrr`` and event ``value`` are float,

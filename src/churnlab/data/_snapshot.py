@@ -220,7 +220,7 @@ def snapshot_observations(
     mrr_column: str | None = None,
     tenure_column: str | None = None,
 ) -> pd.DataFrame:
-    """Turn a loaded snapshot into an observation table (``architecture.md`` section 4).
+    """Turn a loaded snapshot into an observation table (``architecture.md``, "Observation table").
 
     Parameters
     ----------

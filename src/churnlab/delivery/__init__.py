@@ -1,6 +1,6 @@
 """Mail the report of a run to leadership, reliably and at most once.
 
-The inputs are the files of one run directory (docs/architecture.md, section 5):
+The inputs are the files of one run directory (docs/architecture.md, "The run folder"):
 ``manifest.json`` (``status``, ``delivery`` records), ``headline.json``,
 ``report.html``, ``renewal_map.csv`` and ``charts/*.png``.
 

@@ -165,7 +165,7 @@ def linear_shap(
     Parameters
     ----------
     pipeline : sklearn.pipeline.Pipeline
-        Steps ``preprocess`` and ``model`` (see architecture.md section 6).
+        Steps ``preprocess`` and ``model`` (see architecture.md, "Models").
     X : pandas.DataFrame
         Rows to explain.
     background : pandas.DataFrame, optional
@@ -203,7 +203,7 @@ def explain_model(
     model : churnlab.modeling.ChurnModel
         Uses ``kind``, ``prepare(table)`` and ``booster_`` or ``pipeline_``.
     table : pandas.DataFrame
-        Observation or scoring table (architecture.md section 4).
+        Observation or scoring table (architecture.md, "Observation table").
     background : pandas.DataFrame, optional
         Logistic only: the training table (reference for linear SHAP); default ``table``.
     """

@@ -1,4 +1,4 @@
-"""The fitted churn model: one object for both model kinds (architecture.md section 6).
+"""The fitted churn model: one object for both model kinds (architecture.md, "Models").
 
 ``ChurnModel.prepare`` is the single place where an observation or scoring table
 becomes model input, so the type checks that protect a loaded model live here.

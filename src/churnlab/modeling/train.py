@@ -1,6 +1,6 @@
 """Fitting the two model kinds: a logistic baseline and LightGBM.
 
-Both take an observation table (architecture.md section 4) and explicit feature
+Both take an observation table (architecture.md, "Observation table") and explicit feature
 lists, and return an uncalibrated ``ChurnModel`` (``calibration.py`` adds the
 calibrator). Neither reads ``params.yaml``: defaults below mirror ``model:`` there.
 """

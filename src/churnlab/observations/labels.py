@@ -4,7 +4,7 @@ An **observation** is one ``(account_id, as_of)`` pair. This module decides
 which pairs exist and what their label is; :func:`churnlab.observations.build_observation_table` adds the
 as-of features.
 
-Rules (``docs/architecture.md`` section 4, ``domain.md`` "Churn and labels"):
+Rules (``docs/architecture.md``, "Observation table", ``domain.md`` "Churn and labels"):
 
 * An account is *eligible* at ``as_of`` when one of its active periods covers
   the day before ``as_of`` and the account has not churned by ``as_of``:

@@ -37,7 +37,7 @@ class SampleData:
     Attributes
     ----------
     accounts, subscriptions, events : pandas.DataFrame
-        Tables exactly as in ``docs/architecture.md`` section 1. ``events`` holds
+        Tables exactly as in ``docs/architecture.md``, "Input tables". ``events`` holds
         ``account_id``, ``event_type`` and ``user_id`` as ``category`` (memory).
     ground_truth : dict
         Drivers (name, description, primary ``feature``, ``features`` (every observable

@@ -142,7 +142,7 @@ def build_observation_table(
     Parameters
     ----------
     accounts, subscriptions, events : pandas.DataFrame or ibis.Table
-        The input tables (``docs/architecture.md`` section 1). Ibis tables may
+        The input tables (``docs/architecture.md``, "Input tables"). Ibis tables may
         read Parquet in place (``con.read_parquet``); pandas frames are
         registered as in-memory tables. Inputs are never modified.
     spine : pandas.DataFrame or ibis.Table

@@ -6,7 +6,6 @@ in-process runner builds the same :class:`StageContext` directly.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,8 +171,3 @@ def account_names(inputs: Inputs) -> pd.DataFrame:
     if inputs.accounts is not None and "name" in inputs.accounts:
         return inputs.accounts[["account_id", "name"]].astype({"account_id": str})
     return pd.DataFrame(columns=["account_id", "name"])
-
-
-def scoring_date(as_of: str) -> dt.date:
-    """The ``as_of`` string of a context as a date."""
-    return dt.date.fromisoformat(as_of)
