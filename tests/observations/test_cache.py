@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -49,3 +51,18 @@ def test_failed_build_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         cached(tmp_path, "k2", boom)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_engine_digest_covers_every_module_that_builds_the_table():
+    """The key follows the imports of churnlab.observations: a moved module still counts."""
+    from churnlab.observations import cache
+
+    package = Path(cache.__file__).resolve().parents[1]
+    covered = {
+        p.relative_to(package).as_posix() for p in cache._reachable_sources("churnlab.observations")
+    }
+    engine = {p.relative_to(package).as_posix() for p in (package / "observations").rglob("*.py")}
+    assert engine <= covered
+    assert {"vocabulary.py", "errors.py"} <= covered  # the tier rule lives in the vocabulary
+    assert not any(name.startswith(("report/", "run/", "delivery/")) for name in covered)
+    assert cache.engine_code_digest() == cache.engine_code_digest()

@@ -158,3 +158,22 @@ def test_kernels_use_a_unique_ipc_path_or_fall_back_to_tcp(monkeypatch, tmp_path
     long_dir = tmp_path / ("x" * 120)
     monkeypatch.setattr(tempfile, "tempdir", str(long_dir))
     assert LocalKernelManager().transport == "tcp"  # too long for a Unix socket path
+
+
+def test_an_in_process_failure_keeps_its_traceback_in_the_manifest_and_the_log(
+    cfg, tmp_path, caplog
+):
+    import logging
+
+    missing = tmp_path / "nowhere" / "events.parquet"
+    broken = cfg.model_copy(update={"data": cfg.data.model_copy(update={"events": str(missing)})})
+    with caplog.at_level(logging.ERROR, logger="churnlab.run"):
+        result = run_pipeline(broken, in_process=True)
+    assert not result.succeeded and result.failed_stage == "00_data_health"
+    record = json.loads(result.folder.manifest.read_text())["stages"][0]
+    assert record["status"] == "failed" and record["notebook"] is None
+    error = record["error"]
+    assert str(missing) in error["evalue"]
+    assert error["traceback"].startswith("Traceback") and "load_inputs" in error["traceback"]
+    assert "00_data_health failed" in caplog.text and "load_inputs" in caplog.text
+    assert not (tmp_path / "reports" / "latest").exists()
