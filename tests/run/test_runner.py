@@ -165,8 +165,9 @@ def test_an_in_process_failure_keeps_its_traceback_in_the_manifest_and_the_log(
 ):
     import logging
 
-    missing = tmp_path / "nowhere" / "events.parquet"
-    broken = cfg.model_copy(update={"data": cfg.data.model_copy(update={"events": str(missing)})})
+    missing = tmp_path / "nowhere"
+    files = {t: str(missing / f"{t}.parquet") for t in ("accounts", "subscriptions", "events")}
+    broken = cfg.model_copy(update={"data": cfg.data.model_copy(update=files)})
     with caplog.at_level(logging.ERROR, logger="churnlab.run"):
         result = run_pipeline(broken, in_process=True)
     assert not result.succeeded and result.failed_stage == "00_data_health"

@@ -8,14 +8,13 @@ the same order without a kernel. Writes ``data_health.json``, ``kpis.csv``,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from churnlab.atomic import write_json
 from churnlab.config import Params
 from churnlab.csvsafe import write_csv
-from churnlab.observations import ObservationTables
 from churnlab.run.steps.context import (
     Inputs,
     StageContext,
@@ -23,6 +22,9 @@ from churnlab.run.steps.context import (
     load_inputs,
     save_chart,
 )
+
+if TYPE_CHECKING:  # the observations package loads the features engine (Ibis, DuckDB)
+    from churnlab.observations import ObservationTables
 
 __all__ = [
     "active_periods",
@@ -123,6 +125,7 @@ def observation_tables(
     ``as_of``, unlabelled. Snapshot data gives one row per account.
     """
     from churnlab.observations import (
+        ObservationTables,
         build_event_tables,
         cached,
         cached_with_summary,

@@ -8,14 +8,16 @@ the same order without a kernel. Reads ``observations.parquet``, ``scoring.parqu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from churnlab.atomic import write_json
 from churnlab.config import Params
-from churnlab.modeling import ModelComparison
 from churnlab.run.steps.context import StageContext, save_chart
+
+if TYPE_CHECKING:  # the models load lightgbm and scikit-learn: only when a step needs them
+    from churnlab.modeling import ModelComparison
 
 __all__ = [
     "calibration_on_holdout",
