@@ -26,7 +26,7 @@ class DataError(ChurnlabError):
     file : str
         The file (or table name) the data came from.
     column : str
-        The offending column.
+        The offending column; ``"-"`` for a rule about the whole file.
     rule : str
         The rule that was broken, in words ("must be unique", "must be >= 0").
     rows : pandas.DataFrame, optional
@@ -55,7 +55,11 @@ class DataError(ChurnlabError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        msg = f"{self.file}: column '{self.column}' {self.rule} ({self.count} offending row(s))"
+        # a rule about the whole file (missing, unreadable) names no column and no rows
+        where = f"column '{self.column}' " if self.column not in ("", "-") else ""
+        msg = f"{self.file}: {where}{self.rule}"
+        if self.count or self.rows is not None:
+            msg += f" ({self.count} offending row(s))"
         if self.rows is not None and len(self.rows):
             msg += "\n  first offending rows:\n" + _indent(self.rows.head(5).to_string())
         if self.hint:

@@ -499,3 +499,13 @@ def test_generated_sample_loads_cleanly(sample_dir):
     assert data.subscriptions["seats"].dtype == "int64"
     assert data.events["timestamp"].dtype == "datetime64[ns]"
     assert health.tables["events"].last_date <= pd.Timestamp("2026-11-01")
+
+
+def test_a_missing_file_is_named_without_a_column_or_rows(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_table(tmp_path / "accounts.csv", name="accounts")
+    message = str(info.value)
+    assert message.startswith(
+        f"{tmp_path / 'accounts.csv'}: file of the accounts table does not exist"
+    )
+    assert "column" not in message.splitlines()[0] and "offending" not in message

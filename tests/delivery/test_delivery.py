@@ -532,3 +532,11 @@ def test_partly_refused_recipients_are_recorded(server_tls, make_run, ca_file):
     record = _manifest(run)["delivery"][0]
     assert record["recipients"] == ["vp-cs@example.com"]
     assert record["refused"] == ["gone@example.com"]
+
+
+def test_a_preview_needs_no_recipients_but_a_send_does(make_run, ca_file):
+    run = make_run()
+    preview = send_run(run, _settings(1, ca_file, recipients=[]), dry_run=True, env=ENV)
+    assert _parse(preview.eml_path.read_bytes())["To"] == "undisclosed-recipients:;"
+    with pytest.raises(DeliveryError, match="no recipients.*-p 'delivery.recipients"):
+        send_run(run, _settings(1, ca_file, recipients=[]), env=ENV)

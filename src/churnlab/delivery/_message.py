@@ -51,7 +51,11 @@ __all__ = ["MAX_HTML_BYTES", "build_failure_notice", "build_message", "read_json
 
 
 def build_message(
-    run_dir: str | Path, settings: DeliverySettings, *, now: dt.datetime | None = None
+    run_dir: str | Path,
+    settings: DeliverySettings,
+    *,
+    now: dt.datetime | None = None,
+    preview: bool = False,
 ) -> EmailMessage:
     """Build the report email of a run from its ``headline.json`` and files.
 
@@ -63,6 +67,9 @@ def build_message(
         Recipients, sender, subject template, ``attach_csv``.
     now : datetime, optional
         Time for the ``Date`` header; the current UTC time when None.
+    preview : bool
+        A preview (dry run) may have no recipients yet: it is addressed to
+        ``undisclosed-recipients:;``.
 
     Returns
     -------
@@ -72,7 +79,8 @@ def build_message(
     Raises
     ------
     DeliveryError
-        ``headline.json`` or ``report.html`` is missing or unreadable, or there are no recipients.
+        ``headline.json`` or ``report.html`` is missing or unreadable, or there are no
+        recipients (unless ``preview``).
     """
     folder = RunFolder(run_dir)
     try:
@@ -92,7 +100,9 @@ def build_message(
     context = {**context, "renewals": context["renewals"][:shown]}
     text = environment().get_template("email.txt.j2").render(context)
 
-    msg = _new_message(settings, settings.recipients, _subject(settings, headline), now, domain)
+    msg = _new_message(
+        settings, settings.recipients, _subject(settings, headline), now, domain, preview
+    )
     msg["X-Churnlab-Run"] = _one_line(headline.run_id or folder.name)
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
@@ -132,6 +142,7 @@ def build_failure_notice(
     settings: DeliverySettings,
     *,
     now: dt.datetime | None = None,
+    preview: bool = False,
 ) -> EmailMessage:
     """Build the short plain-text notice about a failed run.
 
@@ -172,7 +183,7 @@ def build_failure_notice(
     ]
     subject = f"churnlab run FAILED: {run_id}"
     msg = _new_message(
-        settings, settings.failure_recipients, subject, now, _domain(settings.sender)
+        settings, settings.failure_recipients, subject, now, _domain(settings.sender), preview
     )
     msg["X-Churnlab-Run"] = _one_line(run_id)
     msg.set_content("\n".join(lines) + "\n")
@@ -202,15 +213,17 @@ def _new_message(
     subject: str,
     now: dt.datetime | None,
     domain: str,
+    preview: bool = False,
 ) -> EmailMessage:
-    if not recipients:
+    if not recipients and not preview:
         raise DeliveryError(
             "no recipients: the recipient list is empty. How to fix: set delivery.recipients "
-            "(and delivery.failure_recipients for failure notices) in params.yaml."
+            "(and delivery.failure_recipients for failure notices) in your params overlay, "
+            "or pass -p 'delivery.recipients=[vp-cs@example.com]'."
         )
     msg = EmailMessage(policy=policy.default)
     msg["From"] = settings.sender
-    msg["To"] = ", ".join(recipients)
+    msg["To"] = ", ".join(recipients) if recipients else "undisclosed-recipients:;"
     msg["Subject"] = _one_line(subject)
     msg["Date"] = format_datetime(now or dt.datetime.now(dt.UTC))
     msg["Message-ID"] = make_msgid(idstring="churnlab", domain=domain)

@@ -98,7 +98,7 @@ def send_run(
                 "How to fix: nothing, if that mail arrived; to send it again pass --force."
             )
         now = clock()
-        msg = build_message(run_dir, settings, now=now)
+        msg = build_message(run_dir, settings, now=now, preview=dry_run)
         if dry_run:
             return _write_eml(run_dir, msg, REPORT, settings.recipients, now)
         return _send_and_record(
@@ -144,7 +144,7 @@ def send_failure_notice(
                 f"{previous[-1].get('sent_at')}. How to fix: pass --force to send it again."
             )
         now = clock()
-        msg = build_failure_notice(run_dir, manifest, settings, now=now)
+        msg = build_failure_notice(run_dir, manifest, settings, now=now, preview=dry_run)
         if dry_run:
             return _write_eml(run_dir, msg, FAILURE_NOTICE, settings.failure_recipients, now)
         return _send_and_record(

@@ -2,11 +2,11 @@
 
 Typical use::
 
-    shap = explain_model(model, scoring_table)          # ShapResult, in log-odds
-    drivers = global_importance(shap)                   # ranked by mean |SHAP|
+    values = explain_model(model, scoring_table)        # ShapResult, in log-odds
+    drivers = global_importance(values)                 # ranked by mean |SHAP|
     context = reason_context(observations, by="touch_tier")
-    reasons = top_reasons(shap, scoring_table, k=3, context=context)
-    shap.to_explanation()                               # a shap.Explanation for shap.plots
+    reasons = top_reasons(values, scoring_table, k=3, context=context)
+    values.to_explanation()                             # a shap.Explanation for shap.plots
 
 - :mod:`~churnlab.explain.result`: :class:`ShapResult`.
 - ``_shap``: TreeSHAP (LightGBM) and linear SHAP (the baseline), global importance.
