@@ -56,7 +56,12 @@ class SnapshotParams(_Section):
         ),
     )
     id_column: str = Field(
-        "account_id", description="Column with the account identifier (unique, never empty)."
+        "account_id",
+        description=(
+            "Column with the account identifier (unique, never empty; read as text). When the "
+            "file has no column of this name and the name is the default, account_id, the "
+            "accounts are numbered by their row (1, 2, ...) and the data-health summary says so."
+        ),
     )
     label_column: str = Field(
         "churned", description="Column with the churn label (any values; see positive_value)."
@@ -64,8 +69,16 @@ class SnapshotParams(_Section):
     positive_value: str | int | bool = Field(
         "Yes",
         description=(
-            'The label value that means "churned" (e.g. "Yes", 1, true); every other value '
-            "means retained. Never guessed: quote text values."
+            'The label value that means "churned" (e.g. "Yes", 1, true), compared as text '
+            "(1 matches 1 and 1.0, true matches true and True). Never guessed."
+        ),
+    )
+    negative_value: str | int | bool | None = Field(
+        None,
+        description=(
+            'The label value that means "retained"; null = the other value, when the label '
+            "column holds exactly two. Any value that is neither is an error that lists the "
+            "values and their counts."
         ),
     )
     mrr_column: str | None = Field(
@@ -77,7 +90,10 @@ class SnapshotParams(_Section):
     )
     tenure_column: str | None = Field(
         None,
-        description="Column with the tenure in months (a number >= 0); null = the file has none.",
+        description="Column with the tenure (a number >= 0, see tenure_unit); null = the file has none.",
+    )
+    tenure_unit: Literal["months", "years", "days"] = Field(
+        "months", description="Unit of the tenure column: months, years or days."
     )
     numeric_columns: list[str] = Field(
         default_factory=list,
@@ -239,6 +255,22 @@ class FeatureParams(_Section):
         default_factory=list,
         description="Feature columns never given to the models nor compared between cohorts.",
     )
+    include: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Feature columns given to the models and compared even when churnlab would leave "
+            "them out (id-like, more than max_categories levels); constant and empty columns "
+            "are always left out."
+        ),
+    )
+    max_categories: int = Field(
+        30,
+        ge=2,
+        description=(
+            "A text column with more distinct values than this is left out of the models and "
+            "the cohort comparison (with a note), as is one that is unique per row (an id)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _positive_windows(self) -> FeatureParams:
@@ -379,7 +411,22 @@ class ModelParams(_Section):
         ),
     )
     n_folds: int = Field(
-        3, ge=2, le=12, description="Number of rolling-origin backtest folds (in time order)."
+        3,
+        ge=1,
+        le=12,
+        description=(
+            "Number of rolling-origin backtest folds (in time order); fewer when the history "
+            "is too short for them (stated in the report)."
+        ),
+    )
+    min_useful_auc: float = Field(
+        0.55,
+        ge=0.5,
+        lt=1,
+        description=(
+            "A champion whose backtest ROC AUC is below this gets a warning in the report, the "
+            "email and the manifest: its scores do not rank churners better than chance."
+        ),
     )
     calibration: Literal["isotonic", "platt"] = Field(
         "isotonic",
