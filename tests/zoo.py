@@ -197,6 +197,28 @@ def _odd_column_names(folder: Path) -> Overlay:
     return write_logs(folder, frames, "csv", **columns)
 
 
+def _social_app(folder: Path) -> Overlay:
+    """README's example: posts, likes and messages, no logins or seats, one $10 monthly plan,
+    five months of history, and the export's own column names (mapped)."""
+    f = _one_plan(_no_seats(_custom_events(base_frames(months=5, n_accounts=1500, seed=5))))
+    frames = {
+        "accounts": f["accounts"][["account_id"]].rename(columns={"account_id": "user_id"}),
+        "subscriptions": f["subscriptions"][["account_id", "start_date", "end_date", "mrr"]]
+        .rename(columns={"account_id": "user_id", "start_date": "period_start",
+                         "end_date": "period_end", "mrr": "amount"}),
+        "events": f["events"][["account_id", "timestamp", "event_type"]]
+        .rename(columns={"account_id": "user_id", "timestamp": "created_at",
+                         "event_type": "action"}),
+    }  # fmt: skip
+    columns = {
+        "accounts": {"account_id": "user_id"},
+        "subscriptions": {"account_id": "user_id", "start_date": "period_start",
+                          "end_date": "period_end", "mrr": "amount"},
+        "events": {"account_id": "user_id", "timestamp": "created_at", "event_type": "action"},
+    }  # fmt: skip
+    return write_logs(folder, frames, "csv", **columns)
+
+
 # ----------------------------------------------------------------------------- snapshots
 
 
@@ -241,6 +263,12 @@ def _outside_labels(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _unknown_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out.loc[out.index[:7], "Churn"] = "maybe"
+    return out
+
+
 def _zero_one_label(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(Churn=(frame["Churn"] == "Yes").astype(int))
 
@@ -279,18 +307,23 @@ CASES: tuple[Case, ...] = (
     Case("zero_padded_ids_csv", _logs(_zero_padded_ids, fmt="csv"), RUNS),
     Case("zero_padded_ids_parquet", _logs(_zero_padded_ids), RUNS),
     Case("id_types_differ", _logs(_mixed_id_types), RUNS),
-    Case("four_months", _logs(lambda f: f, months=4), RUNS),
+    Case("four_months", _logs(lambda f: f, months=4), PARTIAL),
+    Case("six_months", _logs(lambda f: f, months=6, n_accounts=600), RUNS),
     Case("empty_optional_columns", _logs(_empty_optional), RUNS),
     Case("mixed_time_zones", _logs(_mixed_timezones, fmt="csv"), RUNS),
     Case("odd_column_names", _odd_column_names, RUNS),
-    Case("one_account", _logs(_one_account), REFUSED, "account"),
+    Case("social_app_five_months", _social_app, RUNS),
+    Case("one_account", _logs(_one_account), PARTIAL),
     Case("no_churner", _logs(_no_churner), PARTIAL),
     Case("everyone_churned", _logs(_everyone_churned), PARTIAL),
     Case("header_only", _logs(_header_only), REFUSED, "no rows"),
+    Case("history_too_short", _logs(lambda f: f, months=2), REFUSED, "too little time"),
     Case("snapshot_no_id", _snapshot(_no_id, id_column=None), RUNS),
-    Case("snapshot_labels_outside_pair", _snapshot(_outside_labels), REFUSED, "label"),
+    Case("snapshot_blank_labels", _snapshot(_outside_labels), REFUSED, "must not be empty"),
+    Case("snapshot_labels_outside_pair", _snapshot(_unknown_labels), REFUSED, "neither"),
     Case("snapshot_zero_one_label", _snapshot(_zero_one_label, positive_value=1), RUNS),
     Case("snapshot_tenure_years", _snapshot(_tenure_years, tenure_unit="years"), RUNS),
     Case("snapshot_id_like_and_wide", _snapshot(_id_like_and_wide), RUNS),
     Case("snapshot_odd_columns", _snapshot(_odd_snapshot_columns), RUNS),
+    Case("snapshot_no_revenue", _snapshot(lambda f: f, mrr_column=None), RUNS),
 )

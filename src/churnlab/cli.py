@@ -213,17 +213,28 @@ def validate(
 ) -> None:
     """Load the configured input data, check every rule and print the data-health summary.
 
-    Exit code 1 when the data breaks a rule (the message names the file, column,
-    rule and offending rows), 2 when the parameters are invalid.
+    It checks what `churnlab run` needs: every rule of the data contract, and a history
+    long enough for a label window and a backtest (it says when the label window or the
+    folds are shortened to fit). Exit code 1 when the data breaks a rule (the message
+    names the file, column, rule and offending rows), 2 when the parameters are invalid.
     """
-    from churnlab.run.steps import load_inputs
+    from churnlab.run.steps.data_health import check
 
     try:
         cfg = _params(params_file, overlay, override)
-        loaded = load_inputs(cfg)
+        loaded, fit = check(cfg)
     except (ChurnlabError, DataError) as exc:
         raise _fail(exc) from None
     out.print(str(loaded.health), markup=False, highlight=False)
+    if fit is not None:
+        out.print(
+            f"history: a {fit.horizon_days}-day label window, {fit.n_folds} backtest fold(s), "
+            f"{fit.labelled_months} labelled months",
+            markup=False,
+            highlight=False,
+        )
+        for note in fit.notes:
+            out.print(f"  note: {note}", markup=False, highlight=False)
     if loaded.health.has_errors:
         raise typer.Exit(EXIT_FAILED)
 
@@ -327,7 +338,9 @@ class _RunProgress:
             if not self.cells_seen:  # in-process: no cell progress, one step
                 p.update(self.current, total=1, completed=1)
             status = info["record"]["status"]
-            mark = "[green]ok[/]" if status == "succeeded" else "[red]FAILED[/]"
+            mark = {"succeeded": "[green]ok[/]", "skipped": "[yellow]skipped[/]"}.get(
+                status, "[red]FAILED[/]"
+            )
             p.update(self.current, description=f"  {info['name']} {mark}")
             if self.overall is not None:
                 p.advance(self.overall)
@@ -337,11 +350,14 @@ def _print_summary(result) -> None:
     m = result.manifest
     if result.succeeded:
         out.print(f"[green]run succeeded[/] in {m['duration_s']:.0f}s: {result.run_dir}")
+        for stage in result.stages:
+            if stage["status"] == "skipped":
+                out.print(f"  {stage['name']} skipped: {stage.get('reason')}", markup=False)
         out.print(f"report: {result.report}")
     else:
         out.print(f"[red]run failed[/]: {result.run_dir}")
         for stage in result.stages:
-            if stage["status"] != "succeeded":
+            if stage["status"] == "failed":
                 err = stage.get("error", {})
                 where = (
                     f"cell {err.get('cell_index')}"

@@ -79,6 +79,14 @@ class RunError(ChurnlabError):
     """A pipeline run failed (a notebook raised, a lock is held)."""
 
 
+class StageSkipped(ChurnlabError):
+    """A stage has nothing to do with this data (e.g. no model can be trained): not a failure.
+
+    The runner records the stage as ``skipped`` with this message as the reason, and the
+    run goes on; the report states what is missing and why.
+    """
+
+
 def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 

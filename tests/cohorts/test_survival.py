@@ -79,9 +79,10 @@ def test_logrank_telco_pinned_and_two_group_hand_check(telco):
     assert result.p_value == pytest.approx(sps.chi2.sf(chi2, 1), rel=1e-6)
 
 
-def test_logrank_needs_two_groups_and_valid_durations():
-    with pytest.raises(DataError, match="two groups"):
-        logrank([1, 2], [1, 0], ["a", "a"])
+def test_logrank_skips_one_group_and_needs_valid_durations():
+    # one group: skipped with a note, not failed (see test_odd_data for the details)
+    result = logrank([1, 2], [1, 0], ["a", "a"])
+    assert result.skipped and result.note == "one group only: nothing to compare"
     with pytest.raises(DataError, match=">= 0"):
         kaplan_meier([1, -2], [1, 0])
 

@@ -499,6 +499,11 @@ def test_generated_sample_loads_cleanly(sample_dir):
     assert data.subscriptions["seats"].dtype == "int64"
     assert data.events["timestamp"].dtype == "datetime64[ns]"
     assert health.tables["events"].last_date <= pd.Timestamp("2026-11-01")
+    # nothing to adapt: no notes, no derived add-on lines, ids and columns as written
+    assert health.notes == [] and "line_kind" not in data.subscriptions
+    for table in ("accounts", "subscriptions", "events"):
+        written = pd.read_parquet(sample_dir / f"{table}.parquet")
+        assert list(getattr(data, table).columns) == list(written.columns)
 
 
 def test_a_missing_file_is_named_without_a_column_or_rows(tmp_path):
@@ -509,3 +514,440 @@ def test_a_missing_file_is_named_without_a_column_or_rows(tmp_path):
         f"{tmp_path / 'accounts.csv'}: file of the accounts table does not exist"
     )
     assert "column" not in message.splitlines()[0] and "offending" not in message
+
+
+# -- real exports: ids, optional names, empty tables, time zones (#14) -------------------
+
+
+def _files(folder: Path, fmt: str = "csv", **frames: pd.DataFrame) -> dict[str, Path]:
+    """The three tables (the good fixture where not given) written as ``fmt`` files."""
+    paths = {}
+    for table in ("accounts", "subscriptions", "events"):
+        frame = frames.get(table)
+        if frame is None:
+            frame = pd.read_csv(GOOD[table], dtype=str)
+        paths[table] = folder / f"{table}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(paths[table], index=False)
+        else:
+            frame.to_parquet(paths[table], index=False)
+    return paths
+
+
+def _id_frames(ids: list) -> dict[str, pd.DataFrame]:
+    """Two accounts (the ids given), a subscription each and an event each."""
+    return {
+        "accounts": pd.DataFrame({"account_id": ids, "name": ["A", "B"]}),
+        "subscriptions": pd.DataFrame(
+            {
+                "account_id": ids,
+                "start_date": ["2026-01-01"] * 2,
+                "end_date": [None, None],
+                "mrr": [10.0, 5.0],
+            }
+        ),  # fmt: skip
+        "events": pd.DataFrame(
+            {"account_id": ids, "timestamp": ["2026-01-02"] * 2, "event_type": ["login"] * 2}
+        ),
+    }
+
+
+def test_zero_padded_csv_ids_stay_text(tmp_path):
+    acc = tmp_path / "accounts.csv"
+    acc.write_text("account_id,name\n000123,A\n0042,B\n")
+    subs = tmp_path / "subscriptions.csv"
+    subs.write_text(
+        "account_id,start_date,end_date,mrr\n000123,2026-01-01,,10\n0042,2026-01-01,,5\n"
+    )
+    ev = tmp_path / "events.csv"
+    ev.write_text(
+        "account_id,timestamp,event_type\n000123,2026-01-02,login\n0042,2026-01-03,login\n"
+    )
+    data, health = load_event_logs(acc, subs, ev)
+    assert data.accounts["account_id"].tolist() == ["000123", "0042"]
+    assert data.subscriptions["account_id"].tolist() == ["000123", "0042"]
+    assert data.events["account_id"].tolist() == ["000123", "0042"]
+    assert health.rejected == {}
+
+
+def test_zero_padded_csv_ids_with_a_mapped_column(tmp_path):
+    frames = {k: f.rename(columns={"account_id": "Customer ID"}) for k, f in
+              _id_frames(["007", "010"]).items()}  # fmt: skip
+    paths = _files(tmp_path, "csv", **frames)
+    columns = {t: {"account_id": "Customer ID"} for t in paths}
+    data, health = _load(paths, columns=columns)
+    assert data.accounts["account_id"].tolist() == ["007", "010"]
+    assert data.events["account_id"].tolist() == ["007", "010"] and health.rejected == {}
+
+
+def test_parquet_integer_and_whole_float_ids_become_decimal_text(tmp_path):
+    frames = _id_frames([123, 124])
+    frames["subscriptions"]["account_id"] = [123.0, 124.0]  # float ids holding integers
+    frames["events"]["account_id"] = pd.array([123, pd.NA], dtype="Int64")
+    frames["events"] = frames["events"].iloc[:1]
+    data, health = _load(_files(tmp_path, "parquet", **frames))
+    assert data.accounts["account_id"].tolist() == ["123", "124"]
+    assert data.subscriptions["account_id"].tolist() == ["123", "124"]
+    assert data.events["account_id"].tolist() == ["123"]
+    assert all(isinstance(v, str) for v in data.subscriptions["account_id"])
+    assert health.rejected == {}
+
+
+def test_ids_typed_differently_across_files_match(tmp_path):
+    # accounts.csv: text ids; subscriptions.parquet: floats; events.csv: integers, then
+    # written from a float column (123.0), then events.parquet with integers
+    frames = _id_frames(["123", "124"])
+    frames["subscriptions"]["account_id"] = [123.0, 124.0]
+    paths = {
+        "accounts": _files(tmp_path, "csv", **frames)["accounts"],
+        "subscriptions": _files(tmp_path, "parquet", **frames)["subscriptions"],
+        "events": tmp_path / "events.csv",
+    }
+    paths["events"].write_text(
+        "account_id,timestamp,event_type\n123,2026-01-02,login\n124,2026-01-03,login\n"
+    )
+    data, health = _load(paths)
+    assert data.accounts["account_id"].tolist() == ["123", "124"]
+    assert data.subscriptions["account_id"].tolist() == ["123", "124"]
+    assert data.events["account_id"].tolist() == ["123", "124"] and health.rejected == {}
+    paths["events"].write_text(
+        "account_id,timestamp,event_type\n123.0,2026-01-02,login\n124.0,2026-01-03,login\n"
+    )
+    data, health = _load(paths)
+    assert data.events["account_id"].tolist() == ["123", "124"] and health.rejected == {}
+    paths["events"] = tmp_path / "events.parquet"
+    frames["events"].assign(account_id=[123, 124]).to_parquet(paths["events"])
+    data, health = _load(paths)
+    assert data.events["account_id"].tolist() == ["123", "124"] and health.rejected == {}
+
+
+def test_snapshot_ids_are_text_in_csv_and_parquet(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("id,Churn\n000123,Yes\n0042,No\n")
+    snap, _ = load_snapshot(path, id_column="id", label_column="Churn", positive_value="Yes")
+    assert snap["id"].tolist() == ["000123", "0042"]
+    path = tmp_path / "s.parquet"
+    pd.DataFrame({"id": [123.0, 42.0], "Churn": ["Yes", "No"]}).to_parquet(path)
+    snap, _ = load_snapshot(path, id_column="id", label_column="Churn", positive_value="Yes")
+    assert snap["id"].tolist() == ["123", "42"]
+
+
+def test_accounts_name_is_optional_and_noted(tmp_path):
+    accounts = pd.read_csv(GOOD["accounts"]).drop(columns="name")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        data, health = _load(_files(tmp_path, "csv", accounts=accounts))
+    note = "accounts has no name column: account ids stand in for names"
+    assert note in health.notes and note in health.to_dict()["notes"]
+    assert f"note: {note}" in str(health)
+    assert not health.has_errors and health.warnings == [] and "name" not in data.accounts
+    # every other required column stays required
+    subs = pd.read_csv(GOOD["subscriptions"]).drop(columns="mrr")
+    with pytest.raises(DataError, match="column 'mrr' is missing"):
+        _load(_files(tmp_path, "csv", accounts=accounts, subscriptions=subs))
+
+
+def test_health_note_records_each_sentence_once():
+    health = DataHealth()
+    health.note("accounts has no name column: account ids stand in for names")
+    health.note("accounts has no name column: account ids stand in for names")
+    assert health.notes == ["accounts has no name column: account ids stand in for names"]
+    assert health.to_dict()["notes"] == health.notes
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("table", ["accounts", "subscriptions", "events"])
+def test_a_table_with_a_header_and_no_rows_is_refused(tmp_path, table, fmt):
+    frame = pd.read_csv(GOOD[table], dtype=str).iloc[:0]
+    paths = _files(tmp_path, fmt, **{table: frame})
+    with pytest.raises(DataError) as info:
+        _load(paths)
+    err = info.value
+    assert err.file == str(paths[table]) and err.rule.startswith("has no rows")
+    assert str(err).startswith(f"{paths[table]}: has no rows") and "how to fix:" in str(err)
+    assert err.count == 0 and err.health.has_errors
+
+
+def test_a_snapshot_with_a_header_and_no_rows_is_refused(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("id,Churn,tenure\n")
+    with pytest.raises(DataError, match=r"s\.csv: has no rows") as info:
+        load_snapshot(path, id_column="id", label_column="Churn", positive_value="Yes")
+    assert "how to fix:" in str(info.value)
+
+
+def test_timestamps_with_offsets_are_converted_to_utc_and_counted(tmp_path):
+    # a naive value after one with an offset keeps its own clock (pandas alone would
+    # give it the offset of the value before it)
+    ev = tmp_path / "events.csv"
+    ev.write_text(
+        "account_id,timestamp,event_type\n"
+        "A1,2026-03-01T10:00:00+02:00,login\n"
+        "A1,2026-03-01T10:00:00,login\n"
+        "A2,2026-03-01 10:00:00-0500,login\n"
+        "A2,2026-03-02,login\n"
+        "A3,2026-03-01T10:00:00Z,login\n"
+    )
+    data, health = load_event_logs(GOOD["accounts"], GOOD["subscriptions"], ev)
+    assert data.events["timestamp"].dtype == "datetime64[ns]"
+    assert data.events["timestamp"].tolist() == [
+        pd.Timestamp("2026-03-01 08:00"),
+        pd.Timestamp("2026-03-01 10:00"),
+        pd.Timestamp("2026-03-01 15:00"),
+        pd.Timestamp("2026-03-02"),
+        pd.Timestamp("2026-03-01 10:00"),
+    ]
+    note = "events: 3 timestamp value(s) with a time-zone offset converted to UTC (tz-naive)"
+    assert health.notes == [note]
+    # a tz-aware Parquet column: every value is converted and counted
+    path = tmp_path / "events.parquet"
+    pd.DataFrame({"account_id": ["A1", "A2"], "event_type": ["login"] * 2,
+                  "timestamp": pd.to_datetime(["2026-03-01 10:00"] * 2).tz_localize("Europe/Paris")}
+                 ).to_parquet(path)  # fmt: skip
+    data, health = load_event_logs(GOOD["accounts"], GOOD["subscriptions"], path)
+    assert data.events["timestamp"].tolist() == [pd.Timestamp("2026-03-01 09:00")] * 2
+    assert health.notes == [
+        "events: 2 timestamp value(s) with a time-zone offset converted to UTC (tz-naive)"
+    ]
+
+
+def test_naive_timestamps_get_no_note():
+    _, health = load_event_logs(GOOD["accounts"], GOOD["subscriptions"], WARN["events"])
+    assert not any("time-zone" in n for n in health.notes)
+
+
+# -- snapshot: missing id, label values, tenure units (#14) ------------------------------
+
+
+def _snap(tmp_path: Path, frame: pd.DataFrame, **kw):
+    path = tmp_path / "snapshot.parquet"
+    frame.to_parquet(path, index=False)
+    kw = {"id_column": "id", "label_column": "churned", "positive_value": "Yes", **kw}
+    return load_snapshot(path, **kw)
+
+
+def test_snapshot_without_the_default_id_column_numbers_the_rows(tmp_path):
+    frame = pd.DataFrame({"churned": ["Yes", "No", "No"], "x": [1, 2, 3]})
+    snap, health = _snap(tmp_path, frame, id_column="account_id")
+    assert snap["account_id"].tolist() == ["1", "2", "3"]
+    assert snap.columns[0] == "account_id" and snap["label"].tolist() == [1, 0, 0]
+    note = "snapshot has no account_id column: accounts are numbered by their row (1, 2, ...)"
+    assert note in health.notes
+    obs = snapshot_observations(snap, as_of="2026-10-31", id_column="account_id")
+    assert obs["account_id"].tolist() == ["1", "2", "3"] and "x" in obs
+    # another missing name stays an error
+    with pytest.raises(DataError, match="column 'customer_id' is missing"):
+        _snap(tmp_path, frame, id_column="customer_id")
+
+
+@pytest.mark.parametrize(
+    ("values", "positive", "labels"),
+    [
+        (["true", "True", "false"], True, [1, 1, 0]),
+        ([True, False, True], True, [1, 0, 1]),
+        (["1", "1.0", "0"], 1, [1, 1, 0]),
+        ([1, 0, 1], 1, [1, 0, 1]),
+        ([1.0, 0.0, 1.0], 1, [1, 0, 1]),
+        ([1, 0, 1], "1", [1, 0, 1]),
+        (["Yes", "No", "No"], "Yes", [1, 0, 0]),
+    ],
+    ids=["bool-text", "bool", "one-text", "one-int", "one-float", "one-as-text", "Yes"],
+)
+def test_snapshot_positive_value_is_compared_as_text(tmp_path, values, positive, labels):
+    frame = pd.DataFrame({"id": ["a", "b", "c"], "churned": values})
+    snap, health = _snap(tmp_path, frame, positive_value=positive)
+    assert snap["label"].tolist() == labels
+
+
+def test_snapshot_yes_is_not_true(tmp_path):
+    frame = pd.DataFrame({"id": ["a", "b"], "churned": ["yes", "no"]})
+    with pytest.raises(DataError, match="never holds the positive value True") as info:
+        _snap(tmp_path, frame, positive_value=True)
+    assert "quote it" in str(info.value)
+
+
+def test_snapshot_zero_one_label_from_csv(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("id,churned\na,1\nb,0\nc,0\n")
+    snap, health = load_snapshot(path, id_column="id", label_column="churned", positive_value=1)
+    assert snap["label"].tolist() == [1, 0, 0]
+    assert "label churned = 1 -> 1 (1 rows), '0' -> 0 (2 rows)" in health.notes
+
+
+def test_snapshot_label_with_two_values_takes_the_other_as_negative(tmp_path):
+    frame = pd.DataFrame(
+        {"id": list("abcd"), "churned": ["Attrited", "Existing", "Existing", "Existing"]}
+    )
+    snap, health = _snap(tmp_path, frame, positive_value="Attrited")
+    assert snap["label"].tolist() == [1, 0, 0, 0]
+    assert "label churned = 'Attrited' -> 1 (1 rows), 'Existing' -> 0 (3 rows)" in health.notes
+    snap, _ = _snap(tmp_path, frame, positive_value="Attrited", negative_value="Existing")
+    assert snap["label"].tolist() == [1, 0, 0, 0]
+
+
+def test_snapshot_label_values_outside_the_pair_are_refused_with_counts(tmp_path):
+    values = ["Yes"] * 3 + ["No"] * 5 + ["maybe"] * 2 + ["unknown"]
+    frame = pd.DataFrame({"id": [f"c{i}" for i in range(11)], "churned": values})
+    with pytest.raises(DataError) as info:
+        _snap(tmp_path, frame)
+    err = info.value
+    assert "neither the positive nor the negative label" in err.rule
+    assert "'No' (5), 'Yes' (3), 'maybe' (2), 'unknown' (1)" in err.rule
+    assert err.column == "churned" and err.count == 3 and err.rows.index.tolist() == [9, 10, 11]
+    assert "negative_value" in str(err) and "snapshot.parquet" in str(err)
+    # with negative_value given, every row holding a third value is offending
+    with pytest.raises(DataError) as info:
+        _snap(tmp_path, frame, negative_value="No")
+    assert info.value.count == 3 and info.value.rows.index.tolist() == [9, 10, 11]
+    with pytest.raises(DataError) as info:
+        _snap(tmp_path, frame, negative_value="maybe")
+    assert info.value.count == 6  # 'No' is now neither
+    with pytest.raises(DataError, match="same positive and negative value"):
+        _snap(tmp_path, frame, negative_value="Yes")
+
+
+def test_snapshot_blank_labels_stay_an_emptiness_error(tmp_path):
+    frame = pd.DataFrame({"id": list("abcd"), "churned": ["Yes", "No", "", None]})
+    with pytest.raises(DataError) as info:
+        _snap(tmp_path, frame)
+    assert "must not be empty (the churn label)" in info.value.rule
+    assert info.value.rows.index.tolist() == [3, 4]
+    assert len(info.value.health.errors) == 1  # the blanks are not 'neither' values
+
+
+@pytest.mark.parametrize(
+    ("unit", "days"), [("months", [0, 365.28]), ("years", [0, 365.25 * 1.5]), ("days", [0, 12])]
+)
+def test_snapshot_tenure_units(tmp_path, unit, days):
+    frame = pd.DataFrame({"id": ["a", "b"], "churned": ["Yes", "No"], "tenure": [0, 12]})
+    if unit == "years":
+        frame["tenure"] = [0, 1.5]
+    snap, _ = _snap(tmp_path, frame, tenure_column="tenure", tenure_unit=unit)
+    obs = snapshot_observations(snap, as_of="2026-10-31", id_column="id", tenure_column="tenure")
+    assert obs["tenure_days"].tolist() == pytest.approx(days)
+    explicit = snapshot_observations(
+        snap.copy(), as_of="2026-10-31", id_column="id", tenure_column="tenure", tenure_unit=unit
+    )
+    assert explicit["tenure_days"].tolist() == pytest.approx(days)
+
+
+def test_snapshot_negative_tenure_names_the_unit(tmp_path):
+    frame = pd.DataFrame({"id": ["a", "b"], "churned": ["Yes", "No"], "tenure": [-1, 2]})
+    with pytest.raises(DataError, match=r"must be >= 0 \(years\)"):
+        _snap(tmp_path, frame, tenure_column="tenure", tenure_unit="years")
+
+
+# -- subscription lines: plans and add-ons (#14) -----------------------------------------
+
+
+def _lines_subs(**extra) -> pd.DataFrame:
+    """A1: a growth plan with a meetings add-on on top; A2: growth alone; A3: no plan value."""
+    return pd.DataFrame(
+        {
+            "account_id": ["A1", "A1", "A1", "A2", "A3", "A3"],
+            "start_date": ["2026-01-01", "2026-01-01", "2026-03-01", "2026-02-15",
+                           "2026-03-01", "2026-03-10"],
+            "end_date": ["2026-03-01", "2026-03-01", "", "", "", "2026-04-10"],
+            "mrr": [100, 300, 100, 500, 1000, 300],
+            "plan": ["growth", "meetings", "growth", "growth", None, "meetings"],
+            **extra,
+        }
+    )  # fmt: skip
+
+
+def test_addon_lines_are_derived_from_the_plan_column(tmp_path):
+    data, health = _load(_files(tmp_path, "csv", subscriptions=_lines_subs()))
+    subs = data.subscriptions
+    assert subs["line_kind"].tolist() == ["plan", "addon", "plan", "plan", "plan", "addon"]
+    assert "2 subscription lines are add-ons (never sold alone): meetings" in health.notes
+    assert health.flagged == {}  # add-on lines are not overlapping rows of one line
+
+
+def test_a_plan_value_sold_alone_once_is_a_plan(tmp_path):
+    subs = _lines_subs()
+    subs.loc[len(subs)] = ["A4", "2026-01-01", "", 30, "meetings"]  # meetings alone, once
+    accounts = pd.read_csv(GOOD["accounts"])
+    accounts.loc[len(accounts)] = ["A4", "Delta", *[None] * 6]
+    data, health = _load(_files(tmp_path, "csv", accounts=accounts, subscriptions=subs))
+    assert "line_kind" not in data.subscriptions
+    assert not any("add-on" in n for n in health.notes)
+
+
+def test_without_addons_or_plans_no_line_kind_is_added(tmp_path):
+    data, health = _load(GOOD)
+    assert "line_kind" not in data.subscriptions and health.notes == [
+        "events: 1 timestamp value(s) with a time-zone offset converted to UTC (tz-naive)"
+    ]
+    subs = _lines_subs().drop(columns="plan")
+    data, _ = _load(_files(tmp_path, "csv", subscriptions=subs))
+    assert "line_kind" not in data.subscriptions
+
+
+def test_line_kind_column_is_mapped_and_case_insensitive(tmp_path):
+    kinds = ["Plan", "ADDON", "plan", " plan ", "plan", "Plan"]
+    subs = _lines_subs(kind=kinds)
+    paths = _files(tmp_path, "csv", subscriptions=subs)
+    columns = {"subscriptions": {"line_kind": "kind"}}
+    data, health = _load(paths, columns=columns)
+    # the export says A3's meetings line is a plan: it is taken as written
+    assert data.subscriptions["line_kind"].tolist() == [
+        "plan",
+        "addon",
+        "plan",
+        "plan",
+        "plan",
+        "plan",
+    ]
+    assert "1 subscription line is an add-on (column line_kind)" in health.notes
+
+
+def test_line_kind_other_values_are_refused(tmp_path):
+    subs = _lines_subs(line_kind=["plan", "add-on", "plan", "", "plan", "extra"])
+    with pytest.raises(DataError) as info:
+        _load(_files(tmp_path, "csv", subscriptions=subs))
+    err = info.value
+    assert err.column == "line_kind" and "must be 'plan' or 'addon'" in err.rule
+    assert err.count == 3 and err.rows.index.tolist() == [2, 4, 6]
+    assert "how to fix:" in str(err) and "subscriptions.csv" in str(err)
+
+
+def test_addon_lines_reach_the_features_engine(tmp_path):
+    from churnlab.observations import build_observation_table
+
+    data, _ = _load(_files(tmp_path, "csv", subscriptions=_lines_subs()))
+    spine = pd.DataFrame({"account_id": ["A1"], "as_of": [pd.Timestamp("2026-02-01")]})
+    row = build_observation_table(
+        data.accounts, data.subscriptions, data.events, spine, event_types=["login"]
+    ).iloc[0]
+    assert (row.plan, row.mrr) == ("growth", 400.0)
+
+
+# -- nothing but DataError escapes (#14) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "csv",
+    [
+        "id,churned\n",  # no rows
+        "id,churned\na,\nb,\n",  # every label blank
+        "churned\nYes\nNo\n",  # id missing (not the default name)
+        "id,churned\na,Yes\na,No\n",  # duplicate ids
+        "id,churned,tenure\na,Yes,x\nb,No,-1\n",  # tenure not a number / negative
+        "id,churned\na,No\nb,Maybe\nc,Later\n",  # positive never present
+    ],
+)
+def test_snapshot_refusals_are_data_errors(tmp_path, csv):
+    path = tmp_path / "s.csv"
+    path.write_text(csv)
+    kw = {"tenure_column": "tenure"} if "tenure" in csv else {}
+    with pytest.raises(DataError) as info:
+        load_snapshot(path, id_column="id", label_column="churned", positive_value="Yes", **kw)
+    assert "how to fix:" in str(info.value) and "s.csv" in str(info.value)
+
+
+def test_an_empty_line_kind_column_counts_as_absent(tmp_path):
+    data, health = _load(_files(tmp_path, "csv", subscriptions=_lines_subs(line_kind=None)))
+    assert data.subscriptions["line_kind"].tolist()[:2] == ["plan", "addon"]
+    assert "subscriptions: line_kind is empty in every row: add-ons are derived from the plan" in (
+        health.notes
+    )

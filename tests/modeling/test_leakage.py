@@ -109,3 +109,22 @@ def test_leak_check_equals_per_feature_sklearn():
         )
     assert got.loc["all_nan", "auc"] == 0.5
     assert got.loc["echo", "suspected_leak"] and got["suspected_leak"].sum() == 1
+
+
+def test_a_few_churners_never_stop_a_fit_but_a_real_leak_does():
+    """Five churners and an ordinary 10-level column can separate perfectly: not a leak."""
+    from churnlab.modeling.leakage import MIN_CLASS_ROWS, check_leaks
+
+    rng = np.random.default_rng(2)
+    n = 200
+    y = np.zeros(n, dtype=int)
+    y[:5] = 1
+    industry = np.where(y == 1, "retail", rng.choice([f"i{k}" for k in range(9)], n))
+    small = pd.DataFrame({"label": y, "industry": industry})
+    assert leak_check(small, [], ["industry"])["suspected_leak"].all()  # reported ...
+    check_leaks(small, [], ["industry"])  # ... but with 5 churners it stops nothing
+    y = (rng.random(n) < 0.3).astype(int)
+    assert min(y.sum(), n - y.sum()) >= MIN_CLASS_ROWS
+    leaky = pd.DataFrame({"label": y, "echo": np.where(y == 1, "cancelled", "active")})
+    with pytest.raises(ModelError, match="suspected label leak: 'echo'"):
+        check_leaks(leaky, [], ["echo"])

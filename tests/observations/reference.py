@@ -197,7 +197,12 @@ def reference_features(accounts, subs, events, account_id: str, as_of: pd.Timest
     out["mrr"] = float(cur.mrr.sum())
     out["arr"] = out["mrr"] * 12
     out["seats"] = float(cur.seats.sum())
-    top = cur.sort_values(["start_date", "mrr", "subscription_id"], ascending=False).iloc[0]
+    # plan lines win over add-on lines (line_kind "addon"); without line_kind all are plans
+    kind = cur["line_kind"] if "line_kind" in cur else pd.Series("plan", index=cur.index)
+    ranked = cur.assign(_is_plan=kind.fillna("plan").str.lower() != "addon")
+    top = ranked.sort_values(
+        ["_is_plan", "start_date", "mrr", "subscription_id"], ascending=False
+    ).iloc[0]
     out["plan"] = top.plan
     out["billing_period_months"] = float(top.billing_period_months)
     d90 = as_of - pd.Timedelta(days=91)

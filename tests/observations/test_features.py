@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from churnlab.errors import DataError
 from churnlab.observations import build_observation_table, feature_columns
 from tests.observations.reference import (
     AS_OFS,
@@ -163,6 +164,53 @@ def test_grace_gap_uses_lapsed_contract_not_the_future_one():
     row = build_observation_table(pd.DataFrame({"account_id": ["A"]}), subs, events, spine).iloc[0]
     assert row.mrr == 800 and row.touch_tier == "tech_touch" and pd.isna(row.renewal_date)
     assert np.isnan(row.seats) or row.seats == 0
+
+
+def test_an_addon_line_never_sets_the_plan_but_counts_in_mrr():
+    # A: plan line growth at 100 MRR (annual) and a meetings add-on at 300 MRR (monthly)
+    #    from the same day: plan and billing period of the plan line, mrr 100 + 300 = 400
+    # B: the plan line lapsed on 2026-03-01, only the add-on covers 2026-03-30: it wins
+    subs = pd.DataFrame(
+        {
+            "subscription_id": ["a1", "a2", "b1", "b2"],
+            "account_id": ["A", "A", "B", "B"],
+            "start_date": pd.to_datetime(["2026-01-01", "2026-01-01", "2025-03-01", "2025-06-01"]),
+            "end_date": pd.to_datetime([None, None, "2026-03-01", None]),
+            "mrr": [100.0, 300.0, 50.0, 20.0],
+            "seats": [10, 0, 5, 0],
+            "plan": ["growth", "meetings", "starter", "meetings"],
+            "billing_period_months": [12, 1, 12, 1],
+            "line_kind": ["plan", "addon", "plan", "addon"],
+        }
+    )
+    accounts = pd.DataFrame({"account_id": ["A", "B"], "industry": ["tech", "retail"]})
+    events = pd.DataFrame(
+        {"account_id": ["A"], "timestamp": [pd.Timestamp("2026-01-05")], "event_type": ["login"]}
+    )
+    as_of = pd.Timestamp("2026-03-31")
+    spine = pd.DataFrame({"account_id": ["A", "B"], "as_of": [as_of, as_of]})
+    table = build_observation_table(accounts, subs, events, spine, event_types=["login"])
+    a, b = table.iloc[0], table.iloc[1]
+    assert (a.plan, a.mrr, a.arr, a.seats, a.billing_period_months) == (
+        "growth", 400.0, 4800.0, 10.0, 12.0
+    )  # fmt: skip
+    assert (b.plan, b.mrr, b.billing_period_months) == ("meetings", 20.0, 1.0)
+    for row in (a, b):
+        ref = reference_features(
+            accounts.assign(region=None, acquisition_channel=None, csm_owner=None),
+            subs,
+            events.assign(value=np.nan, user_id=None),
+            row.account_id,
+            as_of,
+        )
+        assert (row.plan, row.mrr, row.billing_period_months) == (
+            ref["plan"], ref["mrr"], ref["billing_period_months"]
+        )  # fmt: skip
+    # without line_kind the higher-MRR add-on would win the ranking (the old behaviour)
+    plain = build_observation_table(
+        accounts, subs.drop(columns="line_kind"), events, spine, event_types=["login"]
+    )
+    assert plain.iloc[0].plan == "meetings" and plain.iloc[0].mrr == 400.0
 
 
 # ---------------------------------------------------------------- leakage properties
@@ -367,3 +415,23 @@ def test_two_observations_of_one_day_come_back_in_a_fixed_order():
     pd.testing.assert_frame_equal(first, again)
     order = first.groupby("account_id", sort=False)["checkpoint"].agg(list)
     assert (order.map(tuple) == ("month_end", "renewal")).all()
+
+
+def test_a_ratio_of_absent_columns_is_left_out_with_a_note_or_refused():
+    """No login events means no logins_28d: the default ratio is skipped and said so."""
+    inputs, spine, _ = small_case()
+    ratios = {
+        "x_per_seat_28d": ("nothing_28d", "seats"),
+        "logins_per_seat_28d": RATIOS["logins_per_seat_28d"],
+    }
+    notes: list[str] = []
+    table = build_observation_table(
+        *inputs, spine, event_types=EVENT_TYPES, ratios=ratios, notes=notes
+    )
+    assert "x_per_seat_28d" not in table and "logins_per_seat_28d" in table
+    assert notes == [
+        "The ratio x_per_seat_28d is left out: the data gives no column nothing_28d "
+        "(features.ratios.x_per_seat_28d = ['nothing_28d', 'seats'])."
+    ]
+    with pytest.raises(DataError, match="x_per_seat_28d.*refers to nothing_28d"):
+        build_observation_table(*inputs, spine, event_types=EVENT_TYPES, ratios=ratios)

@@ -22,6 +22,15 @@ variant ranked first and lists the others in ``variants``. Every variant is
 still tested: the Benjamini-Hochberg correction runs over all tested features
 before the families are collapsed, so dropping variants never makes a p-value
 smaller.
+
+Nothing to compare
+------------------
+A cohort table without churned accounts, without retained accounts, or with no
+rows at all (:func:`select_cohorts` found no milestone in the look-back window)
+is valid data, not an error: :func:`compare_cohorts` then returns a
+:class:`CohortComparison` whose ``summary`` is empty (same columns and dtypes),
+whose ``findings()`` is ``[]`` and whose ``notes`` say why, e.g. "no churned
+account in the look-back window: nothing to compare" (see :data:`NOTHING_TO_COMPARE`).
 """
 
 from __future__ import annotations
@@ -50,6 +59,13 @@ __all__ = [
 ]
 CHURNED, RETAINED = "churned", "retained"
 MISSING_LEVEL = "(missing)"
+#: Notes of a comparison that cannot compare anything (``CohortComparison.notes``).
+NOTHING_TO_COMPARE = {
+    "empty": "no account in the look-back window: nothing to compare",
+    "no_churned": "no churned account in the look-back window: nothing to compare",
+    "no_retained": "no retained account in the look-back window: nothing to compare",
+    "no_features": "no feature column in the cohort table: nothing to compare",
+}
 
 
 def select_cohorts(
@@ -111,7 +127,8 @@ def select_cohorts(
         obs = obs.sort_values(["account_id", "renewal_date", "as_of"])
         obs = obs.drop_duplicates("account_id", keep="last")
     out = obs.reset_index(drop=True).copy()
-    out["cohort"] = np.where(out["label"].astype(int) == 1, CHURNED, RETAINED)
+    # an empty window gives an empty table with the same columns (compare_cohorts says so)
+    out["cohort"] = np.where(out["label"].astype(int) == 1, CHURNED, RETAINED).astype(object)
     return out
 
 
@@ -172,10 +189,14 @@ def _categorical_row(x: pd.Series, y: pd.Series, bootstrap: int, seed: int) -> d
         np.r_[x.to_numpy(), y.to_numpy()],
         dropna=False,
     )
-    table = counts.to_numpy(float)
+    # always two rows (churned, retained), even when a group (or both) has no account
+    counts = counts.reindex(index=pd.CategoricalIndex([0, 1]), fill_value=0)
+    table = counts.to_numpy(float).reshape(2, -1)
     n1, n2 = table.sum(axis=1)
     shares = table / np.maximum(table.sum(axis=1, keepdims=True), 1)
     diff = shares[0] - shares[1]
+    if not diff.size:  # no account at all: no level to report
+        shares, diff = np.full((2, 1), np.nan), np.array([0.0])
     k = int(np.argmax(np.abs(diff)))
     v, v_lo, v_hi, p = stats.cramers_v(table, bootstrap=bootstrap, seed=seed)
     rd, rd_lo, rd_hi = (
@@ -187,7 +208,7 @@ def _categorical_row(x: pd.Series, y: pd.Series, bootstrap: int, seed: int) -> d
         "n_retained": int(n2),
         "missing_churned": float((x == MISSING_LEVEL).mean()) if n1 else np.nan,
         "missing_retained": float((y == MISSING_LEVEL).mean()) if n2 else np.nan,
-        "level": str(counts.columns[k]),
+        "level": str(counts.columns[k]) if len(counts.columns) else np.nan,
         "share_churned": shares[0, k],
         "share_retained": shares[1, k],
         "effect_measure": "cramers_v",
@@ -210,7 +231,21 @@ SUMMARY_COLUMNS = [
     "risk_difference", "rd_low", "rd_high", "separation", "test", "p_value", "p_adjusted",
     "significant", "small_group", "missing_churned", "missing_retained", "variants",
 ]  # fmt: skip
+_TEXT_COLUMNS = ("feature", "kind", "finding", "level", "effect_measure", "test", "variants")
+_INT_COLUMNS = ("rank", "n_churned", "n_retained")
+_BOOL_COLUMNS = ("significant", "small_group")
 _WINDOW_SUFFIX = re.compile(r"_\d+d$")
+
+
+def _empty_summary() -> pd.DataFrame:
+    """A comparison summary without rows: the columns and dtypes of a ranked one."""
+
+    def dtype(col: str) -> str:
+        if col in _TEXT_COLUMNS:
+            return "object"
+        return "int64" if col in _INT_COLUMNS else "bool" if col in _BOOL_COLUMNS else "float64"
+
+    return pd.DataFrame({c: pd.Series(dtype=dtype(c)) for c in SUMMARY_COLUMNS})
 
 
 def metric_family(feature: str) -> str:
@@ -314,6 +349,10 @@ def compare_cohorts(
     Returns
     -------
     CohortComparison
+        With nothing to compare (no churned account, no retained account, an
+        empty cohort table, or no feature column) the ``summary`` is empty
+        (same columns), ``findings()`` is ``[]`` and ``notes`` holds the reason
+        from :data:`NOTHING_TO_COMPARE`.
 
     Notes
     -----
@@ -327,6 +366,17 @@ def compare_cohorts(
         raise DataError("cohort table", "cohort", "is missing", hint="build it with select_cohorts")
     num, cat = split_features(cohort_table, features, numeric, categorical)
     is_churned = cohort_table["cohort"].eq(CHURNED).to_numpy()
+    n_churned, n_retained = int(is_churned.sum()), int((~is_churned).sum())
+    nothing = _nothing_to_compare(n_churned, n_retained, bool(num or cat))
+    if nothing:
+        return CohortComparison(
+            summary=_empty_summary(),
+            n_churned=n_churned,
+            n_retained=n_retained,
+            alpha=alpha,
+            min_group=min_group,
+            notes=(nothing,),
+        )
     churned, retained = cohort_table.loc[is_churned], cohort_table.loc[~is_churned]
     rows = [{"feature": f, **_numeric_row(churned[f], retained[f])} for f in num]
     rows += [
@@ -360,6 +410,17 @@ def compare_cohorts(
         min_group=min_group,
         notes=notes,
     )
+
+
+def _nothing_to_compare(n_churned: int, n_retained: int, has_features: bool) -> str | None:
+    """The note of a comparison that cannot compare anything, else None."""
+    if not n_churned and not n_retained:
+        return NOTHING_TO_COMPARE["empty"]
+    if not n_churned:
+        return NOTHING_TO_COMPARE["no_churned"]
+    if not n_retained:
+        return NOTHING_TO_COMPARE["no_retained"]
+    return None if has_features else NOTHING_TO_COMPARE["no_features"]
 
 
 def _finding(row: dict, labels: Mapping[str, str]) -> str:

@@ -1,6 +1,11 @@
 """Metric cohorts and the ready-made CS lenses: churn rate per bin or group, Wilson 95% CIs.
 
 Public through :mod:`churnlab.cohorts` (``churn_by_bins``, ``churn_rate_table``, ``cs_lenses``).
+
+Odd but valid data never raises: an empty table gives rate tables without rows
+(same columns); a single group gives a one-row table (share 1); a metric that
+is missing for every account gives an empty bin table whose ``attrs["note"]``
+says why ("nothing to bin: ..."); a constant metric gives one bin.
 """
 
 from __future__ import annotations
@@ -16,6 +21,15 @@ from churnlab.errors import DataError
 from churnlab.vocabulary import TIERS
 
 RATE_COLUMNS = ["group", "n", "churned", "churn_rate", "ci_low", "ci_high", "share"]
+BIN_COLUMNS = ["feature", "group", "lower", "upper", *RATE_COLUMNS[1:]]
+_NO_ACCOUNTS = "no accounts in the cohort table"
+
+
+def _require_label(table: pd.DataFrame, label: str) -> None:
+    if label not in table:
+        raise DataError(
+            "cohort table", label, "is missing", hint="pass label=<the 0/1 churn column>"
+        )
 
 
 def churn_rate_table(
@@ -45,12 +59,10 @@ def churn_rate_table(
     Returns
     -------
     pandas.DataFrame
-        Columns ``group, n, churned, churn_rate, ci_low, ci_high, share`` (share of all rows).
+        Columns ``group, n, churned, churn_rate, ci_low, ci_high, share`` (share of all rows);
+        no rows for an empty table, one row (share 1) for a single group.
     """
-    if label not in table:
-        raise DataError(
-            "cohort table", label, "is missing", hint="pass label=<the 0/1 churn column>"
-        )
+    _require_label(table, label)
     key = table[groups] if isinstance(groups, str) else groups
     key = key.astype(object).where(key.notna(), "missing").astype(str)
     y = pd.to_numeric(table[label], errors="coerce")
@@ -105,15 +117,33 @@ def churn_by_bins(
         One row per bin in ascending order (plus ``missing`` when values are
         missing, and ``outside the bins`` for values beyond explicit edges) with
         ``lower``, ``upper`` and the columns of :func:`churn_rate_table`.
+
+        When nothing can be binned (an empty table, or ``feature`` missing for
+        every account) the table has no rows (same columns) and
+        ``attrs["note"]`` says why: "nothing to bin: no accounts in the cohort
+        table" or "nothing to bin: <feature> is missing for every account". A
+        constant metric with quantile bins gives one bin ``[v, v]`` and the note
+        "one bin only: <feature> takes a single value".
     """
     if feature not in table:
         raise DataError("cohort table", feature, "is missing", hint="pick a numeric feature")
+    _require_label(table, label)
     x = pd.to_numeric(table[feature], errors="coerce")
+    if not x.notna().any():
+        why = _NO_ACCOUNTS if table.empty else f"{feature} is missing for every account"
+        return _nothing_binned(f"nothing to bin: {why}")
+    note = None
     if isinstance(bins, int | np.integer):
         edges = pd.qcut(x, int(bins), retbins=True, duplicates="drop")[1]
+        if len(edges) < 2:  # a single value: qcut leaves one edge, i.e. no bin
+            edges = np.repeat(float(x.min()), 2)
+            note = f"one bin only: {feature} takes a single value"
     else:
         edges = np.asarray(bins, dtype=float)
-    codes = pd.cut(x, edges, include_lowest=True, labels=False)
+    if note:
+        codes = pd.Series(np.where(x.notna(), 0.0, np.nan), index=x.index)
+    else:
+        codes = pd.cut(x, edges, include_lowest=True, labels=False)
     lows, highs = edges[:-1], edges[1:]
     names = [
         f"{'[' if i == 0 else '('}{format_number(lo)}, {format_number(hi)}]"
@@ -126,7 +156,18 @@ def churn_by_bins(
     bounds = pd.DataFrame({"group": names, "lower": lows, "upper": highs})
     out = rates.merge(bounds, on="group", how="left")
     out.insert(0, "feature", feature)
-    return out[["feature", "group", "lower", "upper", *RATE_COLUMNS[1:]]]
+    out = out[BIN_COLUMNS]
+    if note:
+        out.attrs["note"] = note
+    return out
+
+
+def _nothing_binned(note: str) -> pd.DataFrame:
+    """A bin table without rows (the columns and dtypes of :func:`churn_by_bins`)."""
+    dtypes = {"feature": "object", "group": "object", "n": "int64", "churned": "int64"}
+    out = pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in BIN_COLUMNS})
+    out.attrs["note"] = note
+    return out
 
 
 def _onboarding(t: pd.DataFrame) -> pd.Series:
@@ -208,13 +249,18 @@ def cs_lenses(cohort_table: pd.DataFrame, *, label: str = "label") -> LensTables
     LensTables
         A dict of the lenses whose columns exist (each table's ``attrs["title"]``
         names it); lenses whose columns are missing (e.g. on Telco) are listed in
-        ``.skipped`` with the reason.
+        ``.skipped`` with the reason. An empty cohort table skips every lens
+        ("skipped: no accounts in the cohort table"); a lens with a single group
+        gives a one-row table.
     """
     tables, skipped = {}, {}
     for name, (title, alternatives, grouping, order) in LENSES.items():
         if not any(all(c in cohort_table for c in cols) for cols in alternatives):
             needs = " or ".join(" + ".join(cols) for cols in alternatives)
             skipped[name] = f"skipped: needs the column(s) {needs}"
+            continue
+        if cohort_table.empty:
+            skipped[name] = f"skipped: {_NO_ACCOUNTS}"
             continue
         rates = churn_rate_table(cohort_table, grouping(cohort_table), label=label, order=order)
         rates.attrs["title"] = title

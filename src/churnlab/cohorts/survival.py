@@ -3,6 +3,12 @@
 Durations are in months. For snapshot data (Telco) use the tenure column and
 the churn flag; for event-log data build them from active periods with
 :func:`survival_frame`.
+
+Groups are labelled as text (a missing group is ``"missing"``), the same labels
+in the Kaplan-Meier table, the log-rank result's ``groups`` and the curves'
+legend. A log-rank test needs two groups: with one group (or no account) it is
+skipped, not failed: :func:`logrank` returns a result with ``skipped = True``,
+NaN statistic and p-value and the reason in ``note`` (see :data:`LOGRANK_SKIPPED`).
 """
 
 from __future__ import annotations
@@ -18,12 +24,22 @@ from churnlab.errors import DataError
 
 #: Average days per month, used to turn day counts into months.
 DAYS_PER_MONTH = 365.25 / 12
+#: Label of accounts without a group.
+MISSING_GROUP = "missing"
+#: Why a log-rank test was skipped (the result's ``note``).
+LOGRANK_SKIPPED = {
+    "empty": "no accounts: nothing to compare",
+    "one_group": "one group only: nothing to compare",
+}
+_KM_DTYPES = {"group": "object", "n": "int64", "churned": "int64"}
 
 
 def _as_arrays(durations, events, groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     d = np.asarray(durations, dtype=float)
     e = np.asarray(events).astype(bool)
     g = np.full(len(d), "all", dtype=object) if groups is None else np.asarray(groups, dtype=object)
+    labels = pd.Series(g, dtype=object)  # groups are labelled as text; missing is a group
+    g = labels.where(labels.notna(), MISSING_GROUP).astype(str).to_numpy(dtype=object)
     if not (len(d) == len(e) == len(g)):
         raise DataError(
             "survival data", "durations", "must have the same length as events and groups"
@@ -57,10 +73,13 @@ def kaplan_meier(
     Returns
     -------
     pandas.DataFrame
-        One row per group: ``group, n, churned``, ``survival_<t>m`` for each
-        time, and ``median_months`` (inf when survival never drops to 50%).
+        One row per group (in order of appearance): ``group, n, churned``,
+        ``survival_<t>m`` for each time, and ``median_months`` (inf when
+        survival never drops to 50%). One group gives one row; no account gives
+        no row (same columns).
     """
     d, e, g = _as_arrays(durations, events, groups)
+    columns = ["group", "n", "churned", *(f"survival_{t:g}m" for t in times), "median_months"]
     rows = []
     for name in pd.unique(g):  # one fit per group, not per account
         mask = g == name
@@ -70,7 +89,9 @@ def kaplan_meier(
         row.update({f"survival_{t:g}m": float(s) for t, s in zip(times, at, strict=True)})
         row["median_months"] = float(kmf.median_survival_time_)
         rows.append(row)
-    return pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=_KM_DTYPES.get(c, "float64")) for c in columns})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def logrank(
@@ -81,7 +102,16 @@ def logrank(
     """Log-rank test that all groups share one survival curve.
 
     Wraps ``lifelines.statistics.multivariate_logrank_test``; the result has
-    ``test_statistic``, ``p_value``, ``degrees_of_freedom`` and ``summary``.
+    ``test_statistic``, ``p_value``, ``degrees_of_freedom`` and ``summary``,
+    plus ``groups`` (the group labels compared, as in :func:`kaplan_meier`),
+    ``skipped`` and ``note``.
+
+    With fewer than two groups there is nothing to compare: the test is
+    skipped, not failed. The result then has ``skipped = True``, a NaN
+    ``test_statistic`` and ``p_value`` (its ``summary`` has the usual columns),
+    ``degrees_of_freedom = 0`` and ``note`` = "one group only: nothing to
+    compare" (or "no accounts: nothing to compare" without any account).
+    Otherwise ``skipped`` is False and ``note`` is empty.
 
     Notes
     -----
@@ -91,9 +121,21 @@ def logrank(
     Kaplan-Meier curves before reading the p-value.
     """
     d, e, g = _as_arrays(durations, events, groups)
-    if len(pd.unique(g)) < 2:
-        raise DataError("survival data", "groups", "needs at least two groups for a log-rank test")
-    return multivariate_logrank_test(d, g, e)
+    labels = tuple(str(name) for name in pd.unique(g))
+    if len(labels) < 2:
+        note = LOGRANK_SKIPPED["one_group" if labels else "empty"]
+        return StatisticalResult(
+            p_value=np.nan,
+            test_statistic=np.nan,
+            test_name="multivariate_logrank_test",
+            degrees_of_freedom=0,
+            skipped=True,
+            note=note,
+            groups=labels,
+        )
+    result = multivariate_logrank_test(d, g, e)
+    result.skipped, result.note, result.groups = False, "", labels
+    return result
 
 
 def survival_frame(

@@ -24,7 +24,9 @@ class ColumnMaps(_Section):
         default_factory=dict,
         description=(
             "Renames for the accounts table, churnlab name: your column name, e.g. "
-            "{account_id: customer_id, name: company}. churnlab names: account_id, name."
+            "{account_id: customer_id, name: company}. churnlab names: account_id (required), "
+            "name (optional: ids stand in) and descriptors (industry, region, plan, "
+            "acquisition_channel, csm_owner)."
         ),
     )
     subscriptions: dict[str, str] = Field(
@@ -32,7 +34,8 @@ class ColumnMaps(_Section):
         description=(
             "Renames for the subscriptions table, churnlab name: your column name, e.g. "
             "{mrr: monthly_value}. churnlab names: account_id, start_date, end_date, mrr "
-            "(required), plan, seats, billing_period_months."
+            "(required), plan, seats, billing_period_months, line_kind (plan or addon; "
+            "without it, a plan value never sold alone is an add-on)."
         ),
     )
     events: dict[str, str] = Field(
@@ -417,6 +420,14 @@ class ModelParams(_Section):
         description=(
             "Number of rolling-origin backtest folds (in time order); fewer when the history "
             "is too short for them (stated in the report)."
+        ),
+    )
+    backtest: Literal["time", "accounts"] = Field(
+        "time",
+        description=(
+            "How models are tested: time = trained on earlier dates, tested on the period "
+            "after (rolling origin); accounts = cross-validated across accounts, for a history "
+            "too short for a backtest in time (chosen automatically then, and stated)."
         ),
     )
     min_useful_auc: float = Field(

@@ -21,10 +21,11 @@ from __future__ import annotations
 from ._event_logs import REQUIRED_COLUMNS, EventLogData, load_event_logs, overlapping
 from ._health import DataHealth, DataWarning, TableHealth
 from ._io import load_table
-from ._snapshot import DAYS_PER_MONTH, load_snapshot, snapshot_observations
+from ._snapshot import DAYS_PER_MONTH, DAYS_PER_UNIT, load_snapshot, snapshot_observations
 
 __all__ = [
     "DAYS_PER_MONTH",
+    "DAYS_PER_UNIT",
     "REQUIRED_COLUMNS",
     "DataHealth",
     "DataWarning",

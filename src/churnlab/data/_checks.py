@@ -9,7 +9,15 @@ import pandas as pd
 from churnlab.errors import DataError
 
 from ._health import DataHealth
-from ._io import as_dates, as_id, as_numbers, blank, missing_column_error, offending_rows
+from ._io import (
+    as_dates,
+    as_id,
+    as_numbers,
+    blank,
+    missing_column_error,
+    no_rows_error,
+    offending_rows,
+)
 
 
 class Checks:
@@ -18,6 +26,13 @@ class Checks:
     def __init__(self, health: DataHealth) -> None:
         self.health = health
         self.errors: list[DataError] = []
+
+    def has_rows(self, table: pd.DataFrame, *, file: str, name: str) -> bool:
+        """Record an error when ``table`` has a header but no rows; True when it has rows."""
+        if len(table):
+            return True
+        self.errors.append(no_rows_error(file, name))
+        return False
 
     def require(
         self,
@@ -73,10 +88,26 @@ class Checks:
         return ids
 
     def dates(
-        self, table: pd.DataFrame, column: str, *, file: str, required: bool, shown: pd.DataFrame
+        self,
+        table: pd.DataFrame,
+        column: str,
+        *,
+        file: str,
+        required: bool,
+        shown: pd.DataFrame,
+        name: str | None = None,
     ) -> pd.Series:
-        """Dates as datetime64[ns]; unparseable cells (and empty ones if required) are errors."""
-        dates, bad = as_dates(table[column])
+        """Dates as datetime64[ns]; unparseable cells (and empty ones if required) are errors.
+
+        Values with a time-zone offset are converted to UTC and made tz-naive; a note
+        in the health summary says how many (``name``: the table, for the note).
+        """
+        dates, bad, converted = as_dates(table[column])
+        if converted:
+            self.health.note(
+                f"{name or file}: {converted} {column} value(s) with a time-zone offset "
+                "converted to UTC (tz-naive)"
+            )
         self.rule(
             shown,
             bad,

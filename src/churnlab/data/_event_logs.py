@@ -11,13 +11,15 @@ import pandas as pd
 
 from ._checks import Checks, exclude, flag
 from ._health import DataHealth, TableHealth
-from ._io import as_id, load_table
+from ._io import as_id, blank, load_table
+from ._lines import line_kinds, mark_addons
 
 __all__ = ["REQUIRED_COLUMNS", "EventLogData", "load_event_logs"]
 
-#: Columns every table must have (after column mapping).
+#: Columns every table must have (after column mapping). ``accounts.name`` is optional:
+#: without it the account ids stand in for names (a note in the data health says so).
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "accounts": ("account_id", "name"),
+    "accounts": ("account_id",),
     "subscriptions": ("account_id", "start_date", "end_date", "mrr"),
     "events": ("account_id", "timestamp", "event_type"),
 }
@@ -28,9 +30,12 @@ _NPS = "nps_response"
 class EventLogData:
     """Validated input tables, typed as ``docs/architecture.md``, "Input tables".
 
-    Dates are tz-naive ``datetime64[ns]``; ids are strings (a categorical column stays
-    categorical, with string categories); ``mrr`` and event ``value`` are float,
+    Dates are tz-naive ``datetime64[ns]`` (UTC); ids are strings (a categorical column
+    stays categorical, with string categories); ``mrr`` and event ``value`` are float,
     ``seats`` and ``billing_period_months`` int64. Each frame has a fresh RangeIndex.
+    ``accounts.name`` is absent when the export has none. ``subscriptions.line_kind``
+    (``plan`` / ``addon``) is present when the export has it or add-on lines were
+    derived (see :func:`churnlab.data._lines.addon_plans`); absent = every line is a plan.
     """
 
     accounts: pd.DataFrame
@@ -69,11 +74,20 @@ def load_event_logs(
     Raises
     ------
     DataError
-        A rule of the data contract is broken: a required column is missing, dates
-        do not parse, ``account_id`` is empty or duplicated, a subscription ends on or
-        before its start, an NPS value lies outside 0-10, numbers do not parse. The
-        first problem is raised (the message names file, column, rule, rows and count;
-        the others are listed in the hint); ``err.health.errors`` holds all of them.
+        A rule of the data contract is broken: a table has no rows, a required column
+        is missing, dates do not parse, ``account_id`` is empty or duplicated, a
+        subscription ends on or before its start, ``line_kind`` is neither ``plan`` nor
+        ``addon``, an NPS value lies outside 0-10, numbers do not parse. The first
+        problem is raised (the message names file, column, rule, rows and count; the
+        others are listed in the hint); ``err.health.errors`` holds all of them.
+
+    Notes
+    -----
+    Account ids are text in every table: a CSV id column is read as text (``000123``
+    stays ``000123``), integer ids become their decimal text and whole-number float
+    ids lose their ``.0``, so ids typed differently across files still match. Values
+    with a time-zone offset are converted to UTC (tz-naive). Without a ``line_kind``
+    column, add-on lines are derived from the ``plan`` column (a note names them).
 
     Warns
     -----
@@ -86,10 +100,16 @@ def load_event_logs(
     paths = {"accounts": accounts_path, "subscriptions": subscriptions_path, "events": events_path}
     files = {k: str(v) for k, v in paths.items()}
     raw = {
-        k: load_table(p, fmt=fmt, columns=columns.get(k) or {}, name=k) for k, p in paths.items()
+        k: load_table(
+            p, fmt=fmt, columns=columns.get(k) or {}, name=k, text_columns=("account_id",)
+        )
+        for k, p in paths.items()
     }
     health = DataHealth()
     checks = Checks(health)
+    for k, table in raw.items():
+        checks.has_rows(table, file=files[k], name=k)
+    checks.raise_if_any()
     accounts = _accounts(raw["accounts"], files["accounts"], checks)
     subs = _subscriptions(raw["subscriptions"], files["subscriptions"], checks)
     events = _events(raw["events"], files["events"], checks)
@@ -97,6 +117,7 @@ def load_event_logs(
 
     end = pd.Timestamp(data_end) + pd.Timedelta(days=1) if data_end else None
     subs, events = _cross_checks(health, accounts, subs, events, files, end)
+    subs = mark_addons(health, subs)
     accounts = _fill_signup(health, accounts, subs, files["accounts"])
     if end is not None:
         flag(
@@ -134,9 +155,14 @@ def _accounts(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame:
         hint="keep one row per account: de-duplicate the accounts export",
         show=["name"],
     )
-    out["name"] = raw["name"].astype("string").astype(object).where(raw["name"].notna(), None)
+    if "name" in raw:
+        out["name"] = raw["name"].astype("string").astype(object).where(raw["name"].notna(), None)
+    else:
+        checks.health.note("accounts has no name column: account ids stand in for names")
     if "signup_date" in raw:
-        out["signup_date"] = checks.dates(raw, "signup_date", file=file, required=False, shown=raw)
+        out["signup_date"] = checks.dates(
+            raw, "signup_date", file=file, required=False, shown=raw, name="accounts"
+        )
     return out
 
 
@@ -159,8 +185,9 @@ def _subscriptions(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame
         out["subscription_id"] = sid
     else:
         out.insert(0, "subscription_id", [f"S{i + 1:07d}" for i in range(len(raw))])
-    start = checks.dates(raw, "start_date", file=file, required=True, shown=raw)
-    end = checks.dates(raw, "end_date", file=file, required=False, shown=raw)
+    kw = {"file": file, "shown": raw, "name": "subscriptions"}
+    start = checks.dates(raw, "start_date", required=True, **kw)
+    end = checks.dates(raw, "end_date", required=False, **kw)
     out["start_date"], out["end_date"] = start, end
     checks.rule(
         raw,
@@ -185,6 +212,14 @@ def _subscriptions(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame
             rule="must be at least 1 (1 = monthly, 12 = annual)",
             hint="use the contract's billing period in months",
         )
+    if "line_kind" in raw and blank(raw["line_kind"]).all():
+        # an empty optional column is no column: the add-ons are derived
+        out = out.drop(columns="line_kind")
+        checks.health.note(
+            "subscriptions: line_kind is empty in every row: add-ons are derived from the plan"
+        )
+    elif "line_kind" in raw:
+        out["line_kind"] = line_kinds(raw, file, checks)
     return out
 
 
@@ -193,7 +228,9 @@ def _events(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame:
     if not checks.require(raw, REQUIRED_COLUMNS["events"], file=file, name="events"):
         return out
     out["account_id"] = checks.ids(raw, "account_id", file=file, shown=raw)
-    out["timestamp"] = checks.dates(raw, "timestamp", file=file, required=True, shown=raw)
+    out["timestamp"] = checks.dates(
+        raw, "timestamp", file=file, required=True, shown=raw, name="events"
+    )
     event_type = as_id(raw["event_type"])
     checks.rule(
         raw,

@@ -58,7 +58,10 @@ class DataHealth:
     errors : list of str
         Rule violations (a :class:`~churnlab.errors.DataError` was raised for the first).
     notes : list of str
-        Informational notes (label mapping, dropped columns).
+        Informational notes, short sentences: how the loaders adapted to the data
+        (label mapping, dropped columns, a missing optional column, converted time
+        zones, derived add-on lines). Recorded with :meth:`note`; shown by ``str()``,
+        the rich and HTML views and :meth:`to_dict`.
     """
 
     tables: dict[str, TableHealth] = field(default_factory=dict)
@@ -74,6 +77,11 @@ class DataHealth:
         return bool(self.errors)
 
     # -- recording (used by the loaders) ------------------------------------------------
+    def note(self, message: str) -> None:
+        """Record a short informational sentence (once); it is neither an error nor a warning."""
+        if message not in self.notes:
+            self.notes.append(message)
+
     def reject(self, table: str, reason: str, count: int, message: str) -> None:
         """Count ``count`` excluded rows and emit a :class:`DataWarning`."""
         self._count(self.rejected, table, reason, count)

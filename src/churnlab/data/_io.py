@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ def load_table(
     fmt: str | None = None,
     columns: Mapping[str, str] | None = None,
     name: str,
+    text_columns: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read one CSV or Parquet table and rename the user's columns to churnlab names.
 
@@ -42,6 +44,9 @@ def load_table(
         ``churnlab_name -> column name in the file``. Unmapped columns keep their names.
     name : str
         What the table is (``accounts``, ``snapshot``...), used in messages.
+    text_columns : sequence of str
+        churnlab names of columns a CSV file holds as text, never as numbers (ids:
+        ``000123`` stays ``000123``). Absent columns are ignored here.
 
     Returns
     -------
@@ -64,9 +69,11 @@ def load_table(
             hint=f"check the path of the {name} table in params.yaml (relative paths "
             "resolve against the project directory)",
         )
+    mapped = columns or {}
+    text = {mapped.get(c, c): str for c in text_columns}
     try:
         if fmt == "csv":
-            table = pd.read_csv(path, low_memory=False)
+            table = pd.read_csv(path, low_memory=False, dtype=text or None)
         elif fmt == "parquet":
             table = pd.read_parquet(path)
         else:
@@ -81,7 +88,7 @@ def load_table(
             hint=f"export the {name} table as UTF-8 CSV with a header row, or as Parquet",
         ) from exc
     table = table.reset_index(drop=True)
-    return rename_columns(table, columns or {}, file=str(path), name=name)
+    return rename_columns(table, mapped, file=str(path), name=name)
 
 
 def _infer_format(path: Path, name: str) -> str:
@@ -136,6 +143,18 @@ def missing_column_error(
 # -- offending rows ---------------------------------------------------------------------
 
 
+def no_rows_error(file: str, name: str) -> DataError:
+    """A DataError for a table that has a header but no data rows."""
+    return DataError(
+        file,
+        "-",
+        "has no rows (only a header)",
+        count=0,
+        hint=f"the {name} table must hold at least one row: check the export's filters "
+        "and date range and export it again",
+    )
+
+
 def offending_rows(table: pd.DataFrame, mask: pd.Series, columns: Iterable[str]) -> pd.DataFrame:
     """The first few rows where ``mask`` holds, indexed by their 1-based row in the file."""
     cols = [c for c in dict.fromkeys(columns) if c in table.columns]
@@ -158,35 +177,73 @@ def blank(series: pd.Series) -> pd.Series:
 def as_id(series: pd.Series) -> pd.Series:
     """Identifiers as strings (categoricals keep their dtype with string categories).
 
-    Whole-number floats (ids read from a CSV column with gaps) lose their ``.0``.
-    Missing or blank ids become ``NA``.
+    Integers become their decimal text (``123``); whole-number floats (ids read from a
+    column with gaps) lose their ``.0``, also when they come as text and every id of
+    the column is written that way (``123.0`` -> ``123``). Text is kept as written,
+    trimmed (``000123`` stays ``000123``). Missing or blank ids become ``NA``.
     """
     if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = pd.Index([str(c).strip() for c in series.cat.categories])
-        if cats.is_unique:
+        cats = pd.Index(_id_text(pd.Series(series.cat.categories)).tolist())
+        if cats.is_unique and cats.notna().all():
             return series.cat.rename_categories(cats)
         series = series.astype(object)
-    if is_float_dtype(series) and np.all(np.mod(series.dropna(), 1) == 0):
-        series = series.astype("Int64")
     missing = blank(series)
-    text = series.astype("string").str.strip().astype(object)
+    text = _id_text(series)
     return text.where(~missing, None)
 
 
-def as_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse ISO 8601 text to tz-naive UTC ``datetime64[ns]``; returns (dates, unparseable mask)."""
+_WHOLE_FLOAT_TEXT = r"[+-]?\d+\.0+"
+
+
+def _id_text(series: pd.Series) -> pd.Series:
+    """The trimmed text of ids (object dtype), whole-number floats without ``.0``."""
+    if is_float_dtype(series) and np.all(np.mod(series.dropna(), 1) == 0):
+        series = series.astype("Int64")
+    text = series.astype("string").str.strip()
+    filled = text.dropna()
+    filled = filled[filled != ""]
+    if (
+        len(filled)
+        and re.fullmatch(_WHOLE_FLOAT_TEXT, filled.iloc[0])
+        and filled.str.fullmatch(_WHOLE_FLOAT_TEXT).all()
+    ):
+        text = text.str.replace(r"\.0+$", "", regex=True)
+    return text.astype(object)
+
+
+# an ISO 8601 time followed by a UTC offset: Z, +HH, +HHMM or +HH:MM (space allowed before)
+_OFFSET = r"[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?\s*(?:[Zz]|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def as_dates(series: pd.Series) -> tuple[pd.Series, pd.Series, int]:
+    """Parse ISO 8601 text to tz-naive UTC ``datetime64[ns]``.
+
+    Values with a UTC offset (``2026-03-01T10:00:00+02:00``, ``...Z``) and tz-aware
+    columns are converted to UTC and made tz-naive; values without an offset are taken
+    as UTC already. Returns (dates, unparseable mask, number of values converted from
+    an offset).
+    """
     if is_datetime64_any_dtype(series):
-        out = series
+        out, converted = series, 0
         if getattr(series.dt, "tz", None) is not None:
             out = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        return out.astype("datetime64[ns]"), pd.Series(False, index=series.index)
-    missing = blank(series)
-    text = series.astype("string").str.strip().where(~missing)
+            converted = int(series.notna().sum())
+        return out.astype("datetime64[ns]"), pd.Series(False, index=series.index), converted
+    # Arrow strings: the offset search runs in Arrow's regex engine (fast on millions of rows)
+    text = series.astype("string[pyarrow]").str.strip()
+    missing = (text.isna() | (text == "")).fillna(True).astype(bool)
+    text = text.where(~missing)
+    with_offset = text.str.contains(_OFFSET, regex=True).fillna(False).astype(bool)
     # ISO 8601 only: 01/02/2026 is January 2 or February 1 depending on the exporter,
-    # and churnlab never guesses silently.
-    out = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-    out = out.dt.tz_localize(None).astype("datetime64[ns]")
-    return out, out.isna() & ~missing
+    # and churnlab never guesses silently. Values with and without an offset are parsed
+    # apart: in one call pandas gives a naive value the offset of the value before it.
+    out = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    for part in (with_offset, ~with_offset):
+        if part.any():
+            parsed = pd.to_datetime(text[part], errors="coerce", format="ISO8601", utc=True)
+            out[part] = parsed.dt.tz_localize(None).astype("datetime64[ns]")
+    bad = out.isna() & ~missing
+    return out, bad, int((with_offset & out.notna()).sum())
 
 
 def as_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -315,6 +315,7 @@ def _context(
         "run_id": headline.run_id,
         "arr_at_risk": headline.arr_at_risk_display or words.money(headline.arr_at_risk),
         "renewal_window_days": headline.renewal_window_days,
+        "warning": headline.warning or "",
         "kpis": kpis,
         "renewals": renewals,
         "renewals_total": len(renewals),

@@ -14,6 +14,7 @@ The submodules hold the building blocks (``train``: the two model kinds; ``calib
 
 from churnlab.modeling.backtest import (
     BacktestResult,
+    Candidate,
     ModelComparison,
     compare_models,
     rolling_origin_backtest,
@@ -33,6 +34,7 @@ from churnlab.modeling.scoring import (
 
 __all__ = [
     "BacktestResult",
+    "Candidate",
     "ChurnModel",
     "ModelComparison",
     "calibration_curve",

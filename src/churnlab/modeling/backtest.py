@@ -22,7 +22,7 @@ so in ``BacktestResult.scheme`` (``"stratified_kfold"``) and ``note``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,11 +32,12 @@ from churnlab.errors import ModelError
 from churnlab.modeling.fitting import fit_churn_model, label_closed_before
 from churnlab.modeling.leakage import LEAK_AUC, leak_check
 from churnlab.modeling.metrics import LOWER_IS_BETTER, evaluate
-from churnlab.modeling.train import is_snapshot
+from churnlab.modeling.train import account_folds, is_snapshot
 from churnlab.observations.schema import feature_columns
 
 ROLLING = "rolling_origin"
 KFOLD = "stratified_kfold"
+ACCOUNTS = "account_kfold"
 
 
 @dataclass
@@ -58,6 +59,9 @@ class BacktestResult:
         ``account_id``, ``as_of``, ``fold``, ``label``, ``churn_probability``.
     leaks : pandas.DataFrame
         Suspected leaks on test folds: ``fold``, ``feature``, ``type``, ``auc``.
+    skipped : tuple of str
+        Folds that could not be used, each with the reason (e.g. a single label value
+        in its training rows).
     """
 
     scheme: str
@@ -67,6 +71,7 @@ class BacktestResult:
     pooled: dict
     predictions: pd.DataFrame
     leaks: pd.DataFrame
+    skipped: tuple[str, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -133,6 +138,7 @@ def rolling_origin_backtest(
     calibration_fraction: float = 0.2,
     allow_leaky: Iterable[str] = (),
     leak_threshold: float = LEAK_AUC,
+    scheme: str = "auto",
 ) -> BacktestResult:
     """Evaluate a model kind on later data it never saw (see the module docstring).
 
@@ -153,6 +159,11 @@ def rolling_origin_backtest(
         Passed to ``fit_churn_model``.
     leak_threshold : float
         Single-feature AUC on a test fold from which a feature is reported in ``leaks``.
+    scheme : {"auto", "accounts"}
+        ``auto``: rolling origin for time-stamped tables, stratified K-fold for
+        snapshots. ``accounts``: K-fold across accounts (every row of an account in
+        one fold), for a history too short for a backtest in time; it does not test on
+        a later period, and says so.
 
     Returns
     -------
@@ -164,7 +175,16 @@ def rolling_origin_backtest(
         categorical = auto_cat if categorical is None else list(categorical)
     table = table.reset_index(drop=True)
     snapshot = is_snapshot(table)
-    if snapshot:
+    by_accounts = scheme == "accounts" and not snapshot
+    if by_accounts:
+        splits = [(~test, test, pd.NaT) for test in account_folds(table, n_folds, seed)]
+        scheme = ACCOUNTS
+        note = (
+            f"{len(splits)}-fold cross-validation across accounts (every observation of an "
+            "account in one fold): the history is too short for a backtest on a later "
+            "period, so this does not measure performance over time"
+        )
+    elif snapshot:
         splits = _fold_splits_kfold(table, n_folds, seed)
         scheme = KFOLD
         note = (
@@ -179,24 +199,35 @@ def rolling_origin_backtest(
             f"only rows whose {lead_days}+{horizon_days}-day label window closed before the "
             "first test as_of"
         )
-    fold_rows, preds, leaks = [], [], []
+    fold_rows, preds, leaks, skipped = [], [], [], []
     for i, (train, test, cutoff) in enumerate(splits, start=1):
         train_t, test_t = table[train], table[test]
-        if train_t["label"].nunique() < 2:
-            raise ModelError(f"fold {i}: training rows before {cutoff} hold a single label value")
-        model = fit_churn_model(
-            train_t,
-            kind=model_kind,
-            numeric=numeric,
-            categorical=categorical,
-            params=params,
-            seed=seed,
-            calibration=calibration,
-            calibration_fraction=calibration_fraction,
-            lead_days=lead_days,
-            horizon_days=horizon_days,
-            allow_leaky=allow_leaky,
+        where = f"fold {i}" + (
+            "" if pd.isna(cutoff) else f" (test from {pd.Timestamp(cutoff).date()})"
         )
+        if train_t["label"].nunique() < 2 or test_t.empty:
+            skipped.append(f"{where}: its training rows hold a single label value")
+            continue
+        try:
+            model = fit_churn_model(
+                train_t,
+                kind=model_kind,
+                numeric=numeric,
+                categorical=categorical,
+                params=params,
+                seed=seed,
+                calibration=calibration,
+                calibration_fraction=calibration_fraction,
+                lead_days=lead_days,
+                horizon_days=horizon_days,
+                allow_leaky=allow_leaky,
+                split="accounts" if by_accounts else "auto",
+            )
+        except ModelError as exc:
+            if "leak" in str(exc):
+                raise
+            skipped.append(f"{where}: {exc}")
+            continue
         proba = model.predict_proba(test_t)
         preds.append(
             pd.DataFrame(
@@ -227,6 +258,13 @@ def rolling_origin_backtest(
                 **evaluate(test_t["label"].astype(int), proba),
             }
         )
+    if not preds:
+        raise ModelError(
+            "no backtest fold could be trained: "
+            + "; ".join(skipped)
+            + ". How to fix: the labelled history needs both churned and retained accounts "
+            "before every test period (a longer history, or fewer model.n_folds)"
+        )
     predictions = pd.concat(preds, ignore_index=True)
     leak_cols = ["fold", "feature", "type", "auc"]
     leaks_df = (
@@ -240,7 +278,30 @@ def rolling_origin_backtest(
         pooled=evaluate(predictions["label"], predictions["churn_probability"]),
         predictions=predictions,
         leaks=leaks_df,
+        skipped=tuple(skipped),
     )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model the comparison backtests: a kind and the features it is given.
+
+    Attributes
+    ----------
+    name : str
+        How the comparison and the report call it (``lightgbm``, ``reference``...).
+    kind : {"lightgbm", "logistic"}
+    numeric, categorical : tuple of str
+        Its features.
+    params : dict, optional
+        Parameters of the kind (see :func:`~churnlab.modeling.fit_churn_model`).
+    """
+
+    name: str
+    kind: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...] = ()
+    params: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -259,12 +320,15 @@ class ModelComparison:
         The metric that chose the champion.
     backtests : dict of str to BacktestResult
         Each model's backtest (folds, test-fold predictions, suspected leaks).
+    candidates : dict of str to Candidate
+        What each model is: its kind and features (to fit the champion with them).
     """
 
     table: pd.DataFrame
     champion: str
     metric: str
     backtests: dict[str, BacktestResult]
+    candidates: dict[str, Candidate] = field(default_factory=dict)
 
     #: The columns :meth:`summary` shows, in order.
     SUMMARY_COLUMNS = (
@@ -295,21 +359,29 @@ def compare_models(
     kinds: Sequence[str] = ("logistic", "lightgbm"),
     metric: str = "pr_auc",
     params: dict[str, dict] | None = None,
+    candidates: Sequence[Candidate] | None = None,
+    numeric: list[str] | None = None,
+    categorical: list[str] | None = None,
     **backtest_kwargs,
 ) -> ModelComparison:
-    """Backtest several model kinds on the same folds and pick the champion.
+    """Backtest several models on the same folds and pick the champion.
 
     Parameters
     ----------
     table : pandas.DataFrame
         Labelled observation table.
     kinds : sequence of str
-        Model kinds to compare.
+        Model kinds to compare, each on the same features (``numeric``, ``categorical``,
+        default ``feature_columns(table)``); ignored when ``candidates`` are given.
     metric : str
         Pooled metric that chooses the champion (``roc_auc``, ``pr_auc``: higher is
         better; ``brier``, ``log_loss``, ``ece``: lower is better).
     params : dict, optional
         Per-kind parameters, e.g. ``{"lightgbm": {...}, "logistic": {"C": 1.0}}``.
+    candidates : sequence of Candidate, optional
+        Named models, each with its own kind and features.
+    numeric, categorical : list of str, optional
+        The features of ``kinds``.
     **backtest_kwargs
         Passed to ``rolling_origin_backtest`` (``n_folds``, ``seed``, ...).
 
@@ -318,16 +390,30 @@ def compare_models(
     ModelComparison
     """
     params = params or {}
+    if candidates is None:
+        if numeric is None or categorical is None:
+            auto_num, auto_cat = feature_columns(table)
+            numeric = auto_num if numeric is None else numeric
+            categorical = auto_cat if categorical is None else categorical
+        candidates = [
+            Candidate(kind, kind, tuple(numeric), tuple(categorical), params.get(kind))
+            for kind in kinds
+        ]
     rows, results = [], {}
-    for kind in kinds:
+    for cand in candidates:
         res = rolling_origin_backtest(
-            table, model_kind=kind, params=params.get(kind), **backtest_kwargs
+            table,
+            model_kind=cand.kind,
+            params=cand.params,
+            numeric=list(cand.numeric),
+            categorical=list(cand.categorical),
+            **backtest_kwargs,
         )
-        results[kind] = res
+        results[cand.name] = res
         folds = res.folds[metric]
         rows.append(
             {
-                "model": kind,
+                "model": cand.name,
                 **res.pooled,
                 f"{metric}_fold_mean": float(folds.mean()),
                 f"{metric}_fold_std": float(folds.std(ddof=0)),
@@ -337,7 +423,13 @@ def compare_models(
     out = pd.DataFrame(rows).set_index("model")
     champion = choose_champion(out, metric)
     out["champion"] = out.index == champion
-    return ModelComparison(table=out, champion=champion, metric=metric, backtests=results)
+    return ModelComparison(
+        table=out,
+        champion=champion,
+        metric=metric,
+        backtests=results,
+        candidates={c.name: c for c in candidates},
+    )
 
 
 def choose_champion(comparison: pd.DataFrame, metric: str) -> str:

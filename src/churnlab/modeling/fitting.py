@@ -86,6 +86,7 @@ def fit_churn_model(
     lead_days: int = 0,
     horizon_days: int = 90,
     allow_leaky: Iterable[str] = (),
+    split: str = "auto",
 ) -> ChurnModel:
     """Fit and calibrate a churn model (see the module docstring for the splits).
 
@@ -107,6 +108,10 @@ def fit_churn_model(
         The label window of the table (``observation`` in params.yaml), used to purge.
     allow_leaky : iterable of str
         Features allowed despite a suspected-leak flag.
+    split : {"auto", "accounts"}
+        How the calibration slice is held out: ``auto`` takes the latest dates (a random
+        slice for snapshots); ``accounts`` a stratified slice of accounts, for a history
+        too short to hold out later dates.
 
     Returns
     -------
@@ -128,7 +133,7 @@ def fit_churn_model(
     }
     if calibration is None:
         return fit_model_kind(table, **common)
-    fit_mask, cal_mask, scheme = holdout_split(table, calibration_fraction, seed)
+    fit_mask, cal_mask, scheme = holdout_split(table, calibration_fraction, seed, by=split)
     cal_table = table[cal_mask]
     fit_table = table[fit_mask]
     purged = 0

@@ -14,7 +14,9 @@ flag written after the fact, the label plus noise) does. churnlab's rule:
 The single-feature AUC is direction-free (``max(auc, 1 - auc)``). Numerics are
 ranked as they are, missing values below every observed value; categoricals are
 ranked by their in-sample churn rate per level (optimistic on purpose: a check
-should over-flag rather than miss).
+should over-flag rather than miss). With fewer than :data:`MIN_CLASS_ROWS` churned or
+retained rows the check reports but never refuses a fit: on so few rows an ordinary
+column (an industry with ten levels and five churners) can separate them perfectly.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from churnlab.modeling.model import as_levels
 
 #: Single-feature ROC AUC from which a feature counts as a suspected leak.
 LEAK_AUC = 0.95
+#: Fewest churned (and retained) rows with which a suspected leak stops a fit.
+MIN_CLASS_ROWS = 20
 
 
 def single_feature_auc(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -128,7 +132,13 @@ def check_leaks(
     allow: Iterable[str] = (),
     threshold: float = LEAK_AUC,
 ) -> None:
-    """Raise ``ModelError`` naming every suspected leak not listed in ``allow``."""
+    """Raise ``ModelError`` naming every suspected leak not listed in ``allow``.
+
+    Nothing is refused with fewer than :data:`MIN_CLASS_ROWS` churned or retained rows.
+    """
+    y = table["label"].astype(int)
+    if min(int(y.sum()), int((1 - y).sum())) < MIN_CLASS_ROWS:
+        return
     report = leak_check(table, numeric, categorical, threshold=threshold)
     if report.empty:
         return

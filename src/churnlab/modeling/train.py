@@ -52,21 +52,26 @@ def is_snapshot(table: pd.DataFrame) -> bool:
 
 
 def holdout_split(
-    table: pd.DataFrame, fraction: float, seed: int
+    table: pd.DataFrame, fraction: float, seed: int, by: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """Split rows into (fit, holdout) boolean masks.
 
     Time-stamped data: the holdout is the latest ``as_of`` dates, taking whole
     dates from the newest back until they hold at least ``fraction`` of the rows
     (at least one date, never all). Snapshot data: a stratified random slice.
+    ``by="accounts"`` (a history too short to hold out later dates): about ``fraction``
+    of the accounts, every row of an account on one side, stratified by label.
 
     Returns
     -------
     fit_mask, holdout_mask : numpy.ndarray of bool
-    scheme : {"time", "stratified"}
+    scheme : {"time", "stratified", "accounts"}
     """
     if not 0 < fraction < 1:
         raise ModelError(f"holdout fraction must be in (0, 1), got {fraction}")
+    if by == "accounts" and not is_snapshot(table):
+        holdout = account_folds(table, max(2, round(1 / fraction)), seed)[0]
+        return ~holdout, holdout, "accounts"
     if is_snapshot(table):
         idx = np.arange(len(table))
         _, hold = train_test_split(
@@ -84,6 +89,22 @@ def holdout_split(
     cutoff = counts.index[n_dates - 1]
     holdout = (table["as_of"] >= cutoff).to_numpy()
     return ~holdout, holdout, "time"
+
+
+def account_folds(table: pd.DataFrame, n_folds: int, seed: int) -> list[np.ndarray]:
+    """``n_folds`` test masks that keep every row of an account together, stratified by label."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    y = table["label"].astype(int).to_numpy()
+    groups = table["account_id"].astype(str).to_numpy()
+    n_folds = max(2, min(n_folds, len(np.unique(groups))))
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    out = []
+    for _, test_idx in splitter.split(np.zeros(len(y)), y, groups):
+        mask = np.zeros(len(y), dtype=bool)
+        mask[test_idx] = True
+        out.append(mask)
+    return out
 
 
 def _training_info(table: pd.DataFrame) -> dict:

@@ -8,9 +8,20 @@ models, explanations) splits a table the same way.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import pandas as pd
 
-__all__ = ["CONTRACT_COLUMNS", "META_COLUMNS", "STATIC_COLUMNS", "feature_columns"]
+__all__ = [
+    "CONTRACT_COLUMNS",
+    "META_COLUMNS",
+    "STATIC_COLUMNS",
+    "count_column",
+    "count_name",
+    "feature_columns",
+    "usable_features",
+]
 
 #: Key, label and metadata columns: never model features nor compared as such.
 META_COLUMNS = (
@@ -65,3 +76,100 @@ def feature_columns(table: pd.DataFrame) -> tuple[list[str], list[str]]:
         else:
             categorical.append(col)
     return numeric, categorical
+
+
+#: Column stems of the counts of the event types churnlab knows by name.
+COUNT_NAMES = {
+    "login": "logins",
+    "ticket_opened": "tickets_opened",
+    "ticket_resolved": "tickets_resolved",
+    "nps_response": "nps_responses",
+    "csm_meeting": "csm_meetings",
+    "qbr": "qbrs",
+    "webinar": "webinars",
+    "onboarding_step": "onboarding_steps",
+    "onboarding_completed": "onboarding_completed_events",
+    "first_value": "first_value_events",
+}
+
+
+def count_name(event_type: str) -> str:
+    """Readable column stem for counts of an event type (``login`` -> ``logins``)."""
+    if event_type in COUNT_NAMES:
+        return COUNT_NAMES[event_type]
+    return re.sub(r"[^0-9a-z]+", "_", event_type.lower()).strip("_") or "events"
+
+
+def count_column(event_type: str, window: int) -> str:
+    """The column of an event type's count over a window: ``login``, 28 -> ``logins_28d``."""
+    return f"{count_name(event_type)}_{window}d"
+
+
+_ID_NAME = re.compile(r"(?i)(^|[\W_])(id|no|number|code|key|uuid)$|id$")
+
+
+def usable_features(
+    table: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    *,
+    max_categories: int = 30,
+    include: Sequence[str] = (),
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """The features a model (or a comparison) can learn from, and why the others are left out.
+
+    Always left out: a column without any value, and a constant one (one value, never
+    missing). Left out unless named in ``include``: an id-like column (a text column with
+    a different value for nearly every account, or a whole-number column named like an id
+    with a different value for every account) and a text column with more than
+    ``max_categories`` values.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An observation table (``account_id`` tells accounts apart).
+    numeric, categorical : list of str
+        The candidate features (see :func:`feature_columns`).
+    max_categories : int
+        Most distinct values a text feature may have (``features.max_categories``).
+    include : sequence of str
+        Features kept although id-like or wide (``features.include``).
+
+    Returns
+    -------
+    numeric, categorical : list of str
+        The usable features, in their order.
+    left_out : dict of str to str
+        Every feature left out, with the reason in words.
+    """
+    left_out: dict[str, str] = {}
+    keep = set(include)
+    accounts = table["account_id"].nunique() if "account_id" in table else len(table)
+    for col in [*numeric, *categorical]:
+        values = table[col]
+        present = values.dropna()
+        if present.empty:
+            left_out[col] = "empty: no account has a value"
+            continue
+        distinct = present.nunique()
+        if distinct == 1 and len(present) == len(values):
+            value = present.iloc[0]
+            value = value.item() if hasattr(value, "item") else value
+            left_out[col] = f"constant: every account has {value!r}"
+            continue
+        if col in keep:
+            continue
+        if col in categorical and distinct > max_categories:
+            if accounts >= 20 and distinct >= 0.9 * accounts:
+                left_out[col] = f"id-like: {distinct} distinct values, nearly one per account"
+            else:
+                left_out[col] = (
+                    f"{distinct} distinct values, more than features.max_categories "
+                    f"({max_categories})"
+                )
+        elif col in numeric and _ID_NAME.search(col) and accounts >= 20:
+            whole = bool(pd.to_numeric(present, errors="coerce").mod(1).eq(0).all())
+            if whole and distinct >= accounts:
+                left_out[col] = "id-like: a whole number named like an id, one per account"
+    kept = [c for c in numeric if c not in left_out], [c for c in categorical if c not in left_out]
+    return kept[0], kept[1], left_out

@@ -75,7 +75,8 @@ def build_event_tables(
     table : pandas.DataFrame
         Observation rows plus the boolean column :data:`SCORING_FLAG`.
     summary : dict
-        Candidate, kept and dropped counts per kind of observation date.
+        Candidate, kept and dropped counts per kind of observation date, and ``notes``:
+        what was left out (a ratio whose columns the data does not give).
     """
     start = as_of - pd.DateOffset(months=history_months)
     grid = month_end_grid(start, as_of)
@@ -96,6 +97,7 @@ def build_event_tables(
         ],
         ignore_index=True,
     )
+    notes: list[str] = []
     table = build_observation_table(
         accounts,
         subscriptions,
@@ -105,12 +107,14 @@ def build_event_tables(
         event_types=event_types,
         ratios={k: tuple(v) for k, v in ratios.items()},
         touch_thresholds=touch_thresholds,
+        notes=notes,
     )
     summary: dict[str, Any] = {"month_end": asdict(s1), "renewal": asdict(s2)}
     summary["dropped_window_past_data"] = sum(
         s.get("n_dropped_window_past_data_end", 0) for s in summary.values() if isinstance(s, dict)
     )
     summary["observations"] = int((~table[SCORING_FLAG].astype(bool)).sum())
+    summary["notes"] = notes
     return table, summary
 
 

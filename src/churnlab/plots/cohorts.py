@@ -1,6 +1,8 @@
 """Figures of the churned-vs-retained comparison, metric cohorts, survival and CS lenses.
 
-Every function takes ``ax=None``, returns the figure and never shows or saves it.
+Every function takes ``ax=None``, returns the figure and never shows or saves it. With
+nothing to draw (an empty comparison, bin or lens table, no account) the figure keeps its
+title and says "nothing to show: <reason>" instead of raising.
 """
 
 from __future__ import annotations
@@ -12,6 +14,33 @@ import pandas as pd
 
 from churnlab.plots.style import COLORS, PALETTE, churnlab_style, new_axes
 from churnlab.vocabulary import feature_label
+
+
+def _nothing_to_show(fig, ax, reason: str, title: str):
+    """Draw "nothing to show: <reason>" on a bare axes under ``title``; returns the figure."""
+    with churnlab_style():
+        ax.set_axis_off()
+        ax.set_title(title)
+        ax.text(
+            0.5,
+            0.5,
+            f"nothing to show: {reason}",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color=COLORS["neutral"],
+        )
+        fig.tight_layout()
+    return fig
+
+
+def _reason(note: str | None, default: str) -> str:
+    """The reason inside a note: "no X: nothing to compare" -> "no X"."""
+    if not note:
+        return default
+    for affix in (": nothing to compare", "nothing to bin: "):
+        note = note.replace(affix, "")
+    return note
 
 
 def _readable(feature: str) -> str:
@@ -56,6 +85,13 @@ def plot_effect_sizes(comparison, top: int = 12, ax=None):
     """
     rows = _forest_rows(comparison.summary, top)
     fig, ax = new_axes(ax, figsize=(7.0, 1.2 + 0.38 * max(len(rows), 1)))
+    if rows.empty:
+        if comparison.summary.empty:
+            notes = getattr(comparison, "notes", ())
+            reason = _reason(notes[0] if notes else None, "no feature to compare")
+        else:
+            reason = f"too few accounts to compare (groups under {comparison.min_group})"
+        return _nothing_to_show(fig, ax, reason, "Churned vs retained: biggest differences")
     with churnlab_style():
         y = np.arange(len(rows))
         colors = np.where(rows["value"] > 0, COLORS["churned"], COLORS["retained"])
@@ -101,6 +137,9 @@ def plot_churn_by_bins(bins_table: pd.DataFrame, ax=None, overall_rate: float | 
     matplotlib.figure.Figure
     """
     fig, ax = new_axes(ax)
+    if bins_table.empty:
+        reason = _reason(bins_table.attrs.get("note"), "no bins")
+        return _nothing_to_show(fig, ax, reason, "Churn rate by bin")
     with churnlab_style():
         _rate_bars(ax, bins_table, vertical=True)
         if overall_rate is not None:
@@ -151,10 +190,14 @@ def plot_lens(lens_table: pd.DataFrame, ax=None, title: str | None = None):
     matplotlib.figure.Figure
     """
     fig, ax = new_axes(ax, figsize=(7.0, 1.4 + 0.45 * len(lens_table)))
+    title = title or lens_table.attrs.get("title", "Churn rate by group")
+    if lens_table.empty:
+        reason = _reason(lens_table.attrs.get("note"), "no accounts in the cohort table")
+        return _nothing_to_show(fig, ax, reason, title)
     with churnlab_style():
         _rate_bars(ax, lens_table, vertical=False)
         ax.set_xlabel("churn rate")
-        ax.set_title(title or lens_table.attrs.get("title", "Churn rate by group"))
+        ax.set_title(title)
         fig.tight_layout()
     return fig
 
@@ -178,6 +221,8 @@ def plot_km(
 
     d, e, g = _as_arrays(durations, events, groups)
     fig, ax = new_axes(ax)
+    if not len(d):
+        return _nothing_to_show(fig, ax, "no accounts", "Survival by group (Kaplan-Meier)")
     with churnlab_style():
         for i, name in enumerate(pd.unique(g)):
             mask = g == name

@@ -44,6 +44,8 @@ KPI_TILES: tuple[tuple[str, str, bool], ...] = (
 )
 #: The tile of the expected ARR at risk in the renewal window.
 ARR_AT_RISK = "arr_at_risk"
+#: The label key of a snapshot's churn share (in place of the monthly logo churn).
+SNAPSHOT_CHURN = "churned_share"
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,13 @@ class Headline:
         Chart name -> path relative to the run folder.
     schema_version : int
         :data:`HEADLINE_SCHEMA_VERSION` when written.
+    horizon_days : int or None
+        The horizon of the churn probabilities (the model's label window); None without
+        a model.
+    warning : str or None
+        A warning a reader must see first (scores no better than chance), or None.
+    shape : str
+        ``events`` (subscription and event logs) or ``snapshot``.
     """
 
     as_of: str
@@ -116,6 +125,9 @@ class Headline:
     top_renewals: list[Renewal]
     charts: dict[str, str] = field(default_factory=dict)
     schema_version: int = HEADLINE_SCHEMA_VERSION
+    horizon_days: int | None = None
+    warning: str | None = None
+    shape: str = "events"
 
     def kpi(self, key: str) -> KpiTile | None:
         """The tile of ``key``, or None."""
@@ -178,6 +190,9 @@ class Headline:
             top_renewals=[_known(Renewal, r) for r in data.get("top_renewals") or []],
             charts=dict(data.get("charts") or {}),
             schema_version=HEADLINE_SCHEMA_VERSION,
+            horizon_days=data.get("horizon_days"),
+            warning=data.get("warning"),
+            shape=str(data.get("shape") or "events"),
         )
 
 
@@ -203,8 +218,16 @@ def build_headline(
     run_id: str,
     previous: Headline | None = None,
     words: Vocabulary | None = None,
+    horizon_days: int | None = None,
+    warning: str | None = None,
+    scored: bool = True,
 ) -> Headline:
     """Assemble the headline from the run's KPI table and renewal map.
+
+    The tiles fit the data: a snapshot's churn rate is the share of churned accounts in
+    the data set (not a monthly rate), and a tile without a value (GRR and NRR of a
+    snapshot, ARR of data without revenue, ARR at risk without a renewal date) is left
+    out rather than shown as "n/a" or "$0".
 
     Parameters
     ----------
@@ -220,21 +243,32 @@ def build_headline(
         The previous successful run's headline, for the change of each KPI.
     words : Vocabulary, optional
         Labels and formats (English by default).
+    horizon_days : int, optional
+        The horizon of the model's churn probabilities.
+    warning : str, optional
+        A warning to show first (e.g. the model ranks churners no better than chance).
+    scored : bool
+        Whether the run scored its accounts; without scores there is no ARR at risk.
     """
     words = words or vocabulary()
+    snapshot = cfg.data.shape == "snapshot"
     overall = overall_kpis(kpis)
     prev_values = {t.key: t.value for t in previous.kpis} if previous else {}
     last = overall.iloc[-1] if len(overall) else pd.Series(dtype=float)
     tiles = []
     for key, kind, higher_better in KPI_TILES:
         value = float(last[key]) if key in last and pd.notna(last[key]) else None
+        if snapshot and value is None:
+            continue  # a snapshot has no monthly history (and maybe no revenue)
         prev = prev_values.get(key)
         delta = value - prev if value is not None and prev is not None else None
         series = overall[key] if key in overall else pd.Series(dtype=float)
         tiles.append(
             KpiTile(
                 key=key,
-                label=words.kpi_label(key),
+                label=words.kpi_label(
+                    SNAPSHOT_CHURN if snapshot and key == "logo_churn_rate" else key
+                ),
                 kind=kind,
                 value=value,
                 display=words.rate(value) if kind == "rate" else words.money(value),
@@ -247,17 +281,18 @@ def build_headline(
     prev_risk = previous.arr_at_risk if previous else None
     risk_delta = at_risk - prev_risk if prev_risk is not None and pd.notna(prev_risk) else None
     days = cfg.health.renewal_window_days
-    tiles.append(
-        KpiTile(
-            key=ARR_AT_RISK,
-            label=words.kpi_label(ARR_AT_RISK, days=days),
-            kind="money",
-            value=at_risk,
-            display=words.money(at_risk),
-            change_display=words.change("money", risk_delta),
-            good=None if not risk_delta else risk_delta < 0,
+    if scored and (len(renewal_map) or not snapshot):
+        tiles.append(
+            KpiTile(
+                key=ARR_AT_RISK,
+                label=words.kpi_label(ARR_AT_RISK, days=days),
+                kind="money",
+                value=at_risk,
+                display=words.money(at_risk),
+                change_display=words.change("money", risk_delta),
+                good=None if not risk_delta else risk_delta < 0,
+            )
         )
-    )
     names = [f.name for f in dataclasses.fields(Renewal)]
     top = [
         Renewal(**{c: _plain(row.get(c)) for c in names})
@@ -275,6 +310,9 @@ def build_headline(
         renewal_window_days=days,
         renewals_in_window=int(len(renewal_map)),
         top_renewals=top,
+        horizon_days=horizon_days,
+        warning=warning,
+        shape=cfg.data.shape,
     )
 
 

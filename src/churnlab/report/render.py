@@ -97,6 +97,22 @@ def health_by_tier(scores: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: order.get(str(r["tier"]), len(order)))
 
 
+def fitted_to_data(
+    health: dict[str, Any], metrics: dict[str, Any], manifest: dict[str, Any]
+) -> list[str]:
+    """What churnlab adapted to this data, in words: the report's "fitted to this data" list.
+
+    The data-health notes (loading, the history), the model notes (features left out,
+    folds skipped, the plain reference) and the stages that had nothing to do.
+    """
+    notes = [*health.get("notes", []), *metrics.get("notes", [])]
+    if metrics.get("status") != "skipped":  # else the model's note says why 02 and 03 skipped
+        for stage in manifest.get("stages") or []:
+            if stage.get("status") == "skipped" and stage.get("reason"):
+                notes.append(f"Stage {stage['name']} skipped: {stage['reason']}.")
+    return list(dict.fromkeys(notes))
+
+
 def render_report(
     folder: RunFolder,
     cfg: Params,
@@ -123,6 +139,8 @@ def render_report(
     """
     words = words or vocabulary()
     manifest = _read_json(folder.manifest)
+    metrics = _read_json(folder.model_metrics)
+    health = _read_json(folder.data_health)
     earlier = None
     if previous is not None and previous.headline.exists():
         earlier = Headline.read(previous.headline)
@@ -134,6 +152,9 @@ def render_report(
         run_id=folder.name,
         previous=earlier,
         words=words,
+        horizon_days=metrics.get("horizon_days"),
+        warning=metrics.get("warning"),
+        scored=folder.scores.exists(),
     )
     headline = sparkline_charts(folder, headline)
     charts = {name: folder.relative(folder.chart(name)) for name in CHARTS}
@@ -156,12 +177,14 @@ def render_report(
         "cfg": cfg,
         "words": words,
         "health_by_tier": health_by_tier(scores),
+        "has_revenue": bool(len(scores)) and bool(scores["arr"].notna().any()),
         "findings": _records(findings, 6),
         "early_warning": _records(early_warning, 10),
         "early_warning_total": len(early_warning),
         "drivers": _records(_read_csv(folder.drivers), 8),
-        "metrics": _read_json(folder.model_metrics),
-        "health": _read_json(folder.data_health),
+        "metrics": metrics,
+        "health": health,
+        "notes": fitted_to_data(health, metrics, manifest),
         "manifest": manifest,
         "charts": {name: folder.path / rel for name, rel in headline.charts.items()},
         "chart_titles": {name: words.chart_title(name) for name in CHARTS},

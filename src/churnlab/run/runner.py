@@ -22,7 +22,7 @@ from typing import Any
 
 from churnlab.atomic import write_json, write_text
 from churnlab.config import Params
-from churnlab.errors import RunError
+from churnlab.errors import RunError, StageSkipped
 from churnlab.run.folder import LAYOUT_VERSION, ReportsFolder, RunFolder, notebook_file
 from churnlab.run.record import (
     clean_traceback,
@@ -153,7 +153,7 @@ def run_pipeline(
         if partial and previous is not None:
             _copy_other_stages(previous, folder, selected)
 
-        ctx = StageContext(cfg=cfg, folder=folder, as_of=as_of.isoformat(), previous=previous)
+        ctx = StageContext(params=cfg, folder=folder, as_of=as_of.isoformat(), previous=previous)
         parameters = {
             "run_dir": str(folder.path),
             "params_file": str(folder.params),
@@ -172,7 +172,7 @@ def run_pipeline(
                 record = _run_in_process(stage, ctx, notify)
             manifest["stages"].append(record)
             write_json(folder.manifest, manifest)
-            if record["status"] != "succeeded":
+            if record["status"] == "failed":
                 failed = stage.name
                 break
 
@@ -246,15 +246,19 @@ def _run_notebook(
         )
         record["status"] = "succeeded"
     except PapermillExecutionError as exc:
-        record["status"] = "failed"
-        record["error"] = {
-            "cell_index": exc.cell_index,
-            "execution_count": exc.exec_count,
-            "ename": exc.ename,
-            "evalue": exc.evalue,
-            "source": (exc.source or "")[:500],
-            "traceback": clean_traceback(exc.traceback),
-        }
+        if exc.ename == StageSkipped.__name__:  # the notebook says there is nothing to do
+            record["status"] = "skipped"
+            record["reason"] = exc.evalue
+        else:
+            record["status"] = "failed"
+            record["error"] = {
+                "cell_index": exc.cell_index,
+                "execution_count": exc.exec_count,
+                "ename": exc.ename,
+                "evalue": exc.evalue,
+                "source": (exc.source or "")[:500],
+                "traceback": clean_traceback(exc.traceback),
+            }
     except Exception as exc:  # kernel died, missing notebook, timeout...
         record["status"] = "failed"
         record["error"] = error_record(exc, cell_index=None)
@@ -280,6 +284,9 @@ def _run_in_process(stage: Stage, ctx: StageContext, notify: ProgressCallback) -
     try:
         stage.step(ctx)
         record["status"] = "succeeded"
+    except StageSkipped as exc:  # nothing to do with this data: said, not failed
+        record["status"] = "skipped"
+        record["reason"] = str(exc)
     except Exception as exc:  # the stage failing fails the run, loudly, with its traceback
         record["status"] = "failed"
         record["error"] = error_record(exc, cell_index=None)
@@ -304,11 +311,23 @@ def _log_failure(folder: RunFolder, record: dict[str, Any]) -> None:
 
 
 def _collect_counts(folder: RunFolder, manifest: dict[str, Any]) -> None:
+    """Row counts, notes and warnings of the stages, for the manifest (before the report)."""
     import json
 
+    notes: list[str] = []
     if folder.data_health.exists():
         info = json.loads(folder.data_health.read_text(encoding="utf-8"))
         manifest["row_counts"] = info.get("row_counts", {})
         manifest["rejected_rows"] = info.get("rejected_rows", {})
         manifest["flagged_rows"] = info.get("flagged_rows", {})
         manifest["observations"] = info.get("observations", {})
+        manifest["adapted"] = info.get("adapted", {})
+        notes += info.get("notes", [])
+    manifest["warnings"] = []
+    if folder.model_metrics.exists():
+        metrics = json.loads(folder.model_metrics.read_text(encoding="utf-8"))
+        notes += metrics.get("notes", [])
+        if metrics.get("warning"):
+            manifest["warnings"].append(metrics["warning"])
+            logger.warning("run %s: %s", folder.name, metrics["warning"])
+    manifest["notes"] = notes

@@ -2,7 +2,9 @@
 
 ``churnlab run --only`` takes its lists from here: the files written by the stages that
 do not run are taken from the latest successful run. Reads and writes name
-:class:`~churnlab.run.folder.RunFolder` attributes.
+:class:`~churnlab.run.folder.RunFolder` attributes. Every stage after 00 reads
+``data_health.json``: the label window and folds stage 00 fitted to the data
+(:attr:`~churnlab.run.steps.StageContext.cfg`).
 """
 
 from __future__ import annotations
@@ -62,21 +64,21 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
     Stage(
         "01_cohort_comparison",
         steps.cohorts.run,
-        reads=("observations", "scoring", "periods"),
+        reads=("data_health", "observations", "scoring", "periods"),
         writes=("cohort_comparison",),
         charts=("cohort_effects",),
     ),
     Stage(
         "02_churn_model",
         steps.model.run,
-        reads=("observations", "scoring", "account_names"),
+        reads=("data_health", "observations", "scoring", "account_names"),
         writes=("model", "model_metrics", "scores_raw"),
         charts=("calibration", "health_by_tier"),
     ),
     Stage(
         "03_explanations",
         steps.explanations.run,
-        reads=("model", "scoring", "scores_raw", "observations"),
+        reads=("data_health", "model", "model_metrics", "scoring", "scores_raw", "observations"),
         writes=("scores", "renewal_map", "early_warning", "drivers"),
         charts=("drivers",),
     ),

@@ -136,6 +136,7 @@ def build_observation_table(
     touch_thresholds: tuple[float, float] = (12000, 60000),
     trend_windows: Sequence[int] = (28,),
     con: object | None = None,
+    notes: list[str] | None = None,
 ) -> pd.DataFrame:
     """Spine rows plus their as-of features, one row per ``(account_id, as_of)``.
 
@@ -154,7 +155,9 @@ def build_observation_table(
         Event types to count; ``None`` = every type present in ``events``.
     ratios : mapping, optional
         ``{name: (numerator, denominator)}`` over output columns, e.g.
-        ``{"logins_per_seat_28d": ("logins_28d", "seats")}``.
+        ``{"logins_per_seat_28d": ("logins_28d", "seats")}``. A ratio naming a column
+        the table does not have (no login events, no such window) raises a
+        ``DataError``, or, when ``notes`` is given, is left out with a note.
     touch_thresholds : (float, float)
         ``(low_touch_min_arr, high_touch_min_arr)``.
     trend_windows : sequence of int
@@ -167,6 +170,8 @@ def build_observation_table(
         counts, sparse events, user presence, running values) are created there as
         temporary tables named ``_churnlab_stage_<hex>`` and dropped before
         this returns, also when it fails.
+    notes : list of str, optional
+        Collects what was left out (ratios whose columns the data does not give).
 
     Returns
     -------
@@ -194,6 +199,7 @@ def build_observation_table(
             "plan": "string",
             "seats": "float64",
             "billing_period_months": "int64",
+            "line_kind": "string",  # plan / addon; missing = every line is a plan
         },
     )
     subs = _timestamps(subs, ["start_date", "end_date"]).mutate(
@@ -250,7 +256,9 @@ def build_observation_table(
             table = _attach(table, block, ["account_id", "as_of"])
         static = acc.select("account_id", *STATIC_COLUMNS, account_plan=acc.plan)
         table = _attach(table, static, ["account_id"])
-        table = _derived(table, windows=windows, low=low, high=high, ratios=ratios or {})
+        table = _derived(
+            table, windows=windows, low=low, high=high, ratios=ratios or {}, notes=notes
+        )
         # column order and the (as_of, account_id) sort in the query: the pandas side then
         # only checks them instead of copying the wide result twice
         order = _column_order(list(table.columns), spine_columns=list(sp.columns))
@@ -356,6 +364,7 @@ def _derived(
     low: float,
     high: float,
     ratios: Mapping[str, Sequence[str]],
+    notes: list[str] | None = None,
 ) -> ir.Table:
     onboarded = t.onboarded_day.notnull()
     first_start = day_number(t.first_start)
@@ -380,10 +389,24 @@ def _derived(
         days_since_last_csm_touch=(day_number(t.as_of) - t.last_csm_touch_day).cast("float64"),
         **{f"seat_utilisation_{w}d": t[f"active_users_{w}d"] / t.seats.nullif(0) for w in windows},
     )
+    missing = {name: [c for c in parts if c not in t.columns] for name, parts in ratios.items()}
+    missing = {name: cols for name, cols in missing.items() if cols}
+    for name, cols in missing.items():
+        text = (
+            f"the ratio {name} is left out: the data gives no column {' or '.join(cols)} "
+            f"(features.ratios.{name} = {list(ratios[name])})"
+        )
+        if notes is None:
+            raise DataError(
+                "features.ratios",
+                name,
+                f"refers to {', '.join(cols)}, which the observation table does not have",
+                hint="remove the ratio in an overlay (features: {ratios: {"
+                f"{name}: null}}}}) or check the event types and windows of the data",
+            )
+        notes.append(text[0].upper() + text[1:] + ".")
+    ratios = {name: parts for name, parts in ratios.items() if name not in missing}
     if ratios:
-        bad = [n for n, (a, b) in ratios.items() if a not in t.columns or b not in t.columns]
-        if bad:
-            raise ValueError(f"ratio {bad[0]!r} refers to unknown columns {ratios[bad[0]]}")
         t = t.mutate(
             **{
                 n: t[a].cast("float64") / t[b].cast("float64").nullif(0)

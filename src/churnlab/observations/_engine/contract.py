@@ -8,8 +8,10 @@ with ``start_date < as_of`` are looked at):
   inside a grace gap) the rows with the latest ``end_date`` before ``as_of``
   (the contract that just lapsed), never the row that closes the gap later.
 * ``mrr``, ``seats``: sums over the current rows; ``arr = 12 * mrr``.
-* ``plan``, ``billing_period_months``: of the top current row (latest
-  ``start_date``, then highest ``mrr``, then largest ``subscription_id``).
+* ``plan``, ``billing_period_months``: of the top current row: plan lines first
+  (``line_kind`` other than ``addon``; an add-on line wins only when no current
+  row is a plan line), then latest ``start_date``, then highest ``mrr``, then
+  largest ``subscription_id``. ``line_kind`` missing = every line is a plan.
 * ``mrr_change_90d = mrr - MRR on (d0 - 90 days)``; NaN when no row covered
   that day (new account or grace gap then).
 * ``tenure_days``: days from the earliest ``start_date`` to ``as_of``.
@@ -61,6 +63,7 @@ def contract_block(spine: ir.Table, subscriptions: ir.Table) -> ir.Table:
         anniversary < j.as_of, j.start_date + (k + bpm).as_interval("M"), anniversary
     )
     row_renewal = ibis.ifelse(j.end_date.isnull(), anniversary, j.end_date)
+    is_plan = j.line_kind.cast("string").fill_null("plan").lower() != "addon"
     j = j.mutate(
         _current=current,
         _row_renewal=row_renewal,
@@ -68,6 +71,7 @@ def contract_block(spine: ir.Table, subscriptions: ir.Table) -> ir.Table:
             group_by=[j.account_id, j.as_of],
             order_by=[
                 ibis.desc(current),
+                ibis.desc(is_plan),
                 ibis.desc(j.start_date),
                 ibis.desc(j.mrr),
                 ibis.desc(j.subscription_id),

@@ -65,13 +65,14 @@ the last NPS answer (an ASOF join of the NPS answers).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+
+from churnlab.observations.schema import count_name
 
 LOGIN = "login"
 FEATURE_PREFIX = "feature_"
@@ -82,27 +83,8 @@ ONBOARDING_COMPLETED = "onboarding_completed"
 FIRST_VALUE = "first_value"
 CSM_TOUCH_TYPES = ("csm_meeting", "qbr", "webinar")
 
-_COUNT_NAMES = {
-    "login": "logins",
-    "ticket_opened": "tickets_opened",
-    "ticket_resolved": "tickets_resolved",
-    "nps_response": "nps_responses",
-    "csm_meeting": "csm_meetings",
-    "qbr": "qbrs",
-    "webinar": "webinars",
-    "onboarding_step": "onboarding_steps",
-    "onboarding_completed": "onboarding_completed_events",
-    "first_value": "first_value_events",
-}
 _EPOCH = ibis.date(1970, 1, 1)
 _KEYS = ["account_id", "as_of"]
-
-
-def count_name(event_type: str) -> str:
-    """Readable column stem for counts of an event type (``login`` -> ``logins``)."""
-    if event_type in _COUNT_NAMES:
-        return _COUNT_NAMES[event_type]
-    return re.sub(r"[^0-9a-z]+", "_", event_type.lower()).strip("_") or "events"
 
 
 def trend(last: ir.NumericValue, previous: ir.NumericValue) -> ir.FloatingValue:

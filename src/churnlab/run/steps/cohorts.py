@@ -8,6 +8,7 @@ them in the same order without a kernel. Reads ``observations.parquet`` (and
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,7 @@ __all__ = [
     "run",
     "select_cohorts",
     "survival_table",
+    "top_metric_bins",
     "top_numeric_feature",
     "write",
 ]
@@ -40,14 +42,25 @@ def select_cohorts(cfg: Params, observations: pd.DataFrame, as_of: str) -> pd.Da
 
 
 def compare_cohorts(cfg: Params, cohort: pd.DataFrame) -> Any:
-    """The ranked churned-vs-retained comparison with the params' alpha and group size."""
+    """The ranked churned-vs-retained comparison with the params' alpha and group size.
+
+    The features are those the models get (:func:`churnlab.observations.usable_features`):
+    ids, empty, constant and overly wide text columns are left out, and the comparison's
+    notes say which.
+    """
     from churnlab.cohorts import compare_cohorts as _compare
-    from churnlab.observations import feature_columns
+    from churnlab.observations import feature_columns, usable_features
 
     numeric, categorical = feature_columns(cohort)
-    numeric = [c for c in numeric if c not in cfg.features.exclude and c != "cohort"]
-    categorical = [c for c in categorical if c not in cfg.features.exclude and c != "cohort"]
-    return _compare(
+    drop = {*cfg.features.exclude, "cohort"}
+    numeric, categorical, left_out = usable_features(
+        cohort,
+        [c for c in numeric if c not in drop],
+        [c for c in categorical if c not in drop],
+        max_categories=cfg.features.max_categories,
+        include=cfg.features.include,
+    )
+    comparison = _compare(
         cohort,
         numeric=numeric,
         categorical=categorical,
@@ -55,13 +68,32 @@ def compare_cohorts(cfg: Params, cohort: pd.DataFrame) -> Any:
         min_group=cfg.cohorts.min_group,
         seed=cfg.model.seed,
     )
+    if not left_out:
+        return comparison
+    listing = "; ".join(f"{col} ({why})" for col, why in left_out.items())
+    return dataclasses.replace(comparison, notes=(*comparison.notes, f"Not compared: {listing}."))
 
 
-def top_numeric_feature(comparison: Any) -> str:
-    """The highest-ranked numeric feature of a comparison."""
+def top_numeric_feature(comparison: Any) -> str | None:
+    """The highest-ranked numeric feature of a comparison (None when none was compared)."""
     summary = comparison.summary
     numeric = summary[summary["kind"] == "numeric"] if "kind" in summary else summary
-    return str(numeric.iloc[0]["feature"])
+    return str(numeric.iloc[0]["feature"]) if len(numeric) else None
+
+
+def top_metric_bins(cfg: Params, cohort: pd.DataFrame, comparison: Any) -> pd.DataFrame:
+    """Churn rate by decile of the strongest numeric feature, with Wilson intervals.
+
+    An empty table (with ``attrs["note"]``) when no numeric feature was compared.
+    """
+    from churnlab.cohorts import churn_by_bins
+
+    metric = top_numeric_feature(comparison)
+    if metric is None:
+        empty = churn_by_bins(cohort.iloc[:0], "label", bins=cfg.cohorts.bins)
+        empty.attrs["note"] = "nothing to bin: no numeric feature was compared"
+        return empty
+    return churn_by_bins(cohort, metric, bins=cfg.cohorts.bins)
 
 
 def survival_table(ctx: StageContext) -> pd.DataFrame | None:
@@ -103,14 +135,14 @@ def write(ctx: StageContext, comparison: Any) -> list[str]:
 
 def run(ctx: StageContext) -> None:
     """The whole stage, as notebook ``01_cohort_comparison`` runs it."""
-    from churnlab.cohorts import churn_by_bins, cs_lenses, kaplan_meier, logrank
+    from churnlab.cohorts import cs_lenses, kaplan_meier, logrank
     from churnlab.plots.cohorts import plot_effect_sizes
 
     cfg = ctx.cfg
     cohort = select_cohorts(cfg, read_observations(ctx), ctx.as_of)
     comparison = compare_cohorts(cfg, cohort)
     save_chart(plot_effect_sizes(comparison, top=10), ctx.folder.chart("cohort_effects"))
-    churn_by_bins(cohort, top_numeric_feature(comparison), bins=cfg.cohorts.bins)
+    top_metric_bins(cfg, cohort, comparison)
     cs_lenses(cohort)
     survival = survival_table(ctx)
     if survival is not None:

@@ -6,18 +6,20 @@ in-process runner builds the same :class:`StageContext` directly.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from churnlab.config import DEFAULT_PARAMS_FILE, Params, load_params
+from churnlab.config import DEFAULT_PARAMS_FILE, Params, deep_merge, load_params, validate_params
 from churnlab.run.folder import ReportsFolder, RunFolder
 
 __all__ = [
     "Inputs",
     "StageContext",
+    "adapted_params",
     "account_names",
     "load_inputs",
     "load_run_params",
@@ -28,12 +30,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class StageContext:
-    """The effective params, the run folder and the dates one stage runs with.
+    """The params, the run folder and the dates one stage runs with.
 
     Attributes
     ----------
-    cfg : Params
-        The effective parameters of the run.
+    params : Params
+        The params of the run as given (params.yaml, overlays, overrides).
     folder : RunFolder
         Where the stage reads and writes its files.
     as_of : str
@@ -42,10 +44,30 @@ class StageContext:
         The previous successful run (for changes since then), or None.
     """
 
-    cfg: Params
+    params: Params
     folder: RunFolder
     as_of: str
     previous: RunFolder | None = None
+
+    @property
+    def cfg(self) -> Params:
+        """The params with what stage 00 fitted to the data (label window, folds...).
+
+        Stage 00 records in ``data_health.json`` the settings the history allows
+        (:func:`churnlab.observations.fit_to_history`); every later stage works with them.
+        Before stage 00 has run, these are the params as given.
+        """
+        return adapted_params(self.params, self.folder)
+
+
+def adapted_params(params: Params, folder: RunFolder) -> Params:
+    """``params`` with the ``adapted`` settings stage 00 wrote into the run folder, if any."""
+    if not folder.data_health.exists():
+        return params
+    adapted = json.loads(folder.data_health.read_text(encoding="utf-8")).get("adapted") or {}
+    if not adapted:
+        return params
+    return validate_params(deep_merge(params.to_dict(), adapted), root=params.root)
 
 
 def load_run_params(
@@ -85,7 +107,7 @@ def open_stage(
     else:
         folder = ReportsFolder(cfg.path(cfg.run.reports_dir)).interactive
     return StageContext(
-        cfg=cfg,
+        params=cfg,
         folder=folder.prepare(),
         as_of=as_of or cfg.scoring_as_of().isoformat(),
         previous=RunFolder(previous_run_dir) if previous_run_dir else None,
@@ -142,6 +164,8 @@ def load_inputs(cfg: Params) -> Inputs:
             id_column=snap.id_column,
             label_column=snap.label_column,
             positive_value=snap.positive_value,
+            negative_value=snap.negative_value,
+            tenure_unit=snap.tenure_unit,
             mrr_column=snap.mrr_column,
             tenure_column=snap.tenure_column,
             numeric_columns=snap.numeric_columns,

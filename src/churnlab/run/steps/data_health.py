@@ -1,4 +1,4 @@
-"""Stage 00, data health: load and check the inputs, monthly KPIs, the observation tables.
+"""Stage 00, data health: load and check the inputs, fit the history, KPIs, observation tables.
 
 Notebook ``00_data_health`` calls these functions cell by cell; :func:`run` calls them in
 the same order without a kernel. Writes ``data_health.json``, ``kpis.csv``,
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from churnlab.atomic import write_json
-from churnlab.config import Params
+from churnlab.config import Params, deep_merge, validate_params
 from churnlab.csvsafe import write_csv
 from churnlab.run.steps.context import (
     Inputs,
@@ -24,10 +24,13 @@ from churnlab.run.steps.context import (
 )
 
 if TYPE_CHECKING:  # the observations package loads the features engine (Ibis, DuckDB)
-    from churnlab.observations import ObservationTables
+    from churnlab.observations import HistoryFit, ObservationTables
 
 __all__ = [
     "active_periods",
+    "adapt",
+    "check",
+    "fit_history",
     "kpi_table",
     "load_inputs",
     "observation_tables",
@@ -35,6 +38,50 @@ __all__ = [
     "run",
     "write",
 ]
+
+
+def fit_history(cfg: Params, inputs: Inputs) -> HistoryFit | None:
+    """The label window, training span and folds the data's history allows (None: snapshot).
+
+    Raises
+    ------
+    DataError
+        When the history is too short for even a 30-day label window and one fold.
+    """
+    from churnlab.observations import fit_to_history
+
+    if inputs.shape == "snapshot":
+        return None
+    obs = cfg.observation
+    return fit_to_history(
+        inputs.subscriptions["start_date"].min(),
+        inputs.data_end,
+        grace_days=obs.grace_days,
+        lead_days=obs.lead_days,
+        horizon_days=obs.horizon_days,
+        history_months=obs.history_months,
+        renewal_checkpoint_days=obs.renewal_checkpoint_days,
+        n_folds=cfg.model.n_folds,
+        renewal_window_days=cfg.health.renewal_window_days,
+    )
+
+
+def adapt(cfg: Params, fit: HistoryFit | None) -> Params:
+    """``cfg`` with the settings of ``fit`` (unchanged for snapshots)."""
+    if fit is None:
+        return cfg
+    return validate_params(deep_merge(cfg.to_dict(), fit.as_params()), root=cfg.root)
+
+
+def check(cfg: Params) -> tuple[Inputs, HistoryFit | None]:
+    """What ``churnlab validate`` checks: the data loads, and its history fits a model.
+
+    The same preconditions stage 00 needs, so validate and run agree.
+    """
+    inputs = load_inputs(cfg)
+    if not inputs.health.has_errors:
+        return inputs, fit_history(cfg, inputs)
+    return inputs, None
 
 
 def active_periods(cfg: Params, inputs: Inputs) -> pd.DataFrame | None:
@@ -188,6 +235,7 @@ def snapshot_table(cfg: Params, inputs: Inputs) -> pd.DataFrame:
         id_column=snap.id_column,
         mrr_column=snap.mrr_column,
         tenure_column=snap.tenure_column,
+        tenure_unit=snap.tenure_unit,
     )
     if "account_id" not in table:
         table = table.rename(columns={snap.id_column: "account_id"})
@@ -209,11 +257,24 @@ def write(
     periods: pd.DataFrame | None,
     kpis: pd.DataFrame,
     tables: ObservationTables,
+    fit: HistoryFit | None = None,
 ) -> list[str]:
-    """Hand the stage's results to the next stages; returns the names of the files written."""
+    """Hand the stage's results to the next stages; returns the names of the files written.
+
+    ``data_health.json`` records what was adapted to the data: ``adapted`` (the settings
+    of ``fit``, which the later stages use) and ``notes`` (every adaptation in words).
+    """
     folder = ctx.folder
     health = inputs.health.to_dict() if hasattr(inputs.health, "to_dict") else {}
     health["data_end"] = str(inputs.data_end.date())
+    health["notes"] = [
+        *health.get("notes", []),
+        *(fit.notes if fit is not None else ()),
+        *tables.summary.get("notes", []),
+    ]
+    health["adapted"] = fit.as_params() if fit is not None else {}
+    if inputs.events is not None:
+        health["event_types"] = sorted(map(str, inputs.events["event_type"].dropna().unique()))
     health["observations"] = {
         "training_rows": len(tables.training),
         "scoring_rows": len(tables.scoring),
@@ -236,12 +297,14 @@ def write(
 
 def run(ctx: StageContext) -> None:
     """The whole stage, as notebook ``00_data_health`` runs it."""
-    cfg = ctx.cfg
+    cfg = ctx.params
     inputs = load_inputs(cfg)
+    fit = fit_history(cfg, inputs)
+    cfg = adapt(cfg, fit)
     periods = active_periods(cfg, inputs)
     kpis = kpi_table(cfg, inputs, periods)
     fig = retention_chart(kpis)
     if fig is not None:
         save_chart(fig, ctx.folder.chart("retention_trend"))
     tables = observation_tables(cfg, inputs, periods, ctx.as_of)
-    write(ctx, inputs, periods, kpis, tables)
+    write(ctx, inputs, periods, kpis, tables, fit)

@@ -9,6 +9,7 @@ the same order without a kernel. Reads ``model/``, ``scoring.parquet``,
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -47,10 +48,24 @@ SCORE_COLUMNS = [
 
 
 def read_inputs(ctx: StageContext) -> tuple[Any, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``(model, scoring, scores, observations)`` as stages 00 and 02 wrote them."""
+    """``(model, scoring, scores, observations)`` as stages 00 and 02 wrote them.
+
+    Raises
+    ------
+    StageSkipped
+        When stage 02 trained no model (its reason is in ``model_metrics.json``).
+    """
+    from churnlab.errors import StageSkipped
     from churnlab.modeling import load_model
 
     folder = ctx.folder
+    if not folder.model.exists():
+        reason = "stage 02 trained no model"
+        if folder.model_metrics.exists():
+            reason = json.loads(folder.model_metrics.read_text(encoding="utf-8")).get(
+                "reason", reason
+            )
+        raise StageSkipped(f"nothing to explain: {reason}")
     return (
         load_model(folder.model),
         pd.read_parquet(folder.scoring),
