@@ -540,3 +540,14 @@ def test_a_preview_needs_no_recipients_but_a_send_does(make_run, ca_file):
     assert _parse(preview.eml_path.read_bytes())["To"] == "undisclosed-recipients:;"
     with pytest.raises(DeliveryError, match="no recipients.*-p 'delivery.recipients"):
         send_run(run, _settings(1, ca_file, recipients=[]), env=ENV)
+
+
+def test_a_run_without_arr_at_risk_leads_with_its_first_kpi(make_run, pipeline_run, ca_file):
+    """No '$0' and no 'n/a' at risk: a snapshot or a run without a model names its churn."""
+    real = Headline.read(pipeline_run.headline)
+    headline = real.replace(kpis=[t for t in real.kpis if t.key != "arr_at_risk"])
+    msg = build_message(make_run(headline=headline), _settings(1, ca_file))
+    first = headline.kpis[0]
+    assert msg["Subject"] == f"Churn report {headline.as_of}: {first.label} {first.display}"
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert first.display in html and "n/a" not in msg["Subject"]

@@ -120,3 +120,34 @@ def test_pipeline_runs_on_the_telco_snapshot(tmp_path):
     assert health["row_counts"]
     assert "11" in json.dumps(health)  # the blank TotalCharges are reported
     assert not run.periods.exists()  # a snapshot has no active periods
+
+
+@pytest.mark.slow
+def test_notebooks_stop_with_a_reason_when_no_model_can_be_trained(tmp_path):
+    """The zoo's "no churner" case through papermill: 02 and 03 end as skipped, the run not."""
+    import yaml
+
+    from tests.zoo import CASES
+
+    case = next(c for c in CASES if c.name == "no_churner")
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump(case.make(tmp_path / "data")))
+    cfg = load_params(
+        ROOT / "params.yaml",
+        [overlay],
+        [f"run.reports_dir={tmp_path / 'reports'}", f"run.cache_dir={tmp_path / 'cache'}"],
+    )
+    result = run_pipeline(cfg)
+    assert result.succeeded, json.dumps(result.stages, indent=1)[:3000]
+    status = {s["name"]: s["status"] for s in result.stages}
+    assert status == {
+        "00_data_health": "succeeded",
+        "01_cohort_comparison": "succeeded",
+        "02_churn_model": "skipped",
+        "03_explanations": "skipped",
+        "report": "succeeded",
+    }
+    reasons = {s["name"]: s.get("reason", "") for s in result.stages}
+    assert "no churner to learn from" in reasons["02_churn_model"]
+    assert result.folder.notebook("02_churn_model").exists()  # the executed notebook says why
+    assert "no churner to learn from" in result.folder.report.read_text()

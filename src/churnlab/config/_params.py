@@ -95,7 +95,9 @@ class DeliveryParams(_Section):
         "Churn report {as_of}: {arr_at_risk} ARR at risk in the next {days} days",
         description=(
             "Subject template; placeholders {as_of}, {arr_at_risk}, {days} (the renewal "
-            "window), {run_id}, {company}."
+            "window), {run_id}, {company}, {headline_kpi} (the first KPI tile). A run without "
+            "an ARR at risk (snapshot data, no model) is sent as "
+            "'Churn report {as_of}: {headline_kpi}'."
         ),
     )
     attach_csv: bool = Field(

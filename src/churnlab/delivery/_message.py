@@ -231,15 +231,25 @@ def _new_message(
     return msg
 
 
+#: The subject when the run has no ARR at risk (a snapshot without renewal dates, or no
+#: model): the first tile of the headline instead of a "$0 at risk" or "n/a" figure.
+NO_RISK_SUBJECT = "Churn report {as_of}: {headline_kpi}"
+
+
 def _subject(settings: DeliverySettings, headline: Headline) -> str:
+    first = headline.kpis[0] if headline.kpis else None
     fields = {
         "as_of": headline.as_of or "?",
         "arr_at_risk": headline.arr_at_risk_display or vocabulary().money(headline.arr_at_risk),
         "days": headline.renewal_window_days,
         "run_id": headline.run_id,
         "company": headline.company,
+        "headline_kpi": f"{first.label} {first.display}" if first else "",
     }
-    return settings.subject_template.format(**fields)
+    template = settings.subject_template
+    if headline.kpi("arr_at_risk") is None and "{arr_at_risk}" in template:
+        template = NO_RISK_SUBJECT
+    return template.format(**fields)
 
 
 def _charts(folder: RunFolder, charts: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -315,6 +325,7 @@ def _context(
         "run_id": headline.run_id,
         "arr_at_risk": headline.arr_at_risk_display or words.money(headline.arr_at_risk),
         "renewal_window_days": headline.renewal_window_days,
+        "box": _headline_box(headline),
         "warning": headline.warning or "",
         "kpis": kpis,
         "renewals": renewals,
@@ -322,6 +333,19 @@ def _context(
         "charts": [{k: c[k] for k in ("cid", "alt", "width", "height")} for c in charts],
         "attachments": [p.name for p in attachments],
     }
+
+
+def _headline_box(headline: Headline) -> dict[str, str]:
+    """The red box at the top of the email: the ARR at risk, else the first KPI tile."""
+    if headline.kpi("arr_at_risk") is not None:
+        horizon = f" within {headline.horizon_days} days" if headline.horizon_days else ""
+        return {
+            "label": f"ARR at risk in the next {headline.renewal_window_days} days "
+            f"(expected: p(churn{horizon}) x ARR)",
+            "value": headline.arr_at_risk_display,
+        }
+    first = headline.kpis[0] if headline.kpis else None
+    return {"label": first.label if first else "", "value": first.display if first else ""}
 
 
 def _render_html_within_limit(context: dict[str, Any]) -> tuple[str, int]:

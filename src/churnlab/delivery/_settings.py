@@ -20,7 +20,7 @@ from churnlab.errors import DeliveryError, ParamsError
 
 SECURITY_MODES = ("starttls", "ssl", "none")
 #: Placeholders a subject template may use.
-SUBJECT_FIELDS = ("as_of", "arr_at_risk", "days", "run_id", "company")
+SUBJECT_FIELDS = ("as_of", "arr_at_risk", "days", "run_id", "company", "headline_kpi")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class DeliverySettings:
         Addresses that receive the short notice about a failed run.
     subject_template : str
         ``str.format`` template; placeholders ``{as_of}``, ``{arr_at_risk}``, ``{days}``
-        (the renewal window), ``{run_id}``, ``{company}``.
+        (the renewal window), ``{run_id}``, ``{company}``, ``{headline_kpi}`` (the first
+        tile, e.g. "Logo churn (monthly) 1.5%"). A run without an ARR at risk (a snapshot
+        without renewal dates, no model) uses ``Churn report {as_of}: {headline_kpi}``.
     security : {"starttls", "ssl", "none"}
         ``starttls`` upgrades a plain connection (and fails if the server cannot),
         ``ssl`` connects with implicit TLS, ``none`` sends in clear text (local relays only;
