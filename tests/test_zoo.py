@@ -8,6 +8,7 @@ named data error. ``validate`` and ``run`` agree: what validate lets through, ru
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -104,3 +105,17 @@ def test_an_error_outside_the_zoo_is_still_a_churnlab_error(tmp_path):
     cfg = load_params(ROOT / "params.yaml", [path])
     with pytest.raises(ChurnlabError, match="no such column"):
         check(cfg)
+
+
+def test_a_scoring_date_outside_the_data_is_refused_before_the_run(tmp_path):
+    from churnlab.errors import ParamsError
+
+    case = next(c for c in CASES if c.name == "sample")
+    cfg = _params(case, tmp_path)
+    late = cfg.model_copy(
+        update={"observation": cfg.observation.model_copy(update={"as_of": dt.date(2030, 1, 31)})}
+    )
+    with pytest.raises(ParamsError, match="observation.as_of = 2030-01-31 is outside the data"):
+        check(late)
+    result = run_pipeline(late, in_process=True)
+    assert not result.succeeded and result.stages[0]["error"]["ename"] == "ParamsError"

@@ -951,3 +951,20 @@ def test_an_empty_line_kind_column_counts_as_absent(tmp_path):
     assert "subscriptions: line_kind is empty in every row: add-ons are derived from the plan" in (
         health.notes
     )
+
+
+def test_two_lines_always_sold_together_are_both_plans():
+    """Nothing sold alone: no rule tells the plan from the add-on, so neither is an add-on."""
+    from churnlab.data._lines import addon_plans
+
+    subs = pd.DataFrame(
+        {
+            "account_id": ["A", "A", "B", "B"],
+            "plan": ["growth", "meetings", "growth", "meetings"],
+            "start_date": pd.to_datetime(["2026-01-01"] * 4),
+            "end_date": pd.to_datetime(["2026-07-01"] * 4),
+        }
+    )
+    assert addon_plans(subs) == []
+    alone = pd.concat([subs, subs.iloc[[0]].assign(account_id="C")], ignore_index=True)
+    assert addon_plans(alone) == ["meetings"]

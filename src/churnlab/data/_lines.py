@@ -12,7 +12,9 @@ every line.
   an **add-on** when every row with that value overlaps in time (``start <= d < end``)
   another row of the same account with a different plan value: it is never sold on its
   own. Rows without a plan value are plans; without a ``plan`` column every line is a
-  plan. A note in the data health names the add-ons found.
+  plan. When no plan value is ever sold alone (every account buys two lines together),
+  nothing tells plan from add-on and every line counts as a plan. A note in the data
+  health names the add-ons found.
 """
 
 from __future__ import annotations
@@ -135,4 +137,6 @@ def addon_plans(subs: pd.DataFrame) -> list[str]:
     )
     overlapped = named["row"].isin(pairs.loc[hit, "row"])
     never_alone = overlapped.groupby(named["plan"]).all()
+    if never_alone.all() and has_plan.all():
+        return []  # nothing is ever sold alone: no way to tell the plan from the add-on
     return sorted(never_alone.index[never_alone.to_numpy()])

@@ -47,12 +47,23 @@ def fit_history(cfg: Params, inputs: Inputs) -> HistoryFit | None:
     ------
     DataError
         When the history is too short for even a 30-day label window and one fold.
+    ParamsError
+        When the scoring date (observation.as_of) is outside the data.
     """
+    from churnlab.errors import ParamsError
     from churnlab.observations import fit_to_history
 
     if inputs.shape == "snapshot":
         return None
     obs = cfg.observation
+    first, as_of = inputs.subscriptions["start_date"].min(), pd.Timestamp(cfg.scoring_as_of())
+    if not first < as_of <= inputs.data_end:
+        raise ParamsError(
+            f"observation.as_of = {as_of.date()} is outside the data: the subscriptions start "
+            f"on {first.date()} and the data ends on {inputs.data_end.date()} (data.as_of). "
+            "How to fix: leave observation.as_of at auto (the last month end of the data), or "
+            "set a date inside the data"
+        )
     return fit_to_history(
         inputs.subscriptions["start_date"].min(),
         inputs.data_end,
