@@ -162,12 +162,7 @@ def fit_to_history(
         window = renewal_window_days
         if horizon != horizon_days:
             window = min(renewal_window_days, horizon)
-        if window != renewal_window_days:
-            notes.append(
-                f"The renewal map and the ARR at risk cover the next {window} days, the "
-                f"horizon of the churn probabilities (health.renewal_window_days is "
-                f"{renewal_window_days})."
-            )
+        notes.extend(_window_note(window, renewal_window_days))
         return HistoryFit(horizon, history, checkpoint, folds, have, window, tuple(notes))
     shortest = min(horizons)
     have = labelled_months(
@@ -184,12 +179,7 @@ def fit_to_history(
             f"checked by {folds}-fold cross-validation across accounts, which does not "
             "measure how they hold up over time.",
         ]
-        if window != renewal_window_days:
-            notes.append(
-                f"The renewal map and the ARR at risk cover the next {window} days, the "
-                f"horizon of the churn probabilities (health.renewal_window_days is "
-                f"{renewal_window_days})."
-            )
+        notes.extend(_window_note(window, renewal_window_days))
         return HistoryFit(
             shortest,
             min(history_months, span),
@@ -210,3 +200,14 @@ def fit_to_history(
         f"{need} months of subscriptions",
         hint="export a longer history, or lower observation.grace_days / lead_days",
     )
+
+
+def _window_note(window: int, renewal_window_days: int) -> list[str]:
+    """The note that says the renewal window was shortened to ``window`` days."""
+    if window == renewal_window_days:
+        return []
+    return [
+        f"The renewal map and the ARR at risk cover the next {window} days, the "
+        f"horizon of the churn probabilities (health.renewal_window_days is "
+        f"{renewal_window_days})."
+    ]
