@@ -33,7 +33,16 @@ SAMPLE = {"n_accounts": 2000, "months": 24, "seed": 7, "end_date": "2026-10-31"}
 
 
 def sample_params(sample_dir: Path, work: Path, *overrides: str) -> Params:
-    """params.yaml pointed at a generated sample, with reports and cache under ``work``."""
+    """params.yaml pointed at a generated sample, with reports and cache under ``work``.
+
+    ``data.as_of: auto`` is read from the sample (its last day), as ``churnlab run`` does.
+    """
+    from churnlab.run.steps.context import resolve_data_end
+
+    return resolve_data_end(_sample_params(sample_dir, work, *overrides))
+
+
+def _sample_params(sample_dir: Path, work: Path, *overrides: str) -> Params:
     return load_params(
         ROOT / "params.yaml",
         overrides=[

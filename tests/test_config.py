@@ -52,7 +52,10 @@ def model_fields(
 def test_defaults_load_frozen_and_typed():
     cfg = load_params(PARAMS)
     assert isinstance(cfg, Params)
-    assert cfg.data.as_of == dt.date(2026, 10, 31)
+    assert cfg.data.as_of == "auto"  # read from the files by churnlab run and validate
+    assert cfg.with_data_end(dt.date(2026, 10, 31)).scoring_as_of() == dt.date(2026, 10, 31)
+    with pytest.raises(ParamsError, match="data.as_of is auto"):
+        cfg.scoring_as_of()
     assert cfg.observation.grace_days == 30
     assert cfg.tiers.thresholds == (12000.0, 60000.0)
     assert cfg.features.ratios["logins_per_seat_28d"] == ("logins_28d", "seats")
@@ -116,6 +119,12 @@ def test_snapshot_shape_needs_a_path():
         load_params(PARAMS, overrides=["data.shape=snapshot"])
 
 
+def test_snapshot_shape_needs_its_date():
+    # event logs read data.as_of from the files; a snapshot has no dates to read it from
+    with pytest.raises(ParamsError, match="data.as_of is auto: set the snapshot's date"):
+        load_params(PARAMS, overrides=["data.shape=snapshot", "data.snapshot.path=x.csv"])
+
+
 def test_telco_overlay_loads():
     cfg = load_params(PARAMS, [ROOT / "params" / "telco.yaml"])
     assert cfg.data.shape == "snapshot"
@@ -166,14 +175,12 @@ def test_params_yaml_lists_every_field():
 
 def test_params_yaml_values_are_the_model_defaults_except_the_data_location():
     required = [path for path, field, _ in model_fields() if field.is_required()]
-    assert required == ["data", "data.as_of"]
+    assert required == ["data"]
     paths = ("accounts", "subscriptions", "events")
     assert all(DataParams.model_fields[k].default is None for k in paths)
     cfg = load_params(PARAMS)
-    # Only what the model cannot know is given: the data's date and where the sample is.
-    defaults = Params(
-        data=DataParams(as_of=cfg.data.as_of, **{k: getattr(cfg.data, k) for k in paths})
-    )
+    # Only what the model cannot know is given: where the sample is.
+    defaults = Params(data=DataParams(**{k: getattr(cfg.data, k) for k in paths}))
     assert defaults.to_dict() == cfg.to_dict()
 
 

@@ -49,7 +49,8 @@ def test_rates_and_changes():
     assert WORDS.change("rate", -0.018) == "-1.8 pp"
     assert WORDS.change("money", -12_000) == "-$12K"
     assert WORDS.change("money", 0.0) == "+$0"
-    assert WORDS.change("rate", None) == "first run"
+    assert WORDS.change("rate", None) == "n/a"
+    assert WORDS.month("2026-09-30") == "Sep 2026"
     assert WORDS.date("2026-10-31") == "Oct 31, 2026"
 
 

@@ -79,6 +79,41 @@ class RunError(ChurnlabError):
     """A pipeline run failed (a notebook raised, a lock is held)."""
 
 
+class UsageError(ChurnlabError):
+    """A request churnlab refuses before doing anything (exit code 2).
+
+    ``--only`` asked to reuse a run of other data, params or date; the reports folder or
+    its ``latest`` link is not churnlab's.
+    """
+
+
+class StorageError(ChurnlabError):
+    """The reports folder or the cache cannot be written (exit code 4).
+
+    The disk is full, the file system is read-only, or permission is denied. The message
+    names the path and the cause.
+    """
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGTERM, SIGINT); its manifest says ``interrupted``.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: a stage's ``except Exception`` does
+    not swallow it.
+
+    Attributes
+    ----------
+    signum : int
+        The signal's number; the command exits with ``128 + signum``.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = int(signum)
+        super().__init__(f"stopped by {signal.Signals(self.signum).name}")
+
+
 class StageSkipped(ChurnlabError):
     """A stage has nothing to do with this data (e.g. no model can be trained): not a failure.
 

@@ -198,17 +198,25 @@ class Vocabulary:
         return format_decimal(_rounded(v, 2), "0.00", locale=self.locale)
 
     def change(self, kind: str, delta: float | None) -> str:
-        """A change since the previous run: ``+0.3 pp`` for rates, ``-$12.0K`` for money.
+        """A signed change: ``+0.3 pp`` for rates, ``-$12.0K`` for money (``n/a`` when missing).
 
-        ``delta`` None or NaN means there is no earlier run to compare with.
+        The tiles phrase it with what it compares to (``changes.vs_month``,
+        ``changes.since_run``).
         """
         if _missing(delta):
-            return self.text("changes.first_run")
+            return self.text("changes.missing")
         d = float(delta)  # type: ignore[arg-type]
         if kind == "rate":
             points = format_decimal(_rounded(100 * d, 1), "+#,##0.0;-#,##0.0", locale=self.locale)
             return self.text("changes.points", value=points)
         return ("+" if d >= 0 else "") + self.money(d)
+
+    def month(self, value: dt.date | str | None) -> str:
+        """A month in the locale's short form (``Sep 2026``); ``n/a`` when missing."""
+        if value is None or value == "":
+            return self.text("changes.missing")
+        day = dt.date.fromisoformat(str(value)[:7] + "-01") if isinstance(value, str) else value
+        return format_date(day, "MMM y", locale=self.locale)
 
     def date(self, value: dt.date | str | None) -> str:
         """A date in the locale's medium format (``Oct 31, 2026``); ``n/a`` when missing."""

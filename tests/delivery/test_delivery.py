@@ -6,6 +6,7 @@ email reads the headline the report stage actually wrote.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import datetime as dt
@@ -27,7 +28,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from churnlab.config import load_params
-from churnlab.delivery import DeliverySettings, build_message, send_failure_notice, send_run
+from churnlab.delivery import (
+    DeliveryOutcomeUnknown,
+    DeliverySettings,
+    build_message,
+    send_failure_notice,
+    send_run,
+)
 from churnlab.delivery._message import MAX_HTML_BYTES
 from churnlab.errors import DeliveryError, ParamsError
 from churnlab.report import Headline, Renewal
@@ -259,6 +266,7 @@ def test_starttls_auth_send_structure_record_and_no_leak(
     assert record == [
         {
             "kind": "report",
+            "status": "sent",
             "message_id": msg["Message-ID"],
             "sent_at": "2026-11-23T19:30:00+00:00",
             "recipients": ["vp-cs@example.com", "cfo@example.com"],
@@ -551,3 +559,194 @@ def test_a_run_without_arr_at_risk_leads_with_its_first_kpi(make_run, pipeline_r
     assert msg["Subject"] == f"Churn report {headline.as_of}: {first.label} {first.display}"
     html = msg.get_body(preferencelist=("html",)).get_content()
     assert first.display in html and "n/a" not in msg["Subject"]
+
+
+# ----------------------------------------------------------------------------- at most once
+
+
+class SlowRecorder(Recorder):
+    """Stores the message as soon as its data has arrived, then waits ``delay`` s to answer.
+
+    A server that has the message but is slow to say so. It notes the client's address
+    and port at every EHLO: one per connection, to show when a send did not even connect.
+    """
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.connections: set[tuple[str, int]] = set()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        self.connections.add(tuple(session.peer))
+        session.host_name = hostname  # what aiosmtpd does when there is no EHLO hook
+        return responses
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.data_calls += 1
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        await asyncio.sleep(self.delay)
+        return "250 2.0.0 Message accepted for delivery"
+
+
+def test_no_reply_after_the_data_is_unknown_recorded_and_never_retried(
+    server_tls, starttls_server, make_run, ca_file
+):
+    slow = SlowRecorder(delay=3.0)
+    run = make_run()
+    sleeps: list[float] = []
+    with smtp_server(slow, tls_context=server_tls, authenticator=_authenticator) as controller:
+        settings = _settings(controller.port, ca_file, data_timeout_seconds=1.0)
+        with pytest.raises(DeliveryOutcomeUnknown) as info:
+            send_run(run, settings, env=ENV, sleep=sleeps.append, clock=lambda: CLOCK)
+        assert len(slow.connections) == 1
+        # a second send without --force is refused before connecting
+        with pytest.raises(DeliveryError) as again:
+            send_run(run, settings, env=ENV, sleep=sleeps.append)
+        assert len(slow.connections) == 1
+
+    assert slow.data_calls == 1 and len(slow.messages) == 1 and sleeps == []
+    message_id = _parse(slow.messages[0][2])["Message-ID"]
+    assert info.value.message_id == message_id
+    told = str(info.value)
+    assert "data_timeout_seconds = 1 s" in told and "may have stored it" in told
+    assert f"check the recipients' mailbox for Message-ID {message_id}" in told
+    assert f"only if it did not arrive, send it again with `churnlab send {run} --force`" in told
+    assert _manifest(run)["delivery"] == [
+        {
+            "kind": "report",
+            "status": "unknown",
+            "message_id": message_id,
+            "sent_at": "2026-11-23T19:30:00+00:00",
+            "recipients": ["vp-cs@example.com", "cfo@example.com"],
+            "forced": False,
+        }
+    ]
+    refusal = str(again.value)
+    assert "outcome is unknown" in refusal and f"Message-ID {message_id}" in refusal
+    assert "--force" in refusal and "already delivered" not in refusal
+
+    # --force sends a new message (fresh Message-ID) and keeps the unknown record
+    controller, handler = starttls_server
+    forced = send_run(run, _settings(controller.port, ca_file), force=True, env=ENV)
+    assert len(handler.messages) == 1 and forced.forced and forced.message_id != message_id
+    records = _manifest(run)["delivery"]
+    assert [(r["status"], r["forced"]) for r in records] == [("unknown", False), ("sent", True)]
+    with pytest.raises(DeliveryError, match="already delivered"):
+        send_run(run, _settings(controller.port, ca_file), env=ENV)
+
+
+def test_a_slow_reply_within_the_data_timeout_is_a_normal_send(server_tls, make_run, ca_file):
+    slow = SlowRecorder(delay=2.0)  # longer than timeout_seconds, shorter than the data timeout
+    run = make_run()
+    sleeps: list[float] = []
+    with smtp_server(slow, tls_context=server_tls, authenticator=_authenticator) as controller:
+        settings = _settings(
+            controller.port, ca_file, timeout_seconds=1.0, data_timeout_seconds=10.0
+        )
+        result = send_run(run, settings, env=ENV, sleep=sleeps.append)
+    assert slow.data_calls == 1 and len(slow.messages) == 1
+    assert result.attempts == 1 and sleeps == [] and len(slow.connections) == 1
+    assert _parse(slow.messages[0][2])["Message-ID"] == result.message_id
+    [record] = _manifest(run)["delivery"]
+    assert record["status"] == "sent" and record["message_id"] == result.message_id
+
+
+class BusyBeforeData(Recorder):
+    """Answers the first MAIL with 451 and the next first RCPT with 421 (closing), then accepts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mail_replies = ["451 4.3.2 Busy, try again"]
+        self.rcpt_replies = ["421 4.7.0 Too many connections, closing"]
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.mail_replies:
+            return self.mail_replies.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if self.rcpt_replies:
+            return self.rcpt_replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_failures_before_the_data_are_still_retried(server_tls, make_run, ca_file):
+    handler = BusyBeforeData()
+    run = make_run()
+    sleeps: list[float] = []
+    with smtp_server(handler, tls_context=server_tls, authenticator=_authenticator) as controller:
+        result = send_run(run, _settings(controller.port, ca_file), env=ENV, sleep=sleeps.append)
+    assert result.attempts == 3 and sleeps == [1.0, 2.0]
+    assert handler.data_calls == 1 and len(handler.messages) == 1
+    assert handler.messages[0][1] == ["vp-cs@example.com", "cfo@example.com"]
+    assert [r["status"] for r in _manifest(run)["delivery"]] == ["sent"]
+
+
+def test_records_without_status_are_sent_ones(make_run, ca_file):
+    run = make_run()
+    manifest = _manifest(run)
+    old = {
+        "kind": "report",
+        "message_id": "<old@example.com>",
+        "sent_at": "2026-01-05T06:30:00+00:00",
+    }
+    manifest["delivery"] = [old | {"recipients": ["vp-cs@example.com"], "forced": False}]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    # port 1: nothing listens there, a send that tried to connect would fail differently
+    with pytest.raises(DeliveryError, match="already delivered.*<old@example.com>"):
+        send_run(run, _settings(1, ca_file), env=ENV)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"recipients": ["vp-cs@example.com", "cfo example.com"]}, "delivery.recipients[1]"),
+        ({"recipients": ["VP <vp-cs@example.com>"]}, "delivery.recipients[0]"),
+        ({"recipients": ["vp-cs@example.com, cfo@example.com"]}, "delivery.recipients[0]"),
+        ({"recipients": ["vp-cs@"]}, "delivery.recipients[0]"),
+        ({"failure_recipients": ["data-team@@example.com"]}, "delivery.failure_recipients[0]"),
+        ({"failure_recipients": [""]}, "delivery.failure_recipients[0]"),
+        ({"sender": "churnlab"}, "delivery.sender"),
+        ({"sender": "@example.com"}, "delivery.sender"),
+        ({"sender": "churnlab@example.com\nBcc: x@evil.example"}, "delivery.sender"),
+    ],
+)
+def test_invalid_addresses_are_refused_before_sending(change, named):
+    [(key, value)] = change.items()
+    bad = value if isinstance(value, str) else value[-1]
+    with pytest.raises(ParamsError) as info:
+        DeliverySettings.from_params(**({"recipients": ["vp-cs@example.com"]} | change))
+    assert f"{named} = {bad!r} is not a valid email address" in str(info.value)
+    assert "How to fix" in str(info.value)
+
+
+def test_valid_addresses_pass_and_params_overrides_are_checked():
+    settings = DeliverySettings.from_params(
+        recipients=[" vp-cs@example.com ", "jörg@example.com"], sender="churnlab@localhost"
+    )
+    assert settings.recipients == ("vp-cs@example.com", "jörg@example.com")
+    params = load_params(
+        ROOT / "params.yaml", overrides=["delivery.recipients=[vp-cs.example.com]"]
+    )
+    with pytest.raises(ParamsError, match=r"delivery\.recipients\[0\] = 'vp-cs\.example\.com'"):
+        DeliverySettings.from_params(params.delivery)
+    assert params.delivery.smtp.data_timeout_seconds == 600
+    assert DeliverySettings.from_params(params.delivery, recipients=[]).data_timeout_seconds == 600
+    with pytest.raises(ParamsError, match="data_timeout_seconds > 0"):
+        DeliverySettings.from_params(data_timeout_seconds=0)
+
+
+def test_failure_notice_with_unknown_outcome_is_not_sent_again(make_run, ca_file):
+    run = make_run(status="failed")
+    manifest = _manifest(run)
+    unknown = {"kind": "failure_notice", "status": "unknown", "message_id": "<n1@example.com>"}
+    manifest["delivery"] = [unknown | {"recipients": ["data-team@example.com"], "forced": False}]
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DeliveryError) as info:
+        send_failure_notice(run, _settings(1, ca_file), env=ENV)
+    told = str(info.value)
+    assert "outcome is unknown" in told and "Message-ID <n1@example.com>" in told
+    assert f"`churnlab send {run} --failure-notice --force`" in told

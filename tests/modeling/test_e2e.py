@@ -48,7 +48,7 @@ def test_pipeline_on_generated_sample(tables, tmp_path):
     )
     upcoming = renewal_map(scores, as_of=END, days=90)
     assert upcoming["days_to_renewal"].between(0, 90).all()
-    assert len(early_warning(scores, None)) == int((scores["health_band"] == "red").sum())
+    assert len(early_warning(scores, None)) == 0  # no earlier run: nothing to compare with
 
     save_model(model, tmp_path)
     loaded = load_model(tmp_path)

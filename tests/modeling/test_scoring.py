@@ -142,7 +142,6 @@ def test_early_warning_new_account_and_first_run():
     assert set(w["account_id"]) == {"A4", "A5"}
     assert (w["reason"] == "entered red").all()
     assert w["previous_health"].isna().all()
-    first = early_warning(s, None)
-    assert first["account_id"].tolist() == ["A5", "A4"]
-    assert (first["reason"] == "in red (no previous run)").all()
-    assert np.all(first["health_band"] == "red")
+    first = early_warning(s, None)  # no comparable earlier run: nothing to compare with
+    assert first.empty
+    assert list(first.columns) == list(w.columns)

@@ -45,8 +45,19 @@ def test_headline_carries_the_figures_of_the_real_files(pipeline_run, pipeline_c
     tile = headline.kpi("logo_churn_rate")
     assert tile.value == pytest.approx(last["logo_churn_rate"])
     assert tile.display == words.rate(last["logo_churn_rate"])
-    assert tile.change_display == words.text("changes.first_run")
-    assert headline.kpi("arr_at_risk").display == headline.arr_at_risk_display
+    # month over month, from the KPI series itself (vocabulary "changes.vs_month")
+    before = kpis[kpis["segment"] == "all"].sort_values("month").iloc[-2]
+    change = last["logo_churn_rate"] - before["logo_churn_rate"]
+    points = f"{100 * change:+.1f} pp"
+    assert tile.change_display == f"{points} vs {pd.Timestamp(before['month']):%b %Y}"
+    assert tile.change_basis == "month" and tile.good == (change < 0)
+    year = kpis[kpis["segment"] == "all"].sort_values("month").iloc[-13]
+    yoy = f"{100 * (last['logo_churn_rate'] - year['logo_churn_rate']):+.1f} pp"
+    assert tile.yoy_display == f"{yoy} vs {pd.Timestamp(year['month']):%b %Y}"
+    # a model output compares with the previous run of the data set: there is none
+    risk = headline.kpi("arr_at_risk")
+    assert risk.display == headline.arr_at_risk_display
+    assert risk.change_display == "no comparable earlier run" and risk.change_basis == "run"
     top = renewing.sort_values(
         ["expected_arr_at_risk", "renewal_date", "account_id"], ascending=[False, True, True]
     )
@@ -59,16 +70,14 @@ def test_headline_carries_the_figures_of_the_real_files(pipeline_run, pipeline_c
 def test_change_since_the_previous_run_reads_its_headline(pipeline_run, pipeline_cfg, tmp_path):
     first = copy_run(pipeline_run, tmp_path / "a")
     again = copy_run(pipeline_run, tmp_path / "b")
+    alone = Headline.read(pipeline_run.headline)
     render_report(again, pipeline_cfg, previous=first)
     headline = Headline.read(again.headline)
-    assert {t.key: t.change_display for t in headline.kpis} == {
-        "logo_churn_rate": "+0.0 pp",
-        "gross_revenue_retention": "+0.0 pp",
-        "net_revenue_retention": "+0.0 pp",
-        "arr": "+$0",
-        "arr_at_risk": "+$0",
-    }
-    assert "since last run" in again.report.read_text()
+    # the KPIs change month over month whatever ran before; ARR at risk since that run
+    assert headline.kpis[:-1] == alone.kpis[:-1]
+    date = vocabulary().date(alone.as_of)
+    assert headline.kpi("arr_at_risk").change_display == f"+$0 since the last run ({date})"
+    assert f"+$0 since the last run ({date})" in again.report.read_text()
 
 
 def test_headlines_of_earlier_runs_are_read_and_newer_ones_refused(tmp_path):

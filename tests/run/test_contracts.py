@@ -17,14 +17,17 @@ import pytest
 from typer.testing import CliRunner
 
 from churnlab.cli import app
+from churnlab.config import Params
 from churnlab.report import Headline
 from churnlab.run import CHARTS, RunFile, RunFolder
 from churnlab.run import runner as runner_module
+from churnlab.run.lineage import RESULT_FREE_SECTIONS
 from churnlab.run.runner import run_pipeline
 from churnlab.run.stages import NOTEBOOK_STAGES, REPORT
 from tests.helpers import ROOT, copy_run, sample_params
 from tests.run.compare import differences
 
+SECTIONS = set(Params.model_fields) - {"root"}
 _current: contextvars.ContextVar[tuple[str, list] | None] = contextvars.ContextVar(
     "stage", default=None
 )
@@ -43,15 +46,24 @@ def recorded_access(monkeypatch):
             seen.setdefault(current[0], set()).add(self.attribute)
         return real_get(self, folder, owner)
 
-    def spy_run(stage, ctx, notify):
+    def spy_run(stage, ctx, record):
         token = _current.set((stage.name, [ctx.folder.path]))
         try:
-            return real_run(stage, ctx, notify)
+            return real_run(stage, ctx, record)
         finally:
             _current.reset(token)
 
+    def spy_params(cfg, name):
+        current = _current.get()
+        if current is not None and name in SECTIONS:
+            sections.setdefault(current[0], set()).add(name)
+        return object.__getattribute__(cfg, name)
+
+    sections: dict[str, set[str]] = {}
+    seen["params"] = sections  # type: ignore[assignment]
     monkeypatch.setattr(RunFile, "__get__", spy_get)
     monkeypatch.setattr(runner_module, "_run_in_process", spy_run)
+    monkeypatch.setattr(Params, "__getattribute__", spy_params)
     return seen
 
 
@@ -62,27 +74,33 @@ def test_only_each_stage_reproduces_the_full_run(
     work = tmp_path / "work"
     copy_run(pipeline_run, work / "reports")  # the full run is the latest successful one
     cfg = sample_params(sample_dir, work)
-    for stage in NOTEBOOK_STAGES[1:]:
+    made = [pipeline_run.name]
+    for stage in NOTEBOOK_STAGES:
         result = run_pipeline(cfg, only=[stage.number], in_process=True)
+        made.append(result.folder.name)
         assert result.succeeded, [s.get("error") for s in result.stages]
         assert [s["name"] for s in result.stages] == [stage.name, "report"]
         assert result.manifest["only"] == [stage.name]
-        # the early-warning list compares with the previous run: here the full run itself
-        same = [n for n in stage.writes if n != "early_warning"]
-        assert differences(result.folder, pipeline_run, same) == []
-        if "early_warning" in stage.writes:
-            assert len(pd.read_csv(result.folder.early_warning)) == 0  # nothing changed
+        # the full run has the same as_of: no earlier run to compare with, in either
+        assert result.manifest["reused_from"]["run"] == made[-2]  # the latest of that day
+        assert result.manifest["previous_run"] is None
+        assert differences(result.folder, pipeline_run, list(stage.writes)) == []
         charts = [result.folder.relative(result.folder.chart(c)) for c in stage.charts]
         assert all((result.folder.path / c).read_bytes() for c in charts)
         # every file of the other stages was taken from the full run, so the report is whole
         others = [n for s in NOTEBOOK_STAGES if s is not stage for n in s.writes]
         assert differences(result.folder, pipeline_run, others) == []
+        full = Headline.read(pipeline_run.headline)
         headline = Headline.read(result.folder.headline)
-        assert headline.kpi("logo_churn_rate").change_display == "+0.0 pp"  # vs the full run
+        assert headline.kpis == full.kpis  # month over month from the same KPI series
         declared = {*stage.reads, *stage.writes, "charts"}
         assert recorded_access[stage.name] <= declared, stage.name
         report_declared = {*REPORT.reads, *REPORT.writes, "charts"}
         assert recorded_access["report"] <= report_declared
+        # the params sections the stage reads are those --only compares before reusing it
+        # (run.cache_dir and the like change no result)
+        read = recorded_access["params"][stage.name] - set(RESULT_FREE_SECTIONS)
+        assert read <= set(stage.params), stage.name
 
 
 def test_stage_declarations_name_real_files_and_hand_on_in_order():

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from churnlab.config import load_params
-from churnlab.errors import RunError
+from churnlab.errors import RunError, UsageError
 from churnlab.run import ReportsFolder, RunFolder
 from churnlab.run.runner import run_pipeline
 from churnlab.run.stages import NOTEBOOK_STAGES
@@ -111,12 +111,13 @@ def test_lock_stops_a_second_run(tmp_path):
         reports.holding_lock(),
     ):
         pass
-    with reports.holding_lock():  # released afterwards
-        assert reports.lock.read_text().startswith(f"pid {os.getpid()}")
+    with reports.holding_lock():  # released afterwards; the holder is recorded
+        holder = json.loads(reports.lock.read_text())
+        assert holder["pid"] == os.getpid() and holder["process_started"] > 0
 
 
 def test_only_needs_an_earlier_run(cfg):
-    with pytest.raises(RunError, match="run the full pipeline once first"):
+    with pytest.raises(UsageError, match="run the whole pipeline once first"):
         run_pipeline(cfg, only=["03"])
     with pytest.raises(RunError, match="no such stage"):
         run_pipeline(cfg, only=["99_nothing"])
@@ -130,7 +131,8 @@ def test_cli_run_exits_1_on_a_failing_notebook_and_keeps_latest(tmp_path):
 
     project = tmp_path / "project"
     _fake_pipeline(project / "notebooks", fail_in="01_cohort_comparison")
-    cfg = load_params(ROOT / "params.yaml", overrides=[f"run.reports_dir={project / 'reports'}"])
+    reports_dir = f"run.reports_dir={project / 'reports'}"  # the fake notebooks read no data
+    cfg = load_params(ROOT / "params.yaml", overrides=[reports_dir, "data.as_of=2026-10-31"])
     (project / "params.yaml").write_text(cfg.to_yaml())
     latest = project / "reports" / "latest"
     (project / "reports" / "runs" / "earlier").mkdir(parents=True)
@@ -175,6 +177,7 @@ def test_an_in_process_failure_keeps_its_traceback_in_the_manifest_and_the_log(
     assert record["status"] == "failed" and record["notebook"] is None
     error = record["error"]
     assert str(missing) in error["evalue"]
-    assert error["traceback"].startswith("Traceback") and "load_inputs" in error["traceback"]
-    assert "00_data_health failed" in caplog.text and "load_inputs" in caplog.text
+    # data.as_of auto reads the files first: that is where the missing file is found
+    assert error["traceback"].startswith("Traceback") and "last_day" in error["traceback"]
+    assert "00_data_health failed" in caplog.text and "last_day" in caplog.text
     assert not (tmp_path / "reports" / "latest").exists()

@@ -21,6 +21,7 @@ from churnlab.config._sections import (
     TierParams,
     _Section,
 )
+from churnlab.errors import ParamsError
 
 
 class ExplainParams(_Section):
@@ -64,7 +65,22 @@ class SmtpParams(_Section):
         ),
     )
     timeout_seconds: float = Field(
-        30, gt=0, description="Seconds before an SMTP operation times out."
+        30,
+        gt=0,
+        description=(
+            "Seconds before an SMTP operation times out (connect, EHLO, STARTTLS, AUTH, "
+            "MAIL, RCPT, DATA); the message data itself uses data_timeout_seconds."
+        ),
+    )
+    data_timeout_seconds: float = Field(
+        600,
+        gt=0,
+        description=(
+            "Seconds to send the message data and wait for the server's reply to it (the "
+            "final 250 after DATA; RFC 5321 allows 10 minutes). A timeout there is not "
+            "retried: the server may have stored the message, so the delivery is recorded "
+            "as unknown."
+        ),
     )
     username_env: str = Field(
         "CHURNLAB_SMTP_USER",
@@ -107,7 +123,10 @@ class DeliveryParams(_Section):
         3,
         ge=0,
         le=10,
-        description="Retries after a transient failure (4xx reply, disconnect, timeout).",
+        description=(
+            "Retries after a transient failure before the message data was sent (4xx reply, "
+            "refused or dropped connection, timeout); never after it."
+        ),
     )
     backoff_seconds: float = Field(
         2.0, ge=0, description="Seconds before the first retry; doubles with every further one."
@@ -115,9 +134,35 @@ class DeliveryParams(_Section):
     smtp: SmtpParams = Field(default_factory=SmtpParams, description="The SMTP server.")
 
 
+class MonitoringParams(_Section):
+    """How a run watches its model: drift of the population, and its track record."""
+
+    drift_warn_psi: float = Field(
+        0.25,
+        gt=0,
+        description=(
+            "Population stability index (PSI) at which a shift of a model feature or of the "
+            "score, between the training rows and this run's accounts, warns that the model "
+            "may need retraining (0.1-0.25 moderate, 0.25 and more major, by the usual rule)."
+        ),
+    )
+    drift_bins: int = Field(
+        10, ge=2, le=50, description="Quantile bins of a numeric feature for its PSI."
+    )
+
+
 class RunParams(_Section):
     """Where churnlab run writes and how it executes the notebooks."""
 
+    name: str | None = Field(
+        None,
+        description=(
+            "The name of the data set's lineage: runs with the same name compare with each "
+            "other (change since the last run, early warnings, track record). Set it when "
+            "the export's file names carry dates; null = the input files and data.shape "
+            "name the lineage."
+        ),
+    )
     reports_dir: str = Field(
         "reports",
         description="Folder of the run folders and reports, relative to the main params file's folder.",
@@ -161,7 +206,7 @@ class SampleParams(_Section):
 class Params(_Section):
     """The effective, validated churnlab parameters (frozen)."""
 
-    data: DataParams = Field(description="The input data (required: data.as_of and the paths).")
+    data: DataParams = Field(description="The input data: its shape, files and columns.")
     observation: ObservationParams = Field(
         default_factory=ObservationParams,
         description="Observation and scoring dates, and the churn label window.",
@@ -182,6 +227,10 @@ class Params(_Section):
     )
     explain: ExplainParams = Field(
         default_factory=ExplainParams, description="Per-account explanations."
+    )
+    monitoring: MonitoringParams = Field(
+        default_factory=MonitoringParams,
+        description="Drift of the scored population and the track record of earlier runs.",
     )
     report: ReportParams = Field(default_factory=ReportParams, description="The HTML report.")
     delivery: DeliveryParams = Field(
@@ -208,10 +257,39 @@ class Params(_Section):
         return p if p.is_absolute() else (self.root / p)
 
     def scoring_as_of(self) -> dt.date:
-        """The scoring date: ``observation.as_of``, or the last month end on or before ``data.as_of``."""
+        """The scoring date: ``observation.as_of``, or the last month end on or before ``data.as_of``.
+
+        Raises
+        ------
+        ParamsError
+            When both are ``auto``: the data's last day is read from the data first
+            (:func:`churnlab.run.resolve_data_end` does it, and :meth:`with_data_end`
+            records it).
+        """
         if self.observation.as_of != "auto":
             return self.observation.as_of  # type: ignore[return-value]
-        return last_month_end(self.data.as_of)
+        return last_month_end(self.data_end())
+
+    def data_end(self) -> dt.date:
+        """``data.as_of``: the last day the data describes, once it is a date.
+
+        Raises
+        ------
+        ParamsError
+            When ``data.as_of`` is still ``auto`` (not read from the data yet).
+        """
+        if self.data.as_of == "auto":
+            raise ParamsError(
+                "data.as_of is auto and has not been read from the data yet: call "
+                "churnlab.run.resolve_data_end(cfg) (churnlab run and validate do), or set "
+                "data.as_of to a date, e.g. -p data.as_of=2026-10-31"
+            )
+        return self.data.as_of  # type: ignore[return-value]
+
+    def with_data_end(self, day: dt.date) -> Params:
+        """A copy whose ``data.as_of`` is ``day`` (the day read from the data)."""
+        data = self.data.model_copy(update={"as_of": day})
+        return self.model_copy(update={"data": data})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of the effective params (for run manifests and printing)."""

@@ -121,11 +121,11 @@ class DataParams(_Section):
             "data.events); snapshot: one row per account with a churn label (data.snapshot)."
         ),
     )
-    as_of: dt.date = Field(
-        description=(
-            'The date the data describes (its last day), an ISO date in quotes, e.g. "2026-10-31". '
-            "Snapshot data: the date of the snapshot. Required, no default."
-        ),
+    as_of: dt.date | Literal["auto"] = Field(
+        "auto",
+        description='The last day of the data, e.g. "2026-10-31"; "auto" (event logs) = the day '
+        "of the latest event or subscription start in the files (a scheduled run follows a "
+        "growing export). A snapshot needs its date.",
     )
     format: Literal["csv", "parquet"] | None = Field(
         None,
@@ -172,6 +172,10 @@ class DataParams(_Section):
                 raise ValueError(f"data.shape is 'events' but data.{missing[0]} has no path")
         elif not self.snapshot.path:
             raise ValueError("data.shape is 'snapshot' but data.snapshot.path has no path")
+        elif self.as_of == "auto":
+            raise ValueError(
+                "data.shape is 'snapshot' but data.as_of is auto: set the snapshot's date"
+            )
         return self
 
 
@@ -180,10 +184,8 @@ class ObservationParams(_Section):
 
     as_of: dt.date | Literal["auto"] = Field(
         "auto",
-        description=(
-            'The scoring date, an ISO date in quotes; "auto" = the last month end on or '
-            "before data.as_of."
-        ),
+        description='The scoring date, e.g. "2026-10-31"; "auto" = the last month end on or '
+        "before data.as_of (the data's last day).",
     )
     grace_days: int = Field(
         30,

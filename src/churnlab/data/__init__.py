@@ -19,6 +19,7 @@ Note: the repository's top-level ``data/`` folder holds data files and is unrela
 from __future__ import annotations
 
 from ._event_logs import REQUIRED_COLUMNS, EventLogData, load_event_logs, overlapping
+from ._extent import last_day
 from ._health import DataHealth, DataWarning, TableHealth
 from ._io import load_table
 from ._snapshot import DAYS_PER_MONTH, DAYS_PER_UNIT, load_snapshot, snapshot_observations
@@ -31,6 +32,7 @@ __all__ = [
     "DataWarning",
     "EventLogData",
     "TableHealth",
+    "last_day",
     "load_event_logs",
     "load_snapshot",
     "load_table",

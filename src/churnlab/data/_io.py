@@ -30,6 +30,7 @@ def load_table(
     columns: Mapping[str, str] | None = None,
     name: str,
     text_columns: Sequence[str] = (),
+    usecols: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read one CSV or Parquet table and rename the user's columns to churnlab names.
 
@@ -47,6 +48,9 @@ def load_table(
     text_columns : sequence of str
         churnlab names of columns a CSV file holds as text, never as numbers (ids:
         ``000123`` stays ``000123``). Absent columns are ignored here.
+    usecols : sequence of str, optional
+        Read only these columns (churnlab names; the mapping applies): a quick look at
+        a large file. An absent one is an error, as for a mapped column.
 
     Returns
     -------
@@ -71,11 +75,14 @@ def load_table(
         )
     mapped = columns or {}
     text = {mapped.get(c, c): str for c in text_columns}
+    wanted = None if usecols is None else [mapped.get(c, c) for c in usecols]
     try:
+        if wanted is not None:
+            _require_columns(path, fmt, wanted, mapped, name)
         if fmt == "csv":
-            table = pd.read_csv(path, low_memory=False, dtype=text or None)
+            table = pd.read_csv(path, low_memory=False, dtype=text or None, usecols=wanted)
         elif fmt == "parquet":
-            table = pd.read_parquet(path)
+            table = pd.read_parquet(path, columns=wanted)
         else:
             raise DataError(
                 str(path), "-", f"has unknown format {fmt!r}", hint="use csv or parquet"
@@ -88,7 +95,31 @@ def load_table(
             hint=f"export the {name} table as UTF-8 CSV with a header row, or as Parquet",
         ) from exc
     table = table.reset_index(drop=True)
+    if wanted is not None:
+        mapped = {k: v for k, v in mapped.items() if v in wanted}
     return rename_columns(table, mapped, file=str(path), name=name)
+
+
+def _require_columns(
+    path: Path, fmt: str, wanted: Sequence[str], mapped: Mapping[str, str], name: str
+) -> None:
+    """Raise the missing-column DataError when the file's header lacks one of ``wanted``."""
+    if fmt == "csv":
+        header = pd.read_csv(path, nrows=0).columns
+    else:
+        import pyarrow.parquet as pq
+
+        header = pd.Index(pq.read_schema(path).names)
+    by_user = {v: k for k, v in mapped.items()}
+    for column in wanted:
+        if column not in header:
+            ours = by_user.get(column, column)
+            hint = (
+                f"fix data.columns.{name}.{ours} in params.yaml"
+                if ours in mapped
+                else f"map your column with data.columns.{name}.{ours} in params.yaml"
+            )
+            raise missing_column_error(header, column, file=str(path), hint=hint)
 
 
 def _infer_format(path: Path, name: str) -> str:

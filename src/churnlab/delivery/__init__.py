@@ -5,10 +5,14 @@ The inputs are the files of one run directory (docs/architecture.md, "The run fo
 ``report.html``, ``renewal_map.csv`` and ``charts/*.png``.
 
 - :func:`build_message` builds the email (see :mod:`churnlab.delivery._message`).
-- :func:`send_run` sends it once: a run whose manifest already records a
+- :func:`send_run` sends it at most once: a run whose manifest already records a
   delivery is refused unless ``force=True``; a successful send appends
-  ``{kind, message_id, sent_at, recipients, forced}`` to ``manifest.json``
-  atomically. ``dry_run=True`` writes ``email-<UTC timestamp>.eml`` instead.
+  ``{kind, status: "sent", message_id, sent_at, recipients, forced}`` to
+  ``manifest.json`` atomically. When the message data was sent but the server's reply
+  never came, the server may have stored it: nothing is retried, the record gets
+  ``status: "unknown"`` and :class:`DeliveryOutcomeUnknown` says to check the mailbox
+  for the ``Message-ID`` before sending again with ``force``. ``dry_run=True`` writes
+  ``email-<UTC timestamp>.eml`` instead.
 - :func:`send_failure_notice` mails a short notice about a failed run to the
   failure recipients.
 
@@ -18,9 +22,10 @@ settings; they are never written to the run directory or logged.
 
 from churnlab.delivery._message import build_failure_notice, build_message
 from churnlab.delivery._send import send_failure_notice, send_run
-from churnlab.delivery._settings import DeliveryResult, DeliverySettings
+from churnlab.delivery._settings import DeliveryOutcomeUnknown, DeliveryResult, DeliverySettings
 
 __all__ = [
+    "DeliveryOutcomeUnknown",
     "DeliveryResult",
     "DeliverySettings",
     "build_failure_notice",

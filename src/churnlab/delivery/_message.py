@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import secrets
+import shlex
 from collections.abc import Mapping, Sequence
 from email import policy
 from email.message import EmailMessage
@@ -179,7 +180,7 @@ def build_failure_notice(
     lines += [
         f"Run directory: {folder.path}",
         "No report was sent to leadership for this run. Fix the cause above and re-run",
-        f"`churnlab run --as-of {manifest.get('as_of')} --send`.",
+        f"`{rerun_command(manifest)}`.",
     ]
     subject = f"churnlab run FAILED: {run_id}"
     msg = _new_message(
@@ -372,6 +373,18 @@ def _shorten(text: str, limit: int) -> str:
 def _one_line(text: str) -> str:
     """Header values never carry line breaks (no header injection from user data)."""
     return " ".join(str(text).split())
+
+
+def rerun_command(manifest: Mapping[str, Any]) -> str:
+    """The command that runs a failed run's period again: its own command, as_of, ``--send``.
+
+    The command recorded by ``churnlab run`` (with its ``--params`` overlays and ``-p``
+    overrides) is repeated; ``--as-of`` pins the run's date when it was known.
+    """
+    command = list(manifest.get("command") or ["churnlab", "run"])
+    if manifest.get("as_of"):
+        command += ["--as-of", str(manifest["as_of"])]
+    return shlex.join([*command, "--send"])
 
 
 def _domain(sender: str) -> str:

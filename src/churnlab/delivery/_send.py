@@ -1,4 +1,13 @@
-"""Sending a run's report or failure notice once, recording it in the manifest."""
+"""Sending a run's report or failure notice at most once, recording it in the manifest.
+
+Every delivery appends one record to the ``delivery`` list of the run's ``manifest.json``:
+``{kind, status, message_id, sent_at, recipients, forced}`` (plus ``refused`` when the
+server refused some recipients). ``status`` is ``"sent"`` (the server answered 250 to the
+message data) or ``"unknown"`` (the data was sent but the reply never came: the server
+may have stored the message). Records written before ``status`` existed are sent ones.
+A run with a record of either status is not sent again unless ``force``; ``force`` sends
+a new message with a fresh ``Message-ID`` and keeps the earlier records.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +24,12 @@ from typing import Any
 from churnlab.atomic import write_bytes, write_json
 from churnlab.delivery._message import build_failure_notice, build_message, read_json
 from churnlab.delivery._settings import (
+    DeliveryOutcomeUnknown,
     DeliveryResult,
     DeliverySettings,
     credentials_from_env,
 )
-from churnlab.delivery._smtp import send_with_retries
+from churnlab.delivery._smtp import OutcomeUnknown, send_with_retries
 from churnlab.errors import DeliveryError
 from churnlab.run.folder import RunFolder
 
@@ -31,6 +41,8 @@ except ImportError:  # pragma: no cover - Windows
 logger = logging.getLogger(__name__)
 
 REPORT, FAILURE_NOTICE = "report", "failure_notice"
+#: ``status`` of a delivery record: the server accepted the message / may have stored it.
+SENT, UNKNOWN = "sent", "unknown"
 
 __all__ = ["send_failure_notice", "send_run"]
 
@@ -61,7 +73,8 @@ def send_run(
         Build the message and write it to ``email-<UTC timestamp>.eml`` in the run
         directory; send nothing and record nothing (allowed also for a delivered run).
     force : bool
-        Send even though the manifest records an earlier delivery of this run.
+        Send even though the manifest records an earlier delivery of this run (sent, or
+        with an unknown outcome). The new message has a fresh ``Message-ID``.
     env : mapping
         Where the SMTP credentials are read from (``os.environ``).
     sleep : callable
@@ -75,9 +88,14 @@ def send_run(
 
     Raises
     ------
+    DeliveryOutcomeUnknown
+        The message data was sent but the server's reply never came (a timeout after
+        ``data_timeout_seconds`` or a dropped connection): the server may have stored it.
+        The manifest records the delivery with ``status = "unknown"``; nothing is retried.
     DeliveryError
         The run did not succeed (use :func:`send_failure_notice`), was delivered
-        before (use ``force``), its files are missing, or SMTP failed for good.
+        before or its delivery outcome is unknown (use ``force``), its files are
+        missing, or SMTP failed for good.
     """
     run_dir = Path(run_dir)
     with _run_lock(run_dir):
@@ -92,6 +110,8 @@ def send_run(
         previous = _records(manifest, REPORT)
         if previous and not force and not dry_run:
             last = previous[-1]
+            if _status(last) == UNKNOWN:
+                raise DeliveryError(_unknown_refusal(run_dir, last, "report", "--force"))
             raise DeliveryError(
                 f"run {run_dir.name} was already delivered at {last.get('sent_at')} to "
                 f"{', '.join(last.get('recipients') or [])} (Message-ID {last.get('message_id')}). "
@@ -125,9 +145,11 @@ def send_failure_notice(
 
     Raises
     ------
+    DeliveryOutcomeUnknown
+        The notice was sent but the server's reply never came (see :func:`send_run`).
     DeliveryError
         The run succeeded (use :func:`send_run`), ``failure_recipients`` is empty,
-        a notice was sent before, or SMTP failed for good.
+        a notice was sent before (or with an unknown outcome), or SMTP failed for good.
     """
     run_dir = Path(run_dir)
     with _run_lock(run_dir):
@@ -139,6 +161,12 @@ def send_failure_notice(
             )
         previous = _records(manifest, FAILURE_NOTICE)
         if previous and not force and not dry_run:
+            if _status(previous[-1]) == UNKNOWN:
+                raise DeliveryError(
+                    _unknown_refusal(
+                        run_dir, previous[-1], "failure notice", "--failure-notice --force"
+                    )
+                )
             raise DeliveryError(
                 f"the failure notice of run {run_dir.name} was already sent at "
                 f"{previous[-1].get('sent_at')}. How to fix: pass --force to send it again."
@@ -172,38 +200,110 @@ def _send_and_record(
     clock: Callable[[], dt.datetime],
 ) -> DeliveryResult:
     credentials = credentials_from_env(settings, env)
-    outcome = send_with_retries(msg, settings, recipients, credentials, sleep)
-    accepted = tuple(r for r in recipients if r not in set(outcome.refused))
-    sent_at = clock().astimezone(dt.UTC).isoformat(timespec="seconds")
-    record = {
-        "kind": kind,
-        "message_id": str(msg["Message-ID"]),
-        "sent_at": sent_at,
-        "recipients": list(accepted),
-        "forced": forced,
-    }
-    if outcome.refused:
-        record["refused"] = list(outcome.refused)
+    message_id = str(msg["Message-ID"])
     try:
-        manifest = _read_manifest(run_dir)  # fresh copy: keep what others wrote meanwhile
-        manifest["delivery"] = [*(manifest.get("delivery") or []), record]
-        write_json(RunFolder(run_dir).manifest, manifest)
+        outcome = send_with_retries(msg, settings, recipients, credentials, sleep)
+    except OutcomeUnknown as unknown:
+        record = _record(kind, UNKNOWN, message_id, clock, recipients, unknown.refused, forced)
+        raise _outcome_unknown(run_dir, settings, record, unknown) from unknown
+    record = _record(kind, SENT, message_id, clock, recipients, outcome.refused, forced)
+    try:
+        _append_record(run_dir, record)
     except (OSError, DeliveryError) as exc:
         raise DeliveryError(
-            f"the email was sent (Message-ID {record['message_id']}) but recording it in "
+            f"the email was sent (Message-ID {message_id}) but recording it in "
             f"{RunFolder(run_dir).manifest} failed ({exc}). How to fix: do NOT re-send; "
             "check the run directory's permissions and disk space."
         ) from exc
-    logger.info("run %s: %s sent to %s", run_dir.name, kind, ", ".join(accepted))
+    logger.info("run %s: %s sent to %s", run_dir.name, kind, ", ".join(record["recipients"]))
     return DeliveryResult(
         run_dir=run_dir,
         kind=kind,
-        message_id=record["message_id"],
-        recipients=accepted,
+        message_id=message_id,
+        recipients=tuple(record["recipients"]),
         refused=outcome.refused,
-        sent_at=sent_at,
+        sent_at=record["sent_at"],
         attempts=outcome.attempts,
         forced=forced,
+    )
+
+
+def _record(
+    kind: str,
+    status: str,
+    message_id: str,
+    clock: Callable[[], dt.datetime],
+    recipients: Sequence[str],
+    refused: Sequence[str],
+    forced: bool,
+) -> dict[str, Any]:
+    """One ``delivery`` record of the manifest (``refused`` only when some were)."""
+    record: dict[str, Any] = {
+        "kind": kind,
+        "status": status,
+        "message_id": message_id,
+        "sent_at": clock().astimezone(dt.UTC).isoformat(timespec="seconds"),
+        "recipients": [r for r in recipients if r not in set(refused)],
+        "forced": forced,
+    }
+    if refused:
+        record["refused"] = list(refused)
+    return record
+
+
+def _append_record(run_dir: Path, record: Mapping[str, Any]) -> None:
+    manifest = _read_manifest(run_dir)  # fresh copy: keep what others wrote meanwhile
+    manifest["delivery"] = [*(manifest.get("delivery") or []), dict(record)]
+    write_json(RunFolder(run_dir).manifest, manifest)
+
+
+def _outcome_unknown(
+    run_dir: Path, settings: DeliverySettings, record: Mapping[str, Any], unknown: OutcomeUnknown
+) -> DeliveryError:
+    """Record an unknown outcome in the manifest; the error that tells the user what to do."""
+    kind, message_id = record["kind"], record["message_id"]
+    what = "report" if kind == REPORT else "failure notice"
+    flags = "--force" if kind == REPORT else "--failure-notice --force"
+    told = (
+        f"the {what} of run {run_dir.name} may have been delivered: churnlab sent the whole "
+        f"message to the SMTP server {settings.smtp_host}:{settings.smtp_port} (Message-ID "
+        f"{message_id}, to {', '.join(record['recipients'])}) but {unknown.reason}. "
+        "The server may have stored it, so churnlab does not retry"
+    )
+    how = (
+        f"How to fix: check the recipients' mailbox for Message-ID {message_id}; only if it "
+        f"did not arrive, send it again with `churnlab send {run_dir} {flags}`."
+    )
+    try:
+        _append_record(run_dir, record)
+    except (OSError, DeliveryError) as exc:
+        return DeliveryOutcomeUnknown(
+            f"{told}, and recording this in {RunFolder(run_dir).manifest} failed ({exc}): a "
+            f"later `churnlab send` will not know about it. {how} Also check the run "
+            "directory's permissions and disk space.",
+            run_dir=run_dir,
+            kind=kind,
+            message_id=message_id,
+        )
+    logger.error("run %s: %s %s has an unknown outcome", run_dir.name, kind, message_id)
+    return DeliveryOutcomeUnknown(
+        f"{told}; {RunFolder(run_dir).manifest} records this delivery as 'unknown'. {how}",
+        run_dir=run_dir,
+        kind=kind,
+        message_id=message_id,
+    )
+
+
+def _unknown_refusal(run_dir: Path, record: Mapping[str, Any], what: str, flags: str) -> str:
+    """Why a run whose last delivery has an unknown outcome is not sent again."""
+    message_id = record.get("message_id")
+    return (
+        f"the {what} of run {run_dir.name} was sent at {record.get('sent_at')} to "
+        f"{', '.join(record.get('recipients') or [])} but its outcome is unknown: the SMTP "
+        "server gave no clear reply after the message data, and may have stored it "
+        f"(Message-ID {message_id}). How to fix: check the recipients' mailbox for "
+        f"Message-ID {message_id}; nothing to do if it arrived; only if it did not, send "
+        f"it again with `churnlab send {run_dir} {flags}`."
     )
 
 
@@ -226,6 +326,11 @@ def _write_eml(
 def _records(manifest: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     """Delivery records of one kind (records without ``kind`` are report deliveries)."""
     return [r for r in manifest.get("delivery") or [] if r.get("kind", REPORT) == kind]
+
+
+def _status(record: Mapping[str, Any]) -> str:
+    """``"sent"`` or ``"unknown"``; records written before ``status`` existed were sent."""
+    return str(record.get("status", SENT))
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:

@@ -12,6 +12,9 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from email import errors as email_errors
+from email.headerregistry import Address
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +55,18 @@ class DeliverySettings:
     attach_csv : bool
         Attach ``renewal_map.csv`` to the report email.
     max_retries : int
-        Retries after a transient failure (4xx reply, disconnect, timeout).
+        Retries after a transient failure before the message data was handed over
+        (4xx reply, refused or dropped connection, timeout). Never after it: then the
+        outcome is unknown and churnlab does not retry (see ``data_timeout_seconds``).
     backoff_seconds : float
         Wait before the first retry; doubles with every further retry.
     timeout_seconds : float
-        Socket timeout of every SMTP operation.
+        Socket timeout of every SMTP operation up to the ``DATA`` command (connect,
+        EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA).
+    data_timeout_seconds : float
+        Socket timeout while the message data is sent and the server's reply to it
+        (the final ``250``) awaited. RFC 5321 section 4.5.3.2.6 allows the server
+        10 minutes for that reply.
     ca_file : path, optional
         PEM file of CA certificates to trust instead of the system store
         (a company CA, or a test CA).
@@ -77,6 +87,7 @@ class DeliverySettings:
     max_retries: int
     backoff_seconds: float
     timeout_seconds: float
+    data_timeout_seconds: float
     ca_file: str | os.PathLike[str] | None = None
     ssl_context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)
 
@@ -86,14 +97,24 @@ class DeliverySettings:
             if isinstance(value, str):
                 raise ParamsError(f"delivery.{name} must be a list of addresses, not {value!r}")
             object.__setattr__(self, name, tuple(str(v).strip() for v in value))
+            for index, address in enumerate(getattr(self, name)):
+                check_address(f"delivery.{name}[{index}]", address)
+        object.__setattr__(self, "sender", str(self.sender).strip())
+        check_address("delivery.sender", self.sender)
         if self.security not in SECURITY_MODES:
             raise ParamsError(
                 f"delivery.smtp.security = {self.security!r}: must be one of "
                 f"{', '.join(SECURITY_MODES)}"
             )
-        if self.max_retries < 0 or self.backoff_seconds < 0 or self.timeout_seconds <= 0:
+        if (
+            self.max_retries < 0
+            or self.backoff_seconds < 0
+            or self.timeout_seconds <= 0
+            or self.data_timeout_seconds <= 0
+        ):
             raise ParamsError(
-                "delivery: max_retries and backoff_seconds must be >= 0, timeout_seconds > 0"
+                "delivery: max_retries and backoff_seconds must be >= 0, "
+                "smtp.timeout_seconds and smtp.data_timeout_seconds > 0"
             )
         try:
             self.subject_template.format(**dict.fromkeys(SUBJECT_FIELDS, "x"))
@@ -133,6 +154,7 @@ class DeliverySettings:
             "smtp_port": smtp.port,
             "security": smtp.security,
             "timeout_seconds": smtp.timeout_seconds,
+            "data_timeout_seconds": smtp.data_timeout_seconds,
             "username_env": smtp.username_env,
             "password_env": smtp.password_env,
         }
@@ -144,6 +166,59 @@ class DeliverySettings:
             return self.ssl_context
         cafile = None if self.ca_file is None else str(self.ca_file)
         return ssl.create_default_context(cafile=cafile)
+
+
+def check_address(name: str, value: str) -> None:
+    """Refuse ``value`` unless it is one plain email address such as ``vp-cs@example.com``.
+
+    The address must parse as one ``addr-spec`` (:func:`email.utils.parseaddr` gives it
+    back unchanged, :class:`email.headerregistry.Address` accepts it) and follow a simple
+    rule on top: exactly one ``@``, a non-empty local part and domain, no spaces. A
+    non-ASCII local part is allowed (it needs a server with SMTPUTF8). Display names
+    (``Name <addr>``) and lists are refused: the value is also the SMTP envelope address.
+
+    Parameters
+    ----------
+    name : str
+        The parameter, e.g. ``delivery.recipients[0]``; named in the error.
+    value : str
+        The address to check.
+
+    Raises
+    ------
+    ParamsError
+        ``value`` is not a valid address; the message names the parameter and the value.
+    """
+    problem = _address_problem(value)
+    if problem:
+        raise ParamsError(
+            f"{name} = {value!r} is not a valid email address ({problem}). How to fix: "
+            "write one plain address such as vp-cs@example.com: exactly one @, a local "
+            "part and a domain, no spaces, no display name; a list takes one address "
+            "per entry."
+        )
+
+
+def _address_problem(value: str) -> str:
+    """Why ``value`` is not one plain address; empty when it is one."""
+    if not value:
+        return "it is empty"
+    if any(char.isspace() for char in value):
+        return "it contains a space or line break"
+    if value.count("@") != 1:
+        return f"it has {value.count('@')} '@' instead of exactly one"
+    local, _, domain = value.partition("@")
+    if not local or not domain:
+        return "the part before or after '@' is empty"
+    if parseaddr(value) != ("", value):
+        return "it does not parse as one address"
+    try:
+        Address(addr_spec=value)
+    except email_errors.NonASCIILocalPartDefect:
+        pass  # an internationalised local part: valid, sent with SMTPUTF8
+    except (ValueError, IndexError, email_errors.MessageError) as exc:
+        return f"it does not parse as one address: {exc}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -221,3 +296,28 @@ class DeliveryResult:
     dry_run: bool = False
     forced: bool = False
     eml_path: Path | None = None
+
+
+class DeliveryOutcomeUnknown(DeliveryError):
+    """The message data was sent but the server's reply never came: it may have been stored.
+
+    churnlab does not retry then; the run's manifest records the delivery with
+    ``status = "unknown"`` and later sends of the run are refused unless ``force``.
+
+    Parameters
+    ----------
+    message : str
+        What happened and how to fix it.
+    run_dir : pathlib.Path
+        The run directory.
+    kind : str
+        ``"report"`` or ``"failure_notice"``.
+    message_id : str
+        The ``Message-ID`` to look for in the recipients' mailbox.
+    """
+
+    def __init__(self, message: str, *, run_dir: Path, kind: str, message_id: str) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
+        self.kind = kind
+        self.message_id = message_id

@@ -1,7 +1,20 @@
-"""SMTP transport of :mod:`churnlab.delivery`: TLS, AUTH, retries with backoff.
+"""SMTP transport of :mod:`churnlab.delivery`: TLS, AUTH, retries with backoff, at most once.
 
-Transient failures (4xx replies, a dropped connection, a timeout) are retried
-with exponential backoff, with the same message (same ``Message-ID``).
+One attempt is EHLO, STARTTLS, AUTH, then the mail transaction, sent here step by step
+(``MAIL``, ``RCPT``, ``DATA``) rather than with :meth:`smtplib.SMTP.send_message`, so that
+two moments can be told apart:
+
+- **Before the message data is handed over** (up to the server's ``354`` to ``DATA``, and
+  while the data is being written): the server cannot have stored the message. Transient
+  failures here (4xx replies, a refused or dropped connection, a timeout) are retried with
+  exponential backoff, with the same message (same ``Message-ID``). Every operation up to
+  here waits at most ``timeout_seconds``.
+- **After the data was handed over, before the server's reply** (the final ``250``): the
+  server may have stored the message. A timeout (``data_timeout_seconds``, 10 minutes by
+  default as RFC 5321 section 4.5.3.2.6 allows) or a dropped connection here raises
+  :class:`OutcomeUnknown` and is never retried. An explicit 4xx/5xx reply to the data is
+  a refusal and is handled like one.
+
 Authentication, TLS and 5xx failures are permanent: they raise
 :class:`~churnlab.errors.DeliveryError` at once, with how to fix them.
 Credentials are never logged and never part of an error message.
@@ -10,18 +23,25 @@ Credentials are never logged and never part of an error message.
 from __future__ import annotations
 
 import contextlib
+import copy
+import io
 import logging
+import re
 import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 
 from churnlab.delivery._settings import Credentials, DeliverySettings
 from churnlab.errors import DeliveryError
 
 logger = logging.getLogger("churnlab.delivery")
+
+#: Reply of :meth:`smtplib.SMTP.rcpt` per refused address: ``{address: (code, text)}``.
+Refused = dict[str, tuple[int, bytes]]
 
 
 @dataclass(frozen=True)
@@ -32,8 +52,26 @@ class SendOutcome:
     refused: tuple[str, ...]
 
 
-class _Transient(Exception):
-    """A failure worth retrying (internal)."""
+class OutcomeUnknown(Exception):
+    """The message data was sent but no reply to it came: the server may have stored it.
+
+    Raised by :func:`send_with_retries` and never retried.
+
+    Parameters
+    ----------
+    reason : str
+        What happened after the data was sent, e.g. "no reply came within ...".
+    refused : tuple of str
+        Recipients the server refused at ``RCPT`` (the others may have the message).
+    attempts : int
+        The attempt that sent the data (1 for the first).
+    """
+
+    def __init__(self, reason: str, refused: tuple[str, ...] = (), attempts: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.refused = refused
+        self.attempts = attempts
 
 
 def send_with_retries(
@@ -43,14 +81,14 @@ def send_with_retries(
     credentials: Credentials | None,
     sleep: Callable[[float], None],
 ) -> SendOutcome:
-    """Send ``msg`` to ``recipients``, retrying transient failures.
+    """Send ``msg`` to ``recipients``, retrying failures that happen before the data is sent.
 
     Parameters
     ----------
     msg : email.message.EmailMessage
         The message; it is sent unchanged on every attempt.
     settings : DeliverySettings
-        Server, security, timeout, ``max_retries`` and ``backoff_seconds``.
+        Server, security, timeouts, ``max_retries`` and ``backoff_seconds``.
     recipients : sequence of str
         Envelope recipients.
     credentials : Credentials or None
@@ -64,6 +102,10 @@ def send_with_retries(
 
     Raises
     ------
+    OutcomeUnknown
+        The message data was sent but the server's reply did not come (timeout after
+        ``data_timeout_seconds``, dropped connection): the message may have been stored.
+        Not retried.
     DeliveryError
         A permanent failure, or transient failures on every attempt.
     """
@@ -72,6 +114,15 @@ def send_with_retries(
     for attempt in range(1, attempts_allowed + 1):
         try:
             refused = _send_once(msg, settings, recipients, credentials)
+        except OutcomeUnknown as unknown:
+            logger.error(
+                "SMTP attempt %d: email %s sent to %s, but %s; not retrying",
+                attempt,
+                msg["Message-ID"],
+                where,
+                unknown.reason,
+            )
+            raise OutcomeUnknown(unknown.reason, unknown.refused, attempt) from unknown
         except (smtplib.SMTPException, OSError) as exc:
             transient, reason = _classify(exc, settings, credentials)
             if not transient:
@@ -104,7 +155,7 @@ def _send_once(
     settings: DeliverySettings,
     recipients: Sequence[str],
     credentials: Credentials | None,
-) -> dict[str, tuple[int, bytes]]:
+) -> Refused:
     timeout = settings.timeout_seconds
     if settings.security == "ssl":
         smtp: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -112,6 +163,7 @@ def _send_once(
         )
     else:
         smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
+    polite = True  # say QUIT at the end; not after an unanswered DATA (the state is unknown)
     try:
         smtp.ehlo()
         if settings.security == "starttls":
@@ -121,11 +173,122 @@ def _send_once(
             smtp.ehlo()
         if credentials is not None:
             smtp.login(credentials.username, credentials.password)
-        return smtp.send_message(msg, from_addr=settings.sender, to_addrs=list(recipients))
+        return _transaction(smtp, msg, settings, recipients)
+    except OutcomeUnknown:
+        polite = False
+        raise
     finally:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            smtp.quit()
+        if polite:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
         smtp.close()
+
+
+def _transaction(
+    smtp: smtplib.SMTP, msg: EmailMessage, settings: DeliverySettings, recipients: Sequence[str]
+) -> Refused:
+    """``MAIL``, ``RCPT``, ``DATA`` as :meth:`smtplib.SMTP.sendmail` sends them.
+
+    The difference: the message data and the reply to it get ``data_timeout_seconds``,
+    and a failure after the data was sent raises :class:`OutcomeUnknown`.
+    """
+    sender = settings.sender
+    payload, mail_options = _flatten(smtp, msg, sender, recipients)
+    esmtp_options: list[str] = []
+    if smtp.does_esmtp:
+        if smtp.has_extn("size"):
+            esmtp_options.append(f"size={len(payload)}")
+        esmtp_options.extend(mail_options)
+    code, reply = smtp.mail(sender, esmtp_options)
+    if code != 250:
+        _end_transaction(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: Refused = {}
+    for address in recipients:
+        code, reply = smtp.rcpt(address)
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+        if code == 421:
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _end_transaction(smtp, None)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    # Until sendall returns, the end-of-data line has not left: the server cannot have
+    # stored the message, and a failure is retried like any other.
+    _set_timeout(smtp, settings.data_timeout_seconds)
+    smtp.send(_end_of_data(payload))
+    try:
+        code, reply = smtp.getreply()
+    except (smtplib.SMTPException, OSError) as exc:
+        timed_out = isinstance(exc.__context__, TimeoutError) or isinstance(exc, TimeoutError)
+        reason = (
+            "no reply came within delivery.smtp.data_timeout_seconds = "
+            f"{settings.data_timeout_seconds:g} s"
+            if timed_out
+            else f"the connection closed before the reply ({exc})"
+        )
+        raise OutcomeUnknown(reason, tuple(sorted(refused))) from exc
+    _set_timeout(smtp, settings.timeout_seconds)
+    if code == 250:
+        return refused
+    if 400 <= code < 600:  # an explicit refusal of the data: nothing was stored
+        _end_transaction(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+    smtp.close()
+    raise OutcomeUnknown(f"the reply was not understood ({code} {reply!r})", tuple(sorted(refused)))
+
+
+def _flatten(
+    smtp: smtplib.SMTP, msg: EmailMessage, sender: str, recipients: Sequence[str]
+) -> tuple[bytes, tuple[str, ...]]:
+    """The message as :meth:`smtplib.SMTP.send_message` serialises it, and its MAIL options.
+
+    ``Bcc`` and ``Resent-Bcc`` are dropped; non-ASCII addresses need the server's SMTPUTF8
+    and are then sent with ``SMTPUTF8`` and ``BODY=8BITMIME`` (utf8 policy).
+    """
+    msg_copy = copy.copy(msg)
+    del msg_copy["Bcc"]
+    del msg_copy["Resent-Bcc"]
+    international = not "".join([sender, *recipients]).isascii()
+    if international and not smtp.has_extn("smtputf8"):
+        raise smtplib.SMTPNotSupportedError(
+            "One or more source or delivery addresses require internationalized email "
+            "support, but the server does not advertise the required SMTPUTF8 capability"
+        )
+    with io.BytesIO() as buffer:
+        if international:
+            generator = BytesGenerator(buffer, policy=msg.policy.clone(utf8=True))
+        else:
+            generator = BytesGenerator(buffer)
+        generator.flatten(msg_copy, linesep="\r\n")
+        payload = buffer.getvalue()
+    return payload, (("SMTPUTF8", "BODY=8BITMIME") if international else ())
+
+
+def _end_of_data(payload: bytes) -> bytes:
+    """``payload`` dot-stuffed and terminated by ``CRLF . CRLF`` (as :meth:`smtplib.SMTP.data`)."""
+    stuffed = re.sub(rb"(?m)^\.", b"..", payload)
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    return stuffed + b".\r\n"
+
+
+def _set_timeout(smtp: smtplib.SMTP, seconds: float) -> None:
+    if smtp.sock is not None:
+        smtp.sock.settimeout(seconds)
+
+
+def _end_transaction(smtp: smtplib.SMTP, code: int | None) -> None:
+    """After a refusal: close on 421 (the server is going away), else reset the transaction."""
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.rset()
 
 
 def _classify(
@@ -140,6 +303,11 @@ def _classify(
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         text = str(exc)
+        if "SMTPUTF8" in text.upper():
+            return False, (
+                f"{text}. How to fix: use ASCII addresses in delivery.sender and the "
+                "recipients, or a server that supports SMTPUTF8"
+            )
         if "STARTTLS" in text.upper():
             return False, (
                 f"TLS failure: the server does not support STARTTLS ({text}). How to fix: use "

@@ -159,8 +159,8 @@ def early_warning(
     scores : pandas.DataFrame
         This run's ``score_accounts`` output.
     previous_scores : pandas.DataFrame or None
-        The previous run's output. None (first run): every red account is listed
-        with reason ``"in red (no previous run)"``.
+        The previous run's output (of the same data set). None: no comparable earlier
+        run, nothing to compare with, and the list is empty.
     drop_points : int
         Health drop that triggers a warning.
 
@@ -174,18 +174,17 @@ def early_warning(
         absent from the previous run counts as entering red when it is red now.
     """
     cur = scores.reset_index(drop=True)
-    if previous_scores is None:
-        prev_health = pd.Series(pd.NA, index=cur.index, dtype="Int64")
-        prev_band = pd.Series(np.nan, index=cur.index, dtype=object)
-    else:
-        prev = previous_scores.drop_duplicates("account_id", keep="last").set_index("account_id")
-        prev_health = cur["account_id"].map(prev["health_score"]).astype("Int64")
-        prev_band = cur["account_id"].map(prev["health_band"])
+    if previous_scores is None:  # nothing to compare with: no account is flagged
+        cur = cur.iloc[:0]
+        previous_scores = pd.DataFrame(columns=["account_id", "health_score", "health_band"])
+    prev = previous_scores.drop_duplicates("account_id", keep="last").set_index("account_id")
+    prev_health = cur["account_id"].map(prev["health_score"]).astype("Int64")
+    prev_band = cur["account_id"].map(prev["health_band"])
     is_red = cur["health_band"] == "red"
     entered_red = is_red & (prev_band != "red")
     change = cur["health_score"].astype("Int64") - prev_health
     fell = (change <= -drop_points).fillna(False).astype(bool)
-    red_reason = "entered red" if previous_scores is not None else "in red (no previous run)"
+    red_reason = "entered red"
     dropped = (-change).astype(str)
     reason = (
         pd.Series(np.where(entered_red, red_reason, ""), index=cur.index)

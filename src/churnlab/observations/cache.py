@@ -13,6 +13,7 @@ import ast
 import functools
 import hashlib
 import json
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,20 @@ import pandas as pd
 from churnlab import __version__
 from churnlab.atomic import atomic_path, write_json
 
-__all__ = ["cache_path", "cached", "cached_with_summary", "engine_code_digest", "fingerprint"]
+__all__ = [
+    "CacheWarning",
+    "cache_path",
+    "cached",
+    "cached_with_summary",
+    "engine_code_digest",
+    "fingerprint",
+]
 
 _CHUNK = 1 << 20
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be read and is rebuilt."""
 
 
 def _canonical(params: Mapping[str, object]) -> str:
@@ -84,7 +96,16 @@ def cached(cache_dir: Path | str, key: str, build_fn: Callable[[], pd.DataFrame]
     """
     target = cache_path(cache_dir, key)
     if target.exists():
-        return pd.read_parquet(target)
+        try:
+            return pd.read_parquet(target)
+        except Exception as exc:  # truncated or foreign file: rebuild, never block a run
+            warnings.warn(
+                f"discarding the damaged cache entry {target} ({type(exc).__name__}: {exc}); "
+                "rebuilding it",
+                CacheWarning,
+                stacklevel=2,
+            )
+            target.unlink(missing_ok=True)
     table = build_fn()
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
@@ -114,7 +135,18 @@ def cached_with_summary(
         write_json(summary_path, state["summary"])
         return table, state["summary"]
     if summary_path.exists():
-        return table, json.loads(summary_path.read_text(encoding="utf-8"))
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            warnings.warn(
+                f"discarding the damaged cache entry {summary_path} ({exc}); rebuilding it",
+                CacheWarning,
+                stacklevel=2,
+            )
+            cache_path(cache_dir, key).unlink(missing_ok=True)
+            summary_path.unlink(missing_ok=True)
+            return cached_with_summary(cache_dir, key, build_fn)
+        return table, summary
     return table, {}
 
 

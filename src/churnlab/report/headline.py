@@ -33,7 +33,9 @@ __all__ = [
 ]
 
 #: Version of the headline's fields; bump it when a field is renamed or changes meaning.
-HEADLINE_SCHEMA_VERSION = 1
+#: 2: a KPI tile's change is month over month from the KPI series (``change_basis``
+#: "month", with ``yoy_display``); only ARR at risk changes "since the last run".
+HEADLINE_SCHEMA_VERSION = 2
 
 #: KPI tiles from ``kpis.csv``: (column, kind, higher is better). Labels: the vocabulary.
 KPI_TILES: tuple[tuple[str, str, bool], ...] = (
@@ -50,7 +52,14 @@ SNAPSHOT_CHURN = "churned_share"
 
 @dataclass(frozen=True)
 class KpiTile:
-    """One KPI tile: the value, its display, the change since the previous run."""
+    """One KPI tile: the value, its display, and its change in words.
+
+    A KPI's change is month over month, from the KPI series itself (``change_basis``
+    ``"month"``; ``yoy_display`` the change over twelve months when the series reaches
+    back that far). A model output (ARR at risk) changes since the last run of the same
+    data set (``"run"``). ``change_display`` says what it compares to (``+0.3 pp vs Sep
+    2026``, ``no comparable earlier run``); ``good`` colours it.
+    """
 
     key: str
     label: str
@@ -61,6 +70,8 @@ class KpiTile:
     good: bool | None
     series: list[float | None] = field(default_factory=list)
     sparkline: str | None = None
+    change_basis: str | None = None
+    yoy_display: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,7 +177,7 @@ class Headline:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "headline") -> Headline:
-        """Build a headline from its JSON form (versions 0 and 1)."""
+        """Build a headline from its JSON form (versions 0 to 2; older tiles lack a basis)."""
         if not isinstance(data, Mapping):
             raise RunError(f"{source}: a headline is a JSON object")
         version = int(data.get("schema_version", 0))
@@ -240,7 +251,8 @@ def build_headline(
     as_of, run_id : str
         The run's scoring date and id.
     previous : Headline, optional
-        The previous successful run's headline, for the change of each KPI.
+        The headline of the previous run of the same data set (an earlier as_of), for
+        the change of the ARR at risk; the KPIs change month over month from ``kpis``.
     words : Vocabulary, optional
         Labels and formats (English by default).
     horizon_days : int, optional
@@ -253,16 +265,25 @@ def build_headline(
     words = words or vocabulary()
     snapshot = cfg.data.shape == "snapshot"
     overall = overall_kpis(kpis)
-    prev_values = {t.key: t.value for t in previous.kpis} if previous else {}
     last = overall.iloc[-1] if len(overall) else pd.Series(dtype=float)
     tiles = []
     for key, kind, higher_better in KPI_TILES:
         value = float(last[key]) if key in last and pd.notna(last[key]) else None
         if snapshot and value is None:
             continue  # a snapshot has no monthly history (and maybe no revenue)
-        prev = prev_values.get(key)
-        delta = value - prev if value is not None and prev is not None else None
         series = overall[key] if key in overall else pd.Series(dtype=float)
+        mom, month = _earlier(overall, key, months=1)
+        yoy, year_month = _earlier(overall, key, months=12)
+        delta = value - mom if value is not None and mom is not None else None
+        if snapshot:
+            change = ""  # one row: nothing to compare with
+        elif delta is None:
+            change = words.text("changes.no_earlier_month")
+        else:
+            change = words.text(
+                "changes.vs_month", change=words.change(kind, delta), month=words.month(month)
+            )
+        yoy_delta = value - yoy if value is not None and yoy is not None else None
         tiles.append(
             KpiTile(
                 key=key,
@@ -272,9 +293,17 @@ def build_headline(
                 kind=kind,
                 value=value,
                 display=words.rate(value) if kind == "rate" else words.money(value),
-                change_display=words.change(kind, delta),
+                change_display=change,
                 good=None if delta is None or delta == 0 else (delta > 0) == higher_better,
                 series=[None if pd.isna(v) else float(v) for v in series][-12:],
+                change_basis=None if snapshot else "month",
+                yoy_display=""
+                if yoy_delta is None
+                else words.text(
+                    "changes.vs_month",
+                    change=words.change(kind, yoy_delta),
+                    month=words.month(year_month),
+                ),
             )
         )
     at_risk = float(renewal_map["expected_arr_at_risk"].sum()) if len(renewal_map) else 0.0
@@ -282,6 +311,13 @@ def build_headline(
     risk_delta = at_risk - prev_risk if prev_risk is not None and pd.notna(prev_risk) else None
     days = cfg.health.renewal_window_days
     if scored and (len(renewal_map) or not snapshot):
+        since = words.text("changes.no_comparable_run")
+        if risk_delta is not None and previous is not None:
+            since = words.text(
+                "changes.since_run",
+                change=words.change("money", risk_delta),
+                as_of=words.date(previous.as_of),
+            )
         tiles.append(
             KpiTile(
                 key=ARR_AT_RISK,
@@ -289,8 +325,9 @@ def build_headline(
                 kind="money",
                 value=at_risk,
                 display=words.money(at_risk),
-                change_display=words.change("money", risk_delta),
+                change_display=since,
                 good=None if not risk_delta else risk_delta < 0,
+                change_basis="run",
             )
         )
     names = [f.name for f in dataclasses.fields(Renewal)]
@@ -314,6 +351,18 @@ def build_headline(
         warning=warning,
         shape=cfg.data.shape,
     )
+
+
+def _earlier(overall: pd.DataFrame, key: str, *, months: int) -> tuple[float | None, str]:
+    """The KPI ``key`` ``months`` before the last row of ``overall``, and that month."""
+    if key not in overall or len(overall) < 2:
+        return None, ""
+    month = pd.to_datetime(overall["month"]).dt.to_period("M")
+    target = month.iloc[-1] - months
+    rows = overall.loc[(month == target).to_numpy(), key]
+    if rows.empty or pd.isna(rows.iloc[-1]):
+        return None, ""
+    return float(rows.iloc[-1]), str(target)
 
 
 def _plain(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 from churnlab.atomic import write_text
 from churnlab.config import Params
+from churnlab.errors import RunError
 from churnlab.report.headline import Headline, build_headline
 from churnlab.report.templating import environment
 from churnlab.run.folder import CHARTS, RunFolder
@@ -97,6 +99,30 @@ def health_by_tier(scores: pd.DataFrame) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: order.get(str(r["tier"]), len(order)))
 
 
+def track_record_rows(table: pd.DataFrame, limit: int = 6) -> list[dict[str, Any]]:
+    """One row per measured earlier run (newest first): overall churn and the top decile."""
+    if table.empty:
+        return []
+    rows = []
+    for run_id, part in table.groupby("run_id", sort=False):
+        overall = part[part["section"] == "all"].iloc[0]
+        group = pd.to_numeric(part["group"], errors="coerce")
+        top = part[(part["section"] == "decile") & (group == 1)]
+        rows.append(
+            {
+                "run_id": run_id,
+                "as_of": str(overall["as_of"])[:10],
+                "n_labelled": int(overall["n_labelled"]),
+                "churn_rate": overall["churn_rate"],
+                "top_rate": top["churn_rate"].iloc[0] if len(top) else None,
+                "top_lift": float(top["lift"].iloc[0]) if len(top) else float("nan"),
+                "arr_lost": overall["arr_lost"],
+                "arr_predicted": overall["arr_predicted"],
+            }
+        )
+    return sorted(rows, key=lambda r: r["as_of"], reverse=True)[:limit]
+
+
 def fitted_to_data(
     health: dict[str, Any], metrics: dict[str, Any], manifest: dict[str, Any]
 ) -> list[str]:
@@ -142,8 +168,11 @@ def render_report(
     metrics = _read_json(folder.model_metrics)
     health = _read_json(folder.data_health)
     earlier = None
-    if previous is not None and previous.headline.exists():
-        earlier = Headline.read(previous.headline)
+    if previous is not None:
+        try:
+            earlier = Headline.read(previous.headline)
+        except RunError as exc:  # a damaged earlier run: no change shown, never a failure
+            warnings.warn(f"the previous run is skipped: {exc}", stacklevel=2)
     headline = build_headline(
         pd.read_csv(folder.kpis),
         _read_csv(folder.renewal_map),
@@ -189,6 +218,8 @@ def render_report(
         "charts": {name: folder.path / rel for name, rel in headline.charts.items()},
         "chart_titles": {name: words.chart_title(name) for name in CHARTS},
         "scored_accounts": len(scores),
+        "monitoring": _read_json(folder.monitoring),
+        "track_record": track_record_rows(_read_csv(folder.track_record)),
     }
     html = environment(words.language).get_template("report.html.j2").render(**context)
     return write_text(folder.report, html)

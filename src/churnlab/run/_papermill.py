@@ -6,7 +6,10 @@ kernels over Unix sockets.
 
 from __future__ import annotations
 
+import signal
+import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +30,11 @@ class LocalKernelManager(AsyncKernelManager):
     warning into every (scheduled) run's log. Falls back to TCP when the
     temp directory's path is too long for a socket path, or when a caller
     asks for ``transport="tcp"``.
+
+    The kernel dies with the runner: on Linux it gets the parent-death signal SIGKILL
+    (``prctl(PR_SET_PDEATHSIG)``), so a runner killed with ``kill -9`` leaves no kernel
+    writing into its run folder (ipykernel's own parent poller, which checks once a
+    second, is the fallback elsewhere).
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -35,6 +43,35 @@ class LocalKernelManager(AsyncKernelManager):
             kwargs.setdefault("transport", "ipc")
             kwargs.setdefault("ip", prefix)
         super().__init__(**kwargs)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        # the signal follows the launching *thread*: only the main thread lives as long
+        # as the runner process
+        main = threading.current_thread() is threading.main_thread()
+        if sys.platform.startswith("linux") and main:
+            kw.setdefault("preexec_fn", _parent_death_hook())
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    _launch_kernel = _async_launch_kernel
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_hook() -> Callable[[], None]:
+    """A ``preexec_fn`` that asks Linux to SIGKILL the child when the runner dies.
+
+    ``prctl`` is looked up here, in the parent: the hook runs between fork and exec,
+    where only async-signal-safe work belongs.
+    """
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def hook() -> None:  # pragma: no cover - runs in the forked child
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+    return hook
 
 
 # a Unix socket path holds at most 107 bytes on Linux (103 on macOS)

@@ -25,10 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
+from churnlab.atomic import write_json
 from churnlab.config import DEFAULT_PARAMS_FILE
-from churnlab.errors import RunError
+from churnlab.errors import RunError, UsageError
 
-__all__ = ["CHARTS", "LAYOUT_VERSION", "ReportsFolder", "RunFolder", "RunFile"]
+__all__ = [
+    "CHARTS",
+    "LAYOUT_VERSION",
+    "MARKER",
+    "ReportsFolder",
+    "RunFile",
+    "RunFolder",
+    "process_alive",
+    "process_record",
+]
 
 #: Version of the run-folder layout; recorded as ``layout_version`` in the manifest.
 LAYOUT_VERSION = 2
@@ -36,6 +46,47 @@ LAYOUT_VERSION = 2
 #: The charts the stages leave in ``charts/`` (PNG, about 700 px wide), by name.
 CHARTS = ("retention_trend", "cohort_effects", "calibration", "health_by_tier", "drivers")
 _SPARKLINE_PREFIX = "spark_"
+#: The file that marks a folder as churnlab's reports folder.
+MARKER = ".churnlab-reports"
+# names an unmarked reports folder may hold besides churnlab's own (a repo's README)
+_ALLOWED_STRANGERS = ("readme", "readme.md", "readme.txt")
+
+
+def process_record() -> dict[str, Any]:
+    """This process: pid, host and start time (pids are reused: the start time tells apart)."""
+    import platform
+
+    import psutil
+
+    return {
+        "pid": os.getpid(),
+        "host": platform.node(),
+        "process_started": round(psutil.Process().create_time(), 2),
+    }
+
+
+def process_alive(record: dict[str, Any] | None) -> bool | None:
+    """Whether the process of a :func:`process_record` still runs (None: another host)."""
+    import platform
+
+    import psutil
+
+    if not record or record.get("host") != platform.node():
+        return None
+    try:
+        proc = psutil.Process(int(record["pid"]))
+        return abs(proc.create_time() - float(record["process_started"])) < 1.0
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+
+
+def _is_manifest(path: Path) -> bool:
+    """Whether ``path`` is a churnlab manifest (a JSON object with a run status)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and "status" in data and "as_of" in data
 
 
 @dataclass(frozen=True)
@@ -89,6 +140,10 @@ class RunFolder:
     report = RunFile("report.html", "the self-contained executive report")
     charts = RunFile("charts", "PNG charts (folder)")
     notebooks = RunFile("notebooks", "the executed notebooks and their HTML (folder)")
+    log = RunFile("run.log", "the run's log: timestamped lines per stage, warnings, tracebacks")
+    drift = RunFile("drift.csv", "population stability of the features and the score")
+    track_record = RunFile("track_record.csv", "earlier runs' predictions against what happened")
+    monitoring = RunFile("monitoring.json", "drift warning, track-record sentences, notes")
     delivery_lock = RunFile(".delivery.lock", "held while the run is being mailed")
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -212,10 +267,66 @@ class ReportsFolder:
         """``interactive/``: where a notebook run by hand writes its files."""
         return RunFolder(self.path / "interactive")
 
-    def new_run(self, as_of: dt.date, now: dt.datetime) -> RunFolder:
-        """Create and return a fresh ``runs/<as_of>_<timestamp>`` folder; never reuse one."""
+    @property
+    def marker(self) -> Path:
+        """``.churnlab-reports``: marks the folder as churnlab's reports folder."""
+        return self.path / MARKER
+
+    def claim(self) -> None:
+        """Make sure churnlab may write here: create, recognise or adopt the folder.
+
+        A missing or empty folder (hidden files and a README aside) is created and
+        marked; a marked folder is churnlab's; an unmarked one whose ``runs/*/`` hold
+        churnlab manifests (an install from before the marker) is adopted and marked.
+
+        Raises
+        ------
+        UsageError
+            The folder holds something else: churnlab writes nothing into it.
+        """
+        if self.marker.exists():
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        foreign = [
+            p.name
+            for p in sorted(self.path.iterdir())
+            if not p.name.startswith(".")
+            and p.name.lower() not in _ALLOWED_STRANGERS
+            and not (p.name in ("runs", "latest", "interactive") and self._ours(p))
+        ]
+        if foreign:
+            raise UsageError(
+                f"{self.path} is not a churnlab reports folder: it has no {MARKER} marker and "
+                f"holds {', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}. "
+                "churnlab writes nothing into it. How to fix: point run.reports_dir at a new "
+                f"or empty folder (or, if it is churnlab's, create the file {self.marker})"
+            )
+        write_json(self.marker, {"churnlab": "reports folder", "layout_version": LAYOUT_VERSION})
+
+    def _ours(self, path: Path) -> bool:
+        """Whether ``runs``, ``latest`` or ``interactive`` look like churnlab's own."""
+        if path.name == "latest":
+            return path.is_symlink() and self._points_into_runs(path)
+        if path.name == "interactive":
+            return path.is_dir()
+        if not path.is_dir():
+            return False
+        # a run folder without a manifest is a crash's leftover; a foreign manifest is not ours
+        manifests = [d / RunFolder.manifest.name for d in path.iterdir() if d.is_dir()]
+        return all(_is_manifest(m) for m in manifests if m.exists())
+
+    def _points_into_runs(self, link: Path) -> bool:
+        target = Path(os.path.normpath(link.parent / os.readlink(link)))
+        return target.parent == Path(os.path.normpath(self.runs))
+
+    def new_run(self, as_of: dt.date | None, now: dt.datetime) -> RunFolder:
+        """Create and return a fresh ``runs/<as_of>_<timestamp>`` folder; never reuse one.
+
+        ``as_of`` None (the run failed before its date was known) names it ``undated_...``.
+        """
         self.runs.mkdir(parents=True, exist_ok=True)
-        base = f"{as_of.isoformat()}_{now.strftime('%Y%m%dT%H%M%SZ')}"
+        day = as_of.isoformat() if as_of else "undated"
+        base = f"{day}_{now.strftime('%Y%m%dT%H%M%SZ')}"
         for n in range(1, 1000):
             candidate = self.runs / (base if n == 1 else f"{base}-{n}")
             try:
@@ -233,8 +344,29 @@ class ReportsFolder:
                 return target
         return None
 
+    def check_latest(self) -> None:
+        """Refuse a ``latest`` that churnlab did not create (a file, or a link elsewhere).
+
+        Raises
+        ------
+        UsageError
+            ``latest`` is not a symlink into ``runs/``: churnlab never replaces it.
+        """
+        link = self.latest
+        if not (link.exists() or link.is_symlink()):
+            return
+        if link.is_symlink() and self._points_into_runs(link):
+            return
+        what = f"a link to {os.readlink(link)}" if link.is_symlink() else "not a symlink"
+        raise UsageError(
+            f"{link} is {what}: churnlab did not create it and will not replace it. How to "
+            f"fix: move it away (churnlab keeps {link.name} as a symlink to the newest "
+            "successful run under runs/)"
+        )
+
     def point_latest(self, run: RunFolder) -> None:
-        """Atomically move the ``latest`` symlink to ``run``."""
+        """Atomically move the ``latest`` symlink to ``run`` (see :meth:`check_latest`)."""
+        self.check_latest()
         tmp = self.path / f".latest-{os.getpid()}"
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -243,10 +375,14 @@ class ReportsFolder:
 
     @contextlib.contextmanager
     def holding_lock(self) -> Iterator[Path]:
-        """Hold the run lock for the duration of a run (released even on a crash)."""
+        """Hold the run lock for the duration of a run (released even on a crash).
+
+        The lock file records the holder (:func:`process_record`); the operating system
+        releases the lock when the holder dies, however it dies.
+        """
         import fcntl
 
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.claim()
         handle = self.lock.open("a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -260,8 +396,7 @@ class ReportsFolder:
             ) from None
         handle.seek(0)
         handle.truncate()
-        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        handle.write(f"pid {os.getpid()} since {now.isoformat()}")
+        handle.write(json.dumps(process_record()))
         handle.flush()
         try:
             yield self.lock

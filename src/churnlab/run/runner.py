@@ -20,11 +20,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from churnlab.atomic import write_json, write_text
+from churnlab.atomic import write_text
 from churnlab.config import Params
-from churnlab.errors import RunError, StageSkipped
-from churnlab.run.folder import LAYOUT_VERSION, ReportsFolder, RunFolder, notebook_file
+from churnlab.errors import ChurnlabError, Interrupted, RunError, StageSkipped
+from churnlab.run.faults import (
+    mark_abandoned,
+    run_log,
+    signals_interrupt,
+    stop_children,
+    storage_errors,
+)
+from churnlab.run.folder import (
+    LAYOUT_VERSION,
+    ReportsFolder,
+    RunFolder,
+    notebook_file,
+    process_record,
+)
+from churnlab.run.lineage import (
+    RunInfo,
+    dataset_identity,
+    params_fingerprint,
+    previous_run,
+    reusable_run,
+    runs_of,
+    scan_runs,
+)
 from churnlab.run.record import (
+    RunRecord,
     clean_traceback,
     error_record,
     git_commit,
@@ -33,7 +56,12 @@ from churnlab.run.record import (
     utc_now,
 )
 from churnlab.run.stages import NOTEBOOK_STAGES, REPORT, Stage, select
-from churnlab.run.steps.context import StageContext, input_files
+from churnlab.run.steps.context import (
+    StageContext,
+    data_end_warning,
+    input_files,
+    resolve_data_end,
+)
 
 __all__ = ["ProgressCallback", "RunResult", "run_pipeline"]
 
@@ -51,6 +79,7 @@ class RunResult:
     manifest: dict[str, Any]
     failed_stage: str | None = None
     stages: list[dict[str, Any]] = field(default_factory=list)
+    signal: int | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -76,19 +105,23 @@ def run_pipeline(
     progress: ProgressCallback | None = None,
     now: dt.datetime | None = None,
     in_process: bool = False,
+    command: Sequence[str] = (),
 ) -> RunResult:
     """Run the pipeline once and keep an immutable record of it.
 
     Parameters
     ----------
     cfg : Params
-        Effective parameters; ``cfg.scoring_as_of()`` is the run's as_of date.
+        Effective parameters. ``data.as_of: auto`` is read from the data
+        (:func:`~churnlab.run.steps.resolve_data_end`); ``cfg.scoring_as_of()`` of the
+        result is the run's as_of date.
     notebooks_dir : Path, optional
         Folder of the parameterised notebooks (default: ``<root>/notebooks``).
     only : sequence of str
         Run only these stages (notebook stems or their ``NN`` prefix); the files the
         other stages write (as declared in :mod:`churnlab.run.stages`) are copied from
-        the latest successful run. The report always runs.
+        the latest successful run of the same data set, as_of, input files and params
+        (else :class:`~churnlab.errors.UsageError`). The report always runs.
     progress : callable, optional
         ``progress(event, info)`` called on ``"start"``, ``"stage_start"``, ``"cell"``,
         ``"stage_end"`` and ``"end"``.
@@ -97,101 +130,191 @@ def run_pipeline(
     in_process : bool
         Run the notebook stages' steps in this process instead of executing the
         notebooks (no kernels, no executed notebooks; the same data files).
+    command : sequence of str
+        The command that started the run, without ``--as-of`` and ``--only``
+        (``churnlab run --params overlay.yaml``); recorded as ``command`` so that the
+        failure notice can say how to re-run the same period with the same params.
 
     Returns
     -------
     RunResult
         The run folder, its status and manifest. A failed stage does not raise:
-        check ``result.succeeded``.
+        check ``result.succeeded``. SIGTERM and SIGINT end the run with status
+        ``interrupted`` (``result.signal`` names the signal).
 
     Raises
     ------
     RunError
-        When another run holds the lock, or ``only`` names an unknown stage or needs
-        files that no earlier successful run has.
+        When another run holds the lock, or ``only`` names an unknown stage.
+    UsageError
+        When ``only`` has no run to reuse, or the reports folder or its ``latest`` is
+        not churnlab's.
+    StorageError
+        When the reports folder cannot be written (disk full, read-only, permission).
     """
     reports = ReportsFolder(cfg.path(cfg.run.reports_dir))
     nb_dir = notebooks_dir or (cfg.root / "notebooks")
-    as_of = cfg.scoring_as_of()
     notify = progress or (lambda event, info: None)
     selected = select(only)
     partial = len(selected) < len(NOTEBOOK_STAGES)
 
-    with reports.holding_lock():
-        previous = reports.latest_run()
-        if partial and previous is None:
-            raise RunError(
-                "--only needs an earlier successful run to take the other stages' files from; "
-                "run the full pipeline once first"
-            )
+    with storage_errors(reports.path), reports.holding_lock():
+        reports.check_latest()
+        runs = scan_runs(reports)
+        mark_abandoned(runs)
         started = now or utc_now()
+        try:
+            cfg = resolve_data_end(cfg)
+            problem: ChurnlabError | None = None
+        except ChurnlabError as exc:  # unreadable data: recorded as stage 00's failure
+            problem = exc
+        as_of = _as_of(cfg)
+        dataset = dataset_identity(cfg)
+        fingerprint = params_fingerprint(cfg)
+        inputs = input_fingerprints(cfg, input_files(cfg))
+        previous = previous_run(runs, dataset, as_of) if as_of else None
+        earlier = [r for r in runs_of(runs, dataset) if as_of and r.as_of and r.as_of < as_of]
+        source = None
+        if partial:
+            if problem is not None:
+                raise problem
+            source = reusable_run(runs, dataset, as_of, fingerprint, inputs, selected)
         folder = reports.new_run(as_of, started)
         write_text(folder.params, cfg.to_yaml())
         manifest: dict[str, Any] = {
             "status": "running",
             "run_id": folder.name,
             "layout_version": LAYOUT_VERSION,
-            "as_of": as_of.isoformat(),
+            "as_of": as_of.isoformat() if as_of else None,
+            "data_end": _data_end(cfg),
             "started_at": started.isoformat(),
             "finished_at": None,
             "duration_s": None,
+            "dataset": dataset.to_dict(),
+            "params_fingerprint": fingerprint,
             "previous_run": previous.name if previous else None,
+            "previous_as_of": previous.as_of.isoformat() if previous and previous.as_of else None,
+            "reused_from": _reused(source, selected),
             "executor": "in_process" if in_process else "papermill",
+            "command": list(command) or None,
             "only": [s.name for s in selected] if partial else None,
+            "process": process_record(),
             "params": cfg.to_dict(),
-            "inputs": input_fingerprints(cfg, input_files(cfg)),
+            "inputs": inputs,
             "row_counts": {},
             "rejected_rows": {},
             "stages": [],
+            "warnings": [],
             "packages": package_versions(),
             "git_commit": git_commit(cfg.root),
             "host": platform.node(),
             "delivery": [],
         }
-        write_json(folder.manifest, manifest)
-        notify("start", {"run_dir": folder.path, "stages": [s.name for s in (*selected, REPORT)]})
-        if partial and previous is not None:
-            _copy_other_stages(previous, folder, selected)
-
-        ctx = StageContext(params=cfg, folder=folder, as_of=as_of.isoformat(), previous=previous)
-        parameters = {
-            "run_dir": str(folder.path),
-            "params_file": str(folder.params),
-            "project_dir": str(cfg.root),
-            "as_of": as_of.isoformat(),
-            "previous_run_dir": str(previous.path) if previous else "",
-        }
-        t0 = time.perf_counter()
-        failed: str | None = None
-        for stage in [*selected, REPORT]:
-            if stage is REPORT:
-                _collect_counts(folder, manifest)
-            if stage.notebook and not in_process:
-                record = _run_notebook(stage, nb_dir, folder, parameters, cfg, notify)
-            else:
-                record = _run_in_process(stage, ctx, notify)
-            manifest["stages"].append(record)
-            write_json(folder.manifest, manifest)
-            if record["status"] == "failed":
-                failed = stage.name
-                break
-
-        manifest["status"] = "failed" if failed else "succeeded"
-        manifest["failed_stage"] = failed
-        manifest["finished_at"] = utc_now().isoformat()
-        manifest["duration_s"] = round(time.perf_counter() - t0, 2)
-        write_json(folder.manifest, manifest)
-        if failed is None:
-            reports.point_latest(folder)
+        record = RunRecord(folder, manifest)
+        record.save()
+        with run_log(folder), signals_interrupt():
+            logger.info(
+                "run %s started: as_of %s, data set %s, previous run %s",
+                folder.name,
+                manifest["as_of"],
+                dataset.label,
+                manifest["previous_run"] or "none (no comparable earlier run)",
+            )
+            if problem is None and (warning := data_end_warning(cfg)):
+                manifest["warnings"].append(warning)
+                logger.warning("run %s: %s", folder.name, warning)
+            names = [s.name for s in (*selected, REPORT)]
+            notify("start", {"run_dir": folder.path, "stages": names})
+            signum = None
+            t0 = time.perf_counter()
+            try:
+                if source is not None:
+                    _copy_other_stages(source.folder, folder, selected)
+                ctx = StageContext(
+                    params=cfg,
+                    folder=folder,
+                    as_of=manifest["as_of"] or "",
+                    previous=previous.folder if previous else None,
+                    earlier=tuple(r.folder for r in earlier),
+                )
+                if problem is not None:
+                    during = "reading data.as_of (auto) from the data"
+                    record.stage_failed(NOTEBOOK_STAGES[0].name, problem, notify, during)
+                else:
+                    _run_stages([*selected, REPORT], ctx, record, nb_dir, cfg, in_process, notify)
+            except Interrupted as exc:
+                signum = exc.signum
+                stop_children()
+                record.interrupted(exc)
+            record.finish(time.perf_counter() - t0)
+            if manifest["status"] == "succeeded":
+                reports.point_latest(folder)
+            logger.info(
+                "run %s %s in %.1f s", folder.name, manifest["status"], manifest["duration_s"]
+            )
         result = RunResult(
             folder=folder,
             status=manifest["status"],
             manifest=manifest,
-            failed_stage=failed,
+            failed_stage=manifest.get("failed_stage"),
             stages=manifest["stages"],
+            signal=signum,
         )
         notify("end", {"result": result})
         return result
+
+
+def _as_of(cfg: Params) -> dt.date | None:
+    """The run's scoring date; None when the data's last day could not be read."""
+    try:
+        return cfg.scoring_as_of()
+    except ChurnlabError:
+        return None
+
+
+def _data_end(cfg: Params) -> str | None:
+    return None if cfg.data.as_of == "auto" else cfg.data_end().isoformat()
+
+
+def _reused(source: RunInfo | None, selected: list[Stage]) -> dict[str, Any] | None:
+    if source is None:
+        return None
+    stages = [s.name for s in NOTEBOOK_STAGES if s not in selected]
+    return {"run": source.name, "stages": stages}
+
+
+def _run_stages(
+    stages: list[Stage],
+    ctx: StageContext,
+    record: RunRecord,
+    nb_dir: Path,
+    cfg: Params,
+    in_process: bool,
+    notify: ProgressCallback,
+) -> None:
+    """Run ``stages`` in order until one fails; each is recorded as it starts and ends."""
+    parameters = {
+        "run_dir": str(ctx.folder.path),
+        "params_file": str(ctx.folder.params),
+        "project_dir": str(cfg.root),
+        "as_of": ctx.as_of,
+        "previous_run_dir": str(ctx.previous.path) if ctx.previous else "",
+    }
+    earlier = "\n".join(str(f.path) for f in ctx.earlier)
+    for stage in stages:
+        if stage is REPORT:
+            _collect_counts(ctx.folder, record.manifest)
+        entry = record.stage_started(stage.name)
+        notify("stage_start", {"name": stage.name})
+        if stage.notebook and not in_process:
+            given = {**parameters, "earlier_run_dirs": earlier} if stage.looks_back else parameters
+            _run_notebook(stage, nb_dir, ctx.folder, given, cfg, notify, entry)
+        else:
+            _run_in_process(stage, ctx, entry)
+        record.stage_ended(entry)
+        notify("stage_end", {"name": stage.name, "record": entry})
+        if entry["status"] == "failed":
+            break
 
 
 def _copy_other_stages(previous: RunFolder, folder: RunFolder, selected: list[Stage]) -> None:
@@ -216,19 +339,15 @@ def _run_notebook(
     parameters: dict[str, Any],
     cfg: Params,
     notify: ProgressCallback,
-) -> dict[str, Any]:
+    record: dict[str, Any],
+) -> None:
     from papermill.exceptions import PapermillExecutionError
 
     from churnlab.run._papermill import execute_notebook, notebook_to_html
 
     source = nb_dir / notebook_file(stage.name)
     target = folder.notebook(stage.name)
-    record: dict[str, Any] = {
-        "name": stage.name,
-        "status": "running",
-        "notebook": folder.relative(target),
-    }
-    notify("stage_start", {"name": stage.name})
+    record["notebook"] = folder.relative(target)
     t0 = time.perf_counter()
     try:
         if not source.exists():
@@ -269,17 +388,13 @@ def _run_notebook(
             record["html"] = folder.relative(html)
         except Exception as exc:  # an HTML export failure must not hide the notebook's own result
             record["html_error"] = str(exc)
-    _log_failure(folder, record)
-    notify("stage_end", {"name": stage.name, "record": record})
-    return record
 
 
-def _run_in_process(stage: Stage, ctx: StageContext, notify: ProgressCallback) -> dict[str, Any]:
+def _run_in_process(stage: Stage, ctx: StageContext, record: dict[str, Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # charts are saved, never shown
-    record: dict[str, Any] = {"name": stage.name, "status": "running", "notebook": None}
-    notify("stage_start", {"name": stage.name})
+    record["notebook"] = None
     t0 = time.perf_counter()
     try:
         stage.step(ctx)
@@ -291,23 +406,6 @@ def _run_in_process(stage: Stage, ctx: StageContext, notify: ProgressCallback) -
         record["status"] = "failed"
         record["error"] = error_record(exc, cell_index=None)
     record["duration_s"] = round(time.perf_counter() - t0, 2)
-    _log_failure(ctx.folder, record)
-    notify("stage_end", {"name": stage.name, "record": record})
-    return record
-
-
-def _log_failure(folder: RunFolder, record: dict[str, Any]) -> None:
-    if record["status"] == "succeeded":
-        return
-    error = record.get("error") or {}
-    logger.error(
-        "run %s: stage %s failed: %s: %s\n%s",
-        folder.name,
-        record["name"],
-        error.get("ename"),
-        error.get("evalue"),
-        error.get("traceback", ""),
-    )
 
 
 def _collect_counts(folder: RunFolder, manifest: dict[str, Any]) -> None:
@@ -323,11 +421,16 @@ def _collect_counts(folder: RunFolder, manifest: dict[str, Any]) -> None:
         manifest["observations"] = info.get("observations", {})
         manifest["adapted"] = info.get("adapted", {})
         notes += info.get("notes", [])
-    manifest["warnings"] = []
+    manifest.setdefault("warnings", [])
     if folder.model_metrics.exists():
         metrics = json.loads(folder.model_metrics.read_text(encoding="utf-8"))
         notes += metrics.get("notes", [])
-        if metrics.get("warning"):
+        if metrics.get("warning") and metrics["warning"] not in manifest["warnings"]:
             manifest["warnings"].append(metrics["warning"])
             logger.warning("run %s: %s", folder.name, metrics["warning"])
+    if folder.monitoring.exists():
+        warning = json.loads(folder.monitoring.read_text(encoding="utf-8")).get("drift_warning")
+        if warning and warning not in manifest["warnings"]:
+            manifest["warnings"].append(warning)
+            logger.warning("run %s: %s", folder.name, warning)
     manifest["notes"] = notes

@@ -35,6 +35,12 @@ class Stage:
         The charts it saves (names of :data:`~churnlab.run.folder.CHARTS`).
     notebook : bool
         Whether papermill runs the stage as a notebook (else always in-process).
+    params : tuple of str
+        The params sections its results depend on (``--only`` reuses a stage's files
+        only from a run with the same values in them; a test checks the list).
+    looks_back : bool
+        Whether it reads the earlier runs of the data set (``StageContext.earlier``; the
+        notebook gets them as the ``earlier_run_dirs`` parameter).
     """
 
     name: str
@@ -43,6 +49,8 @@ class Stage:
     writes: tuple[str, ...] = ()
     charts: tuple[str, ...] = ()
     notebook: bool = True
+    params: tuple[str, ...] = ()
+    looks_back: bool = False
 
     @property
     def number(self) -> str:
@@ -60,6 +68,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         steps.data_health.run,
         writes=("data_health", "kpis", "observations", "scoring", "account_names", "periods"),
         charts=("retention_trend",),
+        params=("data", "observation", "features", "tiers", "kpis", "model", "health"),
     ),
     Stage(
         "01_cohort_comparison",
@@ -67,6 +76,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         reads=("data_health", "observations", "scoring", "periods"),
         writes=("cohort_comparison",),
         charts=("cohort_effects",),
+        params=("data", "observation", "features", "tiers", "model", "cohorts"),
     ),
     Stage(
         "02_churn_model",
@@ -74,6 +84,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         reads=("data_health", "observations", "scoring", "account_names"),
         writes=("model", "model_metrics", "scores_raw"),
         charts=("calibration", "health_by_tier"),
+        params=("data", "observation", "features", "tiers", "model", "health"),
     ),
     Stage(
         "03_explanations",
@@ -81,6 +92,22 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         reads=("data_health", "model", "model_metrics", "scoring", "scores_raw", "observations"),
         writes=("scores", "renewal_map", "early_warning", "drivers"),
         charts=("drivers",),
+        params=("data", "observation", "features", "tiers", "model", "health", "explain"),
+    ),
+    Stage(
+        "04_monitoring",
+        steps.monitoring.run,
+        reads=(
+            "data_health",
+            "observations",
+            "scoring",
+            "scores_raw",
+            "model",
+            "periods",
+        ),
+        writes=("drift", "track_record", "monitoring"),
+        params=("data", "observation", "features", "tiers", "model", "health", "monitoring"),
+        looks_back=True,
     ),
 )
 REPORT = Stage(
@@ -96,6 +123,8 @@ REPORT = Stage(
         "renewal_map",
         "early_warning",
         "drivers",
+        "track_record",
+        "monitoring",
     ),
     writes=("headline", "report"),
     notebook=False,

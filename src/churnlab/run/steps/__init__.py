@@ -10,10 +10,11 @@ run folder without starting kernels.
 - :mod:`~churnlab.run.steps.cohorts` (01): churned vs retained, survival.
 - :mod:`~churnlab.run.steps.model` (02): backtest, champion, scores.
 - :mod:`~churnlab.run.steps.explanations` (03): SHAP, reasons, renewal map, early warning.
+- :mod:`~churnlab.run.steps.monitoring` (04): drift, track record of earlier runs.
 - :mod:`~churnlab.run.steps.report`: headline and report.
 """
 
-from churnlab.run.steps import cohorts, data_health, explanations, model, report
+from churnlab.run.steps import cohorts, data_health, explanations, model, monitoring, report
 from churnlab.run.steps.context import (
     Inputs,
     StageContext,
@@ -34,6 +35,7 @@ __all__ = [
     "load_inputs",
     "load_run_params",
     "model",
+    "monitoring",
     "open_stage",
     "report",
     "save_chart",

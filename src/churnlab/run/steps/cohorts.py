@@ -114,7 +114,7 @@ def survival_table(ctx: StageContext) -> pd.DataFrame | None:
             .sort_values("as_of")
             .drop_duplicates("account_id", keep="last")[["account_id", "touch_tier"]]
         )
-        frame = survival_frame(periods, tiers, pd.Timestamp(cfg.data.as_of), by="touch_tier")
+        frame = survival_frame(periods, tiers, pd.Timestamp(cfg.data_end()), by="touch_tier")
         return frame.rename(columns={"duration_months": "duration"})
     segment = cfg.cohorts.segment if cfg.cohorts.segment in training else "touch_tier"
     if "tenure_days" not in training:

@@ -6,6 +6,7 @@ in-process runner builds the same :class:`StageContext` directly.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ __all__ = [
     "StageContext",
     "adapted_params",
     "account_names",
+    "data_end_warning",
     "load_inputs",
+    "resolve_data_end",
     "load_run_params",
     "open_stage",
     "save_chart",
@@ -41,13 +44,18 @@ class StageContext:
     as_of : str
         The scoring date, ``YYYY-MM-DD``.
     previous : RunFolder or None
-        The previous successful run (for changes since then), or None.
+        The previous run of the same data set (the latest successful one with an
+        earlier as_of), for changes since then; None when there is none.
+    earlier : tuple of RunFolder
+        Every successful earlier run of the same data set, oldest first (for the
+        track record).
     """
 
     params: Params
     folder: RunFolder
     as_of: str
     previous: RunFolder | None = None
+    earlier: tuple[RunFolder, ...] = ()
 
     @property
     def cfg(self) -> Params:
@@ -86,6 +94,7 @@ def open_stage(
     project_dir: str = ".",
     as_of: str = "",
     previous_run_dir: str = "",
+    earlier_run_dirs: str = "",
 ) -> StageContext:
     """The context of a stage from a notebook's papermill parameters.
 
@@ -99,9 +108,11 @@ def open_stage(
     as_of : str
         The scoring date; empty = ``observation.as_of`` of the params.
     previous_run_dir : str
-        The previous successful run; empty = none.
+        The previous run of the same data set; empty = none.
+    earlier_run_dirs : str
+        The earlier successful runs of the same data set, one per line, oldest first.
     """
-    cfg = load_run_params(params_file, project_dir)
+    cfg = resolve_data_end(load_run_params(params_file, project_dir))
     if run_dir:
         folder = RunFolder(run_dir)
     else:
@@ -111,6 +122,7 @@ def open_stage(
         folder=folder.prepare(),
         as_of=as_of or cfg.scoring_as_of().isoformat(),
         previous=RunFolder(previous_run_dir) if previous_run_dir else None,
+        earlier=tuple(RunFolder(p) for p in earlier_run_dirs.splitlines() if p.strip()),
     )
 
 
@@ -138,6 +150,42 @@ class Inputs:
     snapshot: pd.DataFrame | None = None
 
 
+def resolve_data_end(cfg: Params) -> Params:
+    """``cfg`` with ``data.as_of: auto`` replaced by the data's last day (read from the files).
+
+    The last day is the day of the latest event timestamp or subscription start date
+    (:func:`churnlab.data.last_day`); a date in the params is kept as it is. Results
+    never depend on the clock: a last day after today is kept (and
+    :func:`data_end_warning` says so).
+
+    Raises
+    ------
+    DataError
+        When the files cannot be read or hold no date.
+    """
+    if cfg.data.as_of != "auto" or cfg.data.shape == "snapshot":
+        return cfg
+    from churnlab.data import last_day
+
+    subscriptions, events = cfg.path(cfg.data.subscriptions or ""), cfg.path(cfg.data.events or "")
+    day = last_day(
+        subscriptions, events, columns=cfg.data.columns.model_dump(), fmt=cfg.data.format
+    )
+    return cfg.with_data_end(day)
+
+
+def data_end_warning(cfg: Params, today: dt.date | None = None) -> str | None:
+    """A warning when the data's last day lies after today (clock or export wrong?)."""
+    day = cfg.data_end()
+    today = today or dt.datetime.now(dt.UTC).date()
+    if day <= today:
+        return None
+    return (
+        f"the data's last day ({day}, data.as_of) is after today ({today}): check the "
+        "export's timestamps (time zone?) or the machine's clock"
+    )
+
+
 def input_files(cfg: Params) -> list[Path]:
     """The input data files named by the params."""
     if cfg.data.shape == "snapshot":
@@ -155,7 +203,7 @@ def load_inputs(cfg: Params) -> Inputs:
     """
     from churnlab import data as churn_data
 
-    data_end = pd.Timestamp(cfg.data.as_of)
+    data_end = pd.Timestamp(cfg.data_end())
     files = tuple(input_files(cfg))
     if cfg.data.shape == "snapshot":
         snap = cfg.data.snapshot
@@ -176,7 +224,7 @@ def load_inputs(cfg: Params) -> Inputs:
     loaded, health = churn_data.load_event_logs(
         *files,
         columns=cfg.data.columns.model_dump(),
-        data_end=str(cfg.data.as_of),
+        data_end=str(cfg.data_end()),
         fmt=cfg.data.format,
     )
     return Inputs(

@@ -20,6 +20,7 @@ from churnlab.run.steps.context import (
     StageContext,
     account_names,
     load_inputs,
+    resolve_data_end,
     save_chart,
 )
 
@@ -87,8 +88,10 @@ def adapt(cfg: Params, fit: HistoryFit | None) -> Params:
 def check(cfg: Params) -> tuple[Inputs, HistoryFit | None]:
     """What ``churnlab validate`` checks: the data loads, and its history fits a model.
 
-    The same preconditions stage 00 needs, so validate and run agree.
+    The same preconditions stage 00 needs, so validate and run agree. ``data.as_of:
+    auto`` is read from the data first (``inputs.data_end`` is the day it found).
     """
+    cfg = resolve_data_end(cfg)
     inputs = load_inputs(cfg)
     if not inputs.health.has_errors:
         return inputs, fit_history(cfg, inputs)
@@ -145,7 +148,7 @@ def _snapshot_kpis(cfg: Params, inputs: Inputs) -> pd.DataFrame:
         mrr = float(active["mrr"].sum()) if "mrr" in part else float("nan")
         rows.append(
             {
-                "month": pd.Timestamp(cfg.data.as_of).replace(day=1).strftime("%Y-%m-%d"),
+                "month": pd.Timestamp(cfg.data_end()).replace(day=1).strftime("%Y-%m-%d"),
                 "segment_by": "touch_tier",
                 "segment": segment,
                 "active_accounts_start": len(part),
@@ -242,7 +245,7 @@ def snapshot_table(cfg: Params, inputs: Inputs) -> pd.DataFrame:
     snap = cfg.data.snapshot
     table = snapshot_observations(
         inputs.snapshot,
-        as_of=pd.Timestamp(cfg.data.as_of),
+        as_of=pd.Timestamp(cfg.data_end()),
         id_column=snap.id_column,
         mrr_column=snap.mrr_column,
         tenure_column=snap.tenure_column,

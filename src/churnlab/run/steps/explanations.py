@@ -10,6 +10,7 @@ the same order without a kernel. Reads ``model/``, ``scoring.parquet``,
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import pandas as pd
@@ -133,14 +134,24 @@ def renewals_and_warnings(
 
     renewals = renewal_map(scores, as_of=as_of, days=cfg.health.renewal_window_days)
     earlier = None
-    if previous is not None and previous.scores.exists():
-        earlier = pd.read_csv(previous.scores, dtype={"account_id": str})
-    warnings = early_warning(scores, earlier, drop_points=int(cfg.health.early_warning_drop))
+    if previous is not None:
+        try:
+            earlier = pd.read_csv(previous.scores, dtype={"account_id": str})
+            earlier = earlier[["account_id", "health_score", "health_band"]]
+        except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
+            # a damaged earlier run is skipped, with a warning, rather than blocking this one
+            warnings.warn(
+                f"the previous run's {previous.scores} cannot be read ({exc}); no early "
+                "warnings this run",
+                stacklevel=2,
+            )
+            earlier = None
+    flagged = early_warning(scores, earlier, drop_points=int(cfg.health.early_warning_drop))
     extra = scores[["account_id", "name", "touch_tier", "reasons"]]
-    warnings = warnings.rename(columns={"reason": "warning"}).merge(
+    flagged = flagged.rename(columns={"reason": "warning"}).merge(
         extra, on="account_id", how="left"
     )
-    return renewals[[c for c in SCORE_COLUMNS if c in renewals]], warnings
+    return renewals[[c for c in SCORE_COLUMNS if c in renewals]], flagged
 
 
 def write(

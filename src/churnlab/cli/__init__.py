@@ -1,7 +1,8 @@
 """The ``churnlab`` command: parses arguments and calls the library.
 
 Exit codes (see docs/scheduling.md): 0 success, 1 a run or data failure,
-2 invalid usage or parameters, 3 delivery failure.
+2 invalid usage or parameters, 3 delivery failure, 4 storage (disk full, read-only,
+permission denied), 128 + N stopped by signal N (130 SIGINT, 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -13,9 +14,25 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from churnlab.cli import _runs  # noqa: F401  (registers `churnlab runs`)
+from churnlab.cli._common import (
+    EXIT_DELIVERY,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STORAGE,
+    EXIT_USAGE,
+    Overlay,
+    Override,
+    ParamsFile,
+    app,
+    console,
+    fail,
+    load,
+    out,
+)
+from churnlab.cli._progress import LogProgress, RunProgress, print_summary
 from churnlab.config import (
     DEFAULT_PARAMS_FILE,
     NO_DEFAULT,
@@ -23,54 +40,19 @@ from churnlab.config import (
     ParamDoc,
     Params,
     describe_params,
-    load_params,
     params_schema,
 )
-from churnlab.errors import ChurnlabError, DataError, DeliveryError, ParamsError, RunError
+from churnlab.errors import ChurnlabError, DataError, RunError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY = 0, 1, 2, 3
-
-app = typer.Typer(
-    name="churnlab",
-    help=(
-        "churnlab: churn analysis and prediction for customer-success teams.\n\n"
-        "Start with `churnlab sample` (built-in SaaS sample data), `churnlab validate` "
-        "(data-health summary) and `churnlab params` (effective parameters). "
-        "Defaults live in params.yaml; layer your own with --params FILE or -p key=value."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
-
-ParamsFile = Annotated[
-    Path, typer.Option("--params-file", help="Main params file (defaults of the project).")
+__all__ = [
+    "EXIT_DELIVERY",
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_STORAGE",
+    "EXIT_USAGE",
+    "app",
+    "main",
 ]
-Overlay = Annotated[
-    list[Path] | None,
-    typer.Option("--params", help="Overlay YAML merged on top of params.yaml (repeatable)."),
-]
-Override = Annotated[
-    list[str] | None,
-    typer.Option("-p", "--set", help="Override one value, e.g. -p model.seed=7 (repeatable)."),
-]
-
-
-def _params(params_file: Path, overlays: list[Path] | None, overrides: list[str] | None) -> Params:
-    return load_params(params_file, overlays or [], overrides or [])
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    code = EXIT_FAILED
-    if isinstance(exc, ParamsError):
-        code = EXIT_USAGE
-    elif isinstance(exc, DeliveryError):
-        code = EXIT_DELIVERY
-    label = type(exc).__name__
-    console.print(f"[bold red]error[/] ({label}): {exc}", markup=True, highlight=False)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -108,9 +90,9 @@ def params(
         typer.echo(json.dumps(params_schema(), indent=2))
         return
     try:
-        cfg = _params(params_file, overlay, override)
+        cfg = load(params_file, overlay, override)
     except ChurnlabError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if explain:
         _print_explained(describe_params(cfg))
         return
@@ -174,7 +156,7 @@ def sample(
     from churnlab.sample import generate_sample, write_sample
 
     try:
-        cfg = _params(params_file, overlay, override)
+        cfg = load(params_file, overlay, override)
         target = cfg.path(out_dir or cfg.sample.out_dir)
         existing = sorted(target.glob("*.parquet")) if target.exists() else []
         if existing and not force:
@@ -196,7 +178,7 @@ def sample(
             )
             files = write_sample(data, target)
     except ChurnlabError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(
         f"wrote {len(data.accounts):,} accounts, {len(data.subscriptions):,} subscriptions, "
         f"{len(data.events):,} events to {target}"
@@ -221,10 +203,10 @@ def validate(
     from churnlab.run.steps.data_health import check
 
     try:
-        cfg = _params(params_file, overlay, override)
+        cfg = load(params_file, overlay, override)
         loaded, fit = check(cfg)
     except (ChurnlabError, DataError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     out.print(str(loaded.health), markup=False, highlight=False)
     if fit is not None:
         out.print(
@@ -277,9 +259,13 @@ def run(
     """Run the whole analysis (the notebooks, with papermill) and write the executive report.
 
     Every run is kept in reports/runs/<as_of>_<UTC time>/ with the executed notebooks,
-    CSV/JSON results, report.html and manifest.json; reports/latest moves to it only
-    when it succeeds. Exit codes: 0 success, 1 the run failed, 2 bad parameters,
-    3 delivery failed.
+    CSV/JSON results, report.html, run.log and manifest.json; reports/latest moves to it
+    only when it succeeds. data.as_of auto (the default for event logs) reads the data's
+    last day from the files, so a scheduled run follows a growing export. Changes are
+    compared with the previous run of the same data set (run.name, else the input files).
+    On a terminal a progress display, elsewhere (cron) one timestamped line per stage.
+    Exit codes: 0 success, 1 the run failed, 2 bad parameters or usage, 3 delivery failed,
+    4 the reports folder cannot be written, 130/143 stopped by SIGINT/SIGTERM.
     """
     from churnlab.run.runner import run_pipeline
 
@@ -287,96 +273,45 @@ def run(
     if as_of is not None:
         extra.append(f"observation.as_of={as_of}")
     try:
-        cfg = _params(params_file, overlay, extra)
-        with _RunProgress(out) as progress:
-            result = run_pipeline(cfg, only=only or (), progress=progress, in_process=in_process)
+        cfg = load(params_file, overlay, extra)
+        if send:  # a bad address or setting stops the run before it starts
+            from churnlab.delivery import DeliverySettings
+
+            DeliverySettings.from_params(cfg.delivery)
+        progress = RunProgress(out) if out.is_terminal else LogProgress(out)
+        with progress:
+            result = run_pipeline(
+                cfg,
+                only=only or (),
+                progress=progress,
+                in_process=in_process,
+                command=_command(params_file, overlay, override, in_process),
+            )
     except ChurnlabError as exc:
-        raise _fail(exc) from None
-    _print_summary(result)
+        raise fail(exc) from None
+    print_summary(result)
+    if result.signal is not None:  # stopped: no mail, the manifest says interrupted
+        raise typer.Exit(128 + result.signal)
     if send:
         _send_after_run(cfg, result)
+    if result.manifest.get("error_kind") == "storage":
+        raise typer.Exit(EXIT_STORAGE)
     if not result.succeeded:
         raise typer.Exit(EXIT_FAILED)
 
 
-class _RunProgress:
-    """A rich progress display: one bar for the pipeline, one for the current notebook's cells."""
-
-    def __init__(self, console: Console) -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.overall = None
-        self.current = None
-        self.cells_seen = False
-
-    def __enter__(self) -> _RunProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def __call__(self, event: str, info: dict) -> None:
-        p = self.progress
-        if event == "start":
-            self.overall = p.add_task("pipeline", total=len(info["stages"]))
-        elif event == "stage_start":
-            self.current = p.add_task(f"  {info['name']}", total=None)
-            self.cells_seen = False
-        elif event == "cell" and self.current is not None:
-            self.cells_seen = True
-            p.update(self.current, total=info["total"], completed=info["done"])
-        elif event == "stage_end" and self.current is not None:
-            if not self.cells_seen:  # in-process: no cell progress, one step
-                p.update(self.current, total=1, completed=1)
-            status = info["record"]["status"]
-            mark = {"succeeded": "[green]ok[/]", "skipped": "[yellow]skipped[/]"}.get(
-                status, "[red]FAILED[/]"
-            )
-            p.update(self.current, description=f"  {info['name']} {mark}")
-            if self.overall is not None:
-                p.advance(self.overall)
-
-
-def _print_summary(result) -> None:
-    m = result.manifest
-    if result.succeeded:
-        out.print(f"[green]run succeeded[/] in {m['duration_s']:.0f}s: {result.run_dir}")
-        for stage in result.stages:
-            if stage["status"] == "skipped":
-                out.print(f"  {stage['name']} skipped: {stage.get('reason')}", markup=False)
-        out.print(f"report: {result.report}")
-    else:
-        out.print(f"[red]run failed[/]: {result.run_dir}")
-        for stage in result.stages:
-            if stage["status"] == "failed":
-                err = stage.get("error", {})
-                where = (
-                    f"cell {err.get('cell_index')}"
-                    if err.get("cell_index") is not None
-                    else "setup"
-                    if stage.get("notebook")
-                    else "in-process"
-                )
-                out.print(
-                    f"  {stage['name']} ({where}): {err.get('ename')}: {err.get('evalue')}",
-                    markup=False,
-                    highlight=False,
-                )
-                if stage.get("notebook"):
-                    out.print(
-                        f"  executed notebook with the error: {result.run_dir / stage['notebook']}"
-                    )
-                out.print("  the traceback is in the manifest (stages[].error.traceback)")
-        out.print("reports/latest still points to the previous successful run.")
+def _command(
+    params_file: Path, overlay: list[Path] | None, override: list[str] | None, in_process: bool
+) -> list[str]:
+    """``churnlab run`` with the params it was given (for the failure notice's re-run line)."""
+    command = ["churnlab", "run"]
+    if str(params_file) != DEFAULT_PARAMS_FILE:
+        command += ["--params-file", str(params_file)]
+    for path in overlay or []:
+        command += ["--params", str(path)]
+    for item in override or []:
+        command += ["-p", item]
+    return command + (["--in-process"] if in_process else [])
 
 
 def _send_after_run(cfg: Params, result) -> None:
@@ -391,7 +326,7 @@ def _send_after_run(cfg: Params, result) -> None:
             send_failure_notice(result.run_dir, settings)
             out.print("mailed a failure notice to " + ", ".join(settings.failure_recipients))
     except ChurnlabError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 @app.command()
@@ -430,13 +365,13 @@ def send(
     from churnlab.delivery import DeliverySettings, send_failure_notice, send_run
 
     try:
-        cfg = _params(params_file, overlay, override)
+        cfg = load(params_file, overlay, override)
         folder = _resolve_run_dir(cfg, run_dir)
         settings = DeliverySettings.from_params(cfg.delivery)
         sender = send_failure_notice if failure_notice else send_run
         result = sender(folder, settings, dry_run=dry_run, force=force)
     except ChurnlabError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if dry_run:
         out.print(f"dry run: wrote {result.eml_path} (nothing sent)")
     else:
