@@ -12,7 +12,6 @@ import re
 from email import policy
 from email.parser import BytesParser
 
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
