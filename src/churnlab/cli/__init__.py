@@ -208,6 +208,15 @@ def validate(
     except (ChurnlabError, DataError) as exc:
         raise fail(exc) from None
     out.print(str(loaded.health), markup=False, highlight=False)
+    if loaded.shape == "events":
+        how = "auto: the latest event or subscription start" if cfg.data.as_of == "auto" else "set"
+        scored = cfg.with_data_end(loaded.data_end.date()).scoring_as_of()
+        out.print(
+            f"data ends on {loaded.data_end.date()} (data.as_of, {how}); "
+            f"scoring date {scored} (observation.as_of)",
+            markup=False,
+            highlight=False,
+        )
     if fit is not None:
         out.print(
             f"history: a {fit.horizon_days}-day label window, {fit.n_folds} backtest fold(s), "

@@ -263,7 +263,7 @@ class Params(_Section):
         ------
         ParamsError
             When both are ``auto``: the data's last day is read from the data first
-            (:func:`churnlab.run.resolve_data_end` does it, and :meth:`with_data_end`
+            (:func:`churnlab.run.steps.resolve_data_end` does it, and :meth:`with_data_end`
             records it).
         """
         if self.observation.as_of != "auto":
@@ -281,7 +281,7 @@ class Params(_Section):
         if self.data.as_of == "auto":
             raise ParamsError(
                 "data.as_of is auto and has not been read from the data yet: call "
-                "churnlab.run.resolve_data_end(cfg) (churnlab run and validate do), or set "
+                "churnlab.run.steps.resolve_data_end(cfg) (churnlab run and validate do), or set "
                 "data.as_of to a date, e.g. -p data.as_of=2026-10-31"
             )
         return self.data.as_of  # type: ignore[return-value]

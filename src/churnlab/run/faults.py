@@ -32,6 +32,7 @@ from churnlab.run.record import STORAGE_ERRNOS, advice, utc_now
 __all__ = [
     "mark_abandoned",
     "run_log",
+    "signals_deferred",
     "signals_interrupt",
     "stop_children",
     "storage_errors",
@@ -75,6 +76,19 @@ def signals_interrupt(signums: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) 
     finally:
         for number, old in before.items():
             signal.signal(number, old)
+
+
+@contextlib.contextmanager
+def signals_deferred(signums: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[None]:
+    """Hold SIGTERM/SIGINT back while the block runs; one that came is delivered after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, signums)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signums)
 
 
 def stop_children(timeout: float = 5.0) -> list[int]:

@@ -311,8 +311,11 @@ class ReportsFolder:
             return path.is_dir()
         if not path.is_dir():
             return False
-        # a run folder without a manifest is a crash's leftover; a foreign manifest is not ours
-        manifests = [d / RunFolder.manifest.name for d in path.iterdir() if d.is_dir()]
+        # run folders only; one without a manifest is a crash's leftover, a foreign one is not
+        entries = list(path.iterdir())
+        if any(not d.is_dir() for d in entries):
+            return False
+        manifests = [d / RunFolder.manifest.name for d in entries]
         return all(_is_manifest(m) for m in manifests if m.exists())
 
     def _points_into_runs(self, link: Path) -> bool:

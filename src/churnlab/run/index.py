@@ -50,7 +50,8 @@ def run_rows(runs: Sequence[RunInfo]) -> list[RunRow]:
 
 def _status(run: RunInfo) -> str:
     status = run.status
-    if status == "running" and process_alive(run.manifest.get("process")) is False:
+    process = run.manifest.get("process")  # none: a release that did not record it
+    if status == "running" and (not process or process_alive(process) is False):
         return "abandoned?"  # the next run marks it
     return status
 

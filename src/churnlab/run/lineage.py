@@ -234,12 +234,13 @@ def reusable_run(
     fingerprint: Mapping[str, Any],
     inputs: Mapping[str, Any],
     selected: Sequence[Any],
+    data_end: str | None = None,
 ) -> RunInfo:
     """The run whose files ``--only`` may take for the stages that do not run.
 
     The latest successful run of the same data set (of the same ``as_of`` when there is
-    one); it must match this run's ``as_of``, input files, and params in every section
-    the reused stages depend on (``Stage.params``).
+    one); it must match this run's ``as_of``, data end (``data.as_of``), input files, and
+    params in every section the reused stages depend on (``Stage.params``).
 
     Raises
     ------
@@ -268,6 +269,9 @@ def reusable_run(
     problems = []
     if source.as_of != as_of:
         problems.append(f"its as_of is {source.as_of}, this run's is {as_of}")
+    theirs_end = source.manifest.get("data_end")
+    if data_end and theirs_end and theirs_end != data_end:
+        problems.append(f"its data ends on {theirs_end} (data.as_of), this run's on {data_end}")
     if _digests(source.manifest.get("inputs")) != _digests(inputs):
         problems.append("the input files changed since")
     reused = [s for s in NOTEBOOK_STAGES if s not in selected]

@@ -26,6 +26,7 @@ from churnlab.errors import ChurnlabError, Interrupted, RunError, StageSkipped
 from churnlab.run.faults import (
     mark_abandoned,
     run_log,
+    signals_deferred,
     signals_interrupt,
     stop_children,
     storage_errors,
@@ -178,7 +179,9 @@ def run_pipeline(
         if partial:
             if problem is not None:
                 raise problem
-            source = reusable_run(runs, dataset, as_of, fingerprint, inputs, selected)
+            source = reusable_run(
+                runs, dataset, as_of, fingerprint, inputs, selected, data_end=_data_end(cfg)
+            )
         folder = reports.new_run(as_of, started)
         write_text(folder.params, cfg.to_yaml())
         manifest: dict[str, Any] = {
@@ -212,7 +215,7 @@ def run_pipeline(
         }
         record = RunRecord(folder, manifest)
         record.save()
-        with run_log(folder), signals_interrupt():
+        with run_log(folder):
             logger.info(
                 "run %s started: as_of %s, data set %s, previous run %s",
                 folder.name,
@@ -228,27 +231,30 @@ def run_pipeline(
             signum = None
             t0 = time.perf_counter()
             try:
-                if source is not None:
-                    _copy_other_stages(source.folder, folder, selected)
-                ctx = StageContext(
-                    params=cfg,
-                    folder=folder,
-                    as_of=manifest["as_of"] or "",
-                    previous=previous.folder if previous else None,
-                    earlier=tuple(r.folder for r in earlier),
-                )
-                if problem is not None:
-                    during = "reading data.as_of (auto) from the data"
-                    record.stage_failed(NOTEBOOK_STAGES[0].name, problem, notify, during)
-                else:
-                    _run_stages([*selected, REPORT], ctx, record, nb_dir, cfg, in_process, notify)
+                with signals_interrupt():
+                    if source is not None:
+                        _copy_other_stages(source.folder, folder, selected)
+                    ctx = StageContext(
+                        params=cfg,
+                        folder=folder,
+                        as_of=manifest["as_of"] or "",
+                        previous=previous.folder if previous else None,
+                        earlier=tuple(r.folder for r in earlier),
+                    )
+                    if problem is not None:
+                        during = "reading data.as_of (auto) from the data"
+                        record.stage_failed(NOTEBOOK_STAGES[0].name, problem, notify, during)
+                    else:
+                        stages = [*selected, REPORT]
+                        _run_stages(stages, ctx, record, nb_dir, cfg, in_process, notify)
             except Interrupted as exc:
                 signum = exc.signum
                 stop_children()
                 record.interrupted(exc)
-            record.finish(time.perf_counter() - t0)
-            if manifest["status"] == "succeeded":
-                reports.point_latest(folder)
+            with signals_deferred():  # the record is finished before a signal may end us
+                record.finish(time.perf_counter() - t0)
+                if manifest["status"] == "succeeded":
+                    reports.point_latest(folder)
             logger.info(
                 "run %s %s in %.1f s", folder.name, manifest["status"], manifest["duration_s"]
             )

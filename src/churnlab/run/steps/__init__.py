@@ -22,6 +22,7 @@ from churnlab.run.steps.context import (
     load_inputs,
     load_run_params,
     open_stage,
+    resolve_data_end,
     save_chart,
 )
 
@@ -38,5 +39,6 @@ __all__ = [
     "monitoring",
     "open_stage",
     "report",
+    "resolve_data_end",
     "save_chart",
 ]

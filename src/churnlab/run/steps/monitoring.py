@@ -133,13 +133,11 @@ def track_record(ctx: StageContext) -> list[Any]:
     periods = pd.read_parquet(ctx.folder.periods)
     records = []
     for run, params in earlier_records(ctx):
-        scores = pd.read_csv(
-            run.scores, dtype={"account_id": str}, parse_dates=["as_of", "renewal_date"]
-        )
-        flagged = set(scores.loc[scores["health_band"] == "red", "account_id"])
-        if run.early_warning.exists():
-            warned = pd.read_csv(run.early_warning, dtype={"account_id": str})
-            flagged |= set(warned["account_id"])
+        try:
+            scores, flagged = _scores_and_flags(run)
+        except Exception as exc:  # a damaged earlier run is skipped, never blocks this one
+            warnings.warn(f"the earlier run {run.name} is skipped: {exc}", stacklevel=2)
+            continue
         metrics = json.loads(run.model_metrics.read_text(encoding="utf-8"))
         records.append(
             measure_run(
@@ -154,6 +152,18 @@ def track_record(ctx: StageContext) -> list[Any]:
             )
         )
     return records
+
+
+def _scores_and_flags(run: RunFolder) -> tuple[pd.DataFrame, set[str]]:
+    """An earlier run's scores and the accounts it flagged (red, or in its early warning)."""
+    scores = pd.read_csv(
+        run.scores, dtype={"account_id": str}, parse_dates=["as_of", "renewal_date"]
+    )
+    flagged = set(scores.loc[scores["health_band"] == "red", "account_id"])
+    if run.early_warning.exists():
+        warned = pd.read_csv(run.early_warning, dtype={"account_id": str})
+        flagged |= set(warned["account_id"])
+    return scores, flagged
 
 
 def summary(cfg: Params, drift_rows: pd.DataFrame, records: list[Any]) -> dict[str, Any]:
