@@ -18,12 +18,11 @@ from churnlab.run.lineage import (
     dataset_identity,
     params_fingerprint,
     previous_run,
-    reusable_run,
     runs_of,
     scan_runs,
 )
 from churnlab.run.runner import run_pipeline
-from churnlab.run.stages import select
+from churnlab.run.stages import reusable_run, select
 from tests.helpers import ROOT, copy_run, sample_params
 
 PARAMS = ROOT / "params.yaml"

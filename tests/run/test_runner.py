@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import nbformat
@@ -138,13 +140,28 @@ def test_cli_run_exits_1_on_a_failing_notebook_and_keeps_latest(tmp_path):
     (project / "reports" / "runs" / "earlier").mkdir(parents=True)
     latest.symlink_to("runs/earlier")
 
-    result = CliRunner().invoke(app, ["run", "--params-file", str(project / "params.yaml")])
+    overlay = project / "production.yaml"
+    overlay.write_text("delivery:\n  failure_recipients: [data-team@example.com]\n")
+    params = ["--params-file", str(project / "params.yaml"), "--params", str(overlay)]
+    result = CliRunner().invoke(app, ["run", *params, "-p", "model.seed=7"])
     assert result.exit_code == EXIT_FAILED, result.output
     assert "01_cohort_comparison (cell 2): ValueError: planted failure" in result.output
     assert os.readlink(latest) == "runs/earlier"  # latest untouched
     (failed,) = [p for p in (project / "reports" / "runs").iterdir() if p.name != "earlier"]
     manifest = json.loads((failed / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["failed_stage"] == "01_cohort_comparison"
+    # the failure notice says how to re-run that month with the same params
+    notice = CliRunner().invoke(
+        app, ["send", str(failed), "--failure-notice", "--dry-run", *params]
+    )
+    assert notice.exit_code == 0, notice.output
+    (eml,) = failed.glob("failure-notice-*.eml")
+    body = BytesParser(policy=policy.default).parsebytes(eml.read_bytes()).get_content()
+    rerun = (
+        f"churnlab run --params-file {project / 'params.yaml'} --params {overlay} "
+        "-p model.seed=7 --as-of 2026-10-31 --send"
+    )
+    assert rerun in " ".join(body.split())
 
 
 def test_kernels_use_a_unique_ipc_path_or_fall_back_to_tcp(monkeypatch, tmp_path):

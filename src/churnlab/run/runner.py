@@ -43,7 +43,6 @@ from churnlab.run.lineage import (
     dataset_identity,
     params_fingerprint,
     previous_run,
-    reusable_run,
     runs_of,
     scan_runs,
 )
@@ -56,7 +55,7 @@ from churnlab.run.record import (
     package_versions,
     utc_now,
 )
-from churnlab.run.stages import NOTEBOOK_STAGES, REPORT, Stage, select
+from churnlab.run.stages import NOTEBOOK_STAGES, REPORT, Stage, reusable_run, select
 from churnlab.run.steps.context import (
     StageContext,
     data_end_warning,

@@ -9,14 +9,17 @@ do not run are taken from the latest successful run. Reads and writes name
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from churnlab.errors import RunError
+from churnlab.errors import RunError, UsageError
 from churnlab.run import steps
+from churnlab.run.lineage import DatasetIdentity, RunInfo, runs_of
 from churnlab.run.steps.context import StageContext
 
-__all__ = ["NOTEBOOK_STAGES", "REPORT", "STAGES", "Stage", "select"]
+__all__ = ["NOTEBOOK_STAGES", "REPORT", "STAGES", "Stage", "reusable_run", "select"]
 
 
 @dataclass(frozen=True)
@@ -151,3 +154,77 @@ def select(only: Sequence[str]) -> list[Stage]:
             raise RunError(f"--only {item!r}: no such stage; choose from {names}")
         chosen.update(s.name for s in matches)
     return [s for s in NOTEBOOK_STAGES if s.name in chosen]
+
+
+def reusable_run(
+    runs: Sequence[RunInfo],
+    dataset: DatasetIdentity,
+    as_of: dt.date | None,
+    fingerprint: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    selected: Sequence[Stage],
+    data_end: str | None = None,
+) -> RunInfo:
+    """The run whose files ``--only`` may take for the stages that do not run.
+
+    The latest successful run of the same data set (of the same ``as_of`` when there is
+    one); it must match this run's ``as_of``, data end (``data.as_of``), input files, and
+    params in every section the reused stages depend on (``Stage.params``).
+
+    Raises
+    ------
+    UsageError
+        No such run, or it differs (the message names every difference).
+    """
+    names = ", ".join(s.name for s in selected)
+    mine = runs_of(runs, dataset)
+    if not mine:
+        others = [r for r in runs if r.succeeded]
+        other = (
+            f"; the latest successful run, {others[-1].name}, is of {others[-1].dataset.label}"
+            if others
+            else ""
+        )
+        raise UsageError(
+            f"--only {names} needs an earlier successful run of this data set ({dataset.label}) "
+            f"to take the other stages' files from{other}. How to fix: run the whole pipeline "
+            "once first (without --only)"
+        )
+    same_day = [r for r in mine if r.as_of == as_of]
+    source = (same_day or mine)[-1]
+    problems = []
+    if source.as_of != as_of:
+        problems.append(f"its as_of is {source.as_of}, this run's is {as_of}")
+    theirs_end = source.manifest.get("data_end")
+    if data_end and theirs_end and theirs_end != data_end:
+        problems.append(f"its data ends on {theirs_end} (data.as_of), this run's on {data_end}")
+    if _digests(source.manifest.get("inputs")) != _digests(inputs):
+        problems.append("the input files changed since")
+    reused = [s for s in NOTEBOOK_STAGES if s not in selected]
+    sections = sorted({p for s in reused for p in s.params})
+    theirs = source.fingerprint.get("sections", {})
+    ours = fingerprint.get("sections", {})
+    changed = [p for p in sections if theirs.get(p) != ours.get(p)]
+    if changed:
+        problems.append(
+            "its params differ in "
+            + ", ".join(changed)
+            + " (read by "
+            + ", ".join(s.name for s in reused if set(s.params) & set(changed))
+            + ")"
+        )
+    if problems:
+        raise UsageError(
+            f"--only {names} would reuse the files of run {source.name}, but "
+            + "; ".join(problems)
+            + ". How to fix: run the whole pipeline (without --only), or use that run's "
+            f"params (reports/runs/{source.name}/params.yaml) and data"
+        )
+    return source
+
+
+def _digests(inputs: Any) -> list[str | None]:
+    """The input files' sha256 digests, in a stable order (paths may be spelled apart)."""
+    if not isinstance(inputs, Mapping):
+        return []
+    return sorted(str((v or {}).get("sha256")) for v in inputs.values())

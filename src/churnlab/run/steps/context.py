@@ -111,18 +111,27 @@ def open_stage(
         The previous run of the same data set; empty = none.
     earlier_run_dirs : str
         The earlier successful runs of the same data set, one per line, oldest first.
+
+    Run by hand (no ``run_dir``), the stage writes to ``<reports>/interactive`` and finds
+    the previous and earlier runs of the data set in the reports folder itself.
     """
     cfg = resolve_data_end(load_run_params(params_file, project_dir))
+    day = as_of or cfg.scoring_as_of().isoformat()
+    earlier = tuple(RunFolder(p) for p in earlier_run_dirs.splitlines() if p.strip())
+    previous = RunFolder(previous_run_dir) if previous_run_dir else None
     if run_dir:
         folder = RunFolder(run_dir)
-    else:
-        folder = ReportsFolder(cfg.path(cfg.run.reports_dir)).interactive
+    else:  # by hand: the earlier runs of this data set are looked up as a run would
+        from churnlab.run.lineage import dataset_identity, runs_of, scan_runs
+
+        reports = ReportsFolder(cfg.path(cfg.run.reports_dir))
+        folder = reports.interactive
+        before = dt.date.fromisoformat(day)
+        mine = [r for r in runs_of(scan_runs(reports), dataset_identity(cfg)) if r.as_of < before]
+        earlier = tuple(r.folder for r in mine)
+        previous = earlier[-1] if earlier else None
     return StageContext(
-        params=cfg,
-        folder=folder.prepare(),
-        as_of=as_of or cfg.scoring_as_of().isoformat(),
-        previous=RunFolder(previous_run_dir) if previous_run_dir else None,
-        earlier=tuple(RunFolder(p) for p in earlier_run_dirs.splitlines() if p.strip()),
+        params=cfg, folder=folder.prepare(), as_of=day, previous=previous, earlier=earlier
     )
 
 
