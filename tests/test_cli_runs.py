@@ -20,6 +20,7 @@ from churnlab.cli import EXIT_USAGE, app
 from churnlab.errors import UsageError
 from churnlab.run import ReportsFolder, RunFolder
 from churnlab.run.folder import MARKER
+from churnlab.vocabulary import vocabulary
 from tests.helpers import ROOT, copy_run
 
 PARAMS = str(ROOT / "params.yaml")
@@ -253,17 +254,17 @@ def test_runs_diff_prints_the_kpi_changes(only_run, pipeline_run):
     assert result.exit_code == 0, result.output
     text = result.stdout
     latest = ReportsFolder(reports).latest_run().resolve()
-    assert f"KPIs: {SEPTEMBER} -> {latest.name}" in text
-    assert re.search(r"^\s*kpi\s+a\s+b\s+change$", text, re.MULTILINE), text
-    for key in ("logo_churn_rate", "gross_revenue_retention", "arr", "arr_at_risk"):
-        assert re.search(rf"^\s*{key}\s", text, re.MULTILINE), key
-    churn = re.search(r"^\s*logo_churn_rate\s+(\S+)\s+(\S+)\s+(\S+)$", text, re.MULTILINE)
-    a, b, change = (float(x) for x in churn.groups())
-    assert change == pytest.approx(-0.01)
-    assert b == pytest.approx(_headline_value(pipeline_run, "logo_churn_rate"), abs=1e-4)
-    assert a == pytest.approx(b + 0.01, abs=1e-4)
-    assert re.search(r"^\s*arr\s+\S+\s+\S+\s+0$", text, re.MULTILINE)  # unchanged
-    assert re.search(r"^scores: \d+ accounts, \d+ changed health; largest drops:$", text, re.M)
+    assert f"{SEPTEMBER} -> {latest.name}" in text
+    assert re.search(r"^KPI\s+2026-09-30\s+2026-10-31\s+change$", text, re.MULTILINE), text
+    words = vocabulary()
+    b = _headline_value(pipeline_run, "logo_churn_rate")
+    churn = re.search(r"^Logo churn \(monthly\)\s+(\S+)\s+(\S+)\s+(.+?)$", text, re.MULTILINE)
+    assert churn.groups() == (words.rate(b + 0.01), words.rate(b), "-1.0 pp")
+    arr = re.search(r"^ARR\s+(\S+)\s+(\S+)\s+(\S+)$", text, re.MULTILINE)
+    assert arr.group(1) == arr.group(2) and arr.group(3) == "+$0"  # unchanged
+    assert re.search(r"^\s*ARR at risk, next 90 days\s", text, re.MULTILINE)
+    assert re.search(r"^\d+ accounts, \d+ changed health; the largest drops:$", text, re.M)
+    assert re.search(r"^account\s+name\s+health\s+band\s+probability$", text, re.M)
 
 
 # -- pruning ------------------------------------------------------------------------------

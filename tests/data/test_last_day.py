@@ -195,6 +195,37 @@ def test_validate_reads_data_as_of_from_the_files():
     assert result.exit_code == 0, result.output
     assert "data ends on 2026-06-10 (data.as_of, auto" in result.stdout
     assert "scoring date 2026-05-31" in result.stdout
-    explicit = CliRunner().invoke(app, [*args, "-p", "data.as_of=2026-06-30"])
+    explicit = CliRunner().invoke(app, [*args, "-p", "data.as_of=2026-06-15"])
     assert explicit.exit_code == 0, explicit.output
-    assert "data ends on 2026-06-30 (data.as_of, set)" in explicit.stdout
+    assert "data ends on 2026-06-15 (data.as_of, set)" in explicit.stdout
+    # weeks after the files end: each table is said to end early
+    later = CliRunner().invoke(app, [*args, "-p", "data.as_of=2026-06-30"])
+    assert later.exit_code == 0, later.output
+    assert "warning: The events table ends on" in later.stdout
+    # a date well after the files end would read the days between as silence: refused
+    beyond = CliRunner().invoke(app, [*args, "-p", "data.as_of=2026-08-15"])
+    assert beyond.exit_code == 2, beyond.output
+    assert "data.as_of = 2026-08-15 is after the data" in beyond.output
+    assert "the latest event or subscription start in the files is on 2026-06-10" in beyond.output
+
+
+def test_a_table_that_ends_early_is_a_warning(tmp_path):
+    """A failed export job: the events stop weeks before the subscriptions."""
+    import pandas as pd
+
+    events = pd.read_csv(GOOD / "events.csv", dtype=str)
+    subs = pd.read_csv(GOOD / "subscriptions.csv", dtype=str)
+    late = subs.iloc[[0]].assign(subscription_id="S99", start_date="2026-07-20", end_date="")
+    pd.concat([subs, late]).to_csv(tmp_path / "subscriptions.csv", index=False)
+    events.to_csv(tmp_path / "events.csv", index=False)
+    args = ["validate", "--params-file", str(ROOT / "params.yaml")]
+    args += ["-p", f"data.accounts={GOOD / 'accounts.csv'}"]
+    args += ["-p", f"data.subscriptions={tmp_path / 'subscriptions.csv'}"]
+    args += ["-p", f"data.events={tmp_path / 'events.csv'}"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    latest_event = pd.to_datetime(events["timestamp"], format="ISO8601", utc=True).max()
+    gap = (pd.Timestamp("2026-07-20") - latest_event.tz_localize(None).normalize()).days
+    assert f"warning: The events table ends on {latest_event.date()}, {gap} days before" in (
+        " ".join(result.stdout.split())
+    )

@@ -324,3 +324,34 @@ def test_only_reuses_a_run_whose_differences_change_no_result(
     assert "Board pack" in result.folder.report.read_text(encoding="utf-8")
     latest = ReportsFolder(tmp_path / "work" / "reports").latest_run()
     assert latest is not None and latest.name == result.folder.name
+
+
+def test_dated_export_files_get_a_hint_to_name_the_lineage():
+    from churnlab.run.runner import _lineage_hint
+
+    september = _info("sep", "2026-09-30", dataset=B)
+    october = dataset_identity(_params(*FILES))
+    hint = _lineage_hint([september], october, dt.date(2026, 10, 31))
+    assert hint is not None and "set run.name" in hint and "1 earlier run(s)" in hint
+    # a named lineage, or no earlier run of another data set: nothing to suggest
+    named = dataset_identity(_params(*FILES, "run.name=acme"))
+    assert _lineage_hint([september], named, dt.date(2026, 10, 31)) is None
+    assert _lineage_hint([], october, dt.date(2026, 10, 31)) is None
+
+
+def test_a_change_of_champion_since_the_previous_run_is_said(tmp_path):
+    import json
+
+    from churnlab.run.steps.context import StageContext
+    from churnlab.run.steps.monitoring import champion_change
+
+    before, now = RunFolder(tmp_path / "before"), RunFolder(tmp_path / "now")
+    for folder, champion in ((before, "logistic"), (now, "lightgbm")):
+        folder.prepare()
+        folder.model_metrics.write_text(json.dumps({"champion": champion}))
+    ctx = StageContext(params=_params(*FILES), folder=now, as_of="2026-10-31", previous=before)
+    note = champion_change(ctx)
+    assert note is not None and "(logistic then, lightgbm now)" in note
+    before.model_metrics.write_text(json.dumps({"champion": "lightgbm"}))
+    assert champion_change(ctx) is None
+    assert champion_change(StageContext(params=ctx.params, folder=now, as_of="2026-10-31")) is None

@@ -217,6 +217,10 @@ def validate(
             markup=False,
             highlight=False,
         )
+    from churnlab.run.steps.data_health import data_warnings
+
+    for warning in [] if loaded.health.has_errors else data_warnings(loaded):
+        out.print(f"warning: {warning}", markup=False, highlight=False)
     if fit is not None:
         out.print(
             f"history: a {fit.horizon_days}-day label window, {fit.n_folds} backtest fold(s), "
@@ -244,7 +248,8 @@ def run(
         typer.Option(
             "--only",
             help="Run only this stage (e.g. 03_explanations or 03; repeatable); the other stages' "
-            "files are taken from the latest successful run.",
+            "files are taken from the latest successful run of the same data set and as_of "
+            "(refused, exit 2, when its data or the params those stages read changed).",
         ),
     ] = None,
     send: Annotated[
@@ -369,7 +374,9 @@ def send(
     inline charts and a plain-text alternative; report.html is attached. SMTP user and
     password come only from the environment variables named in delivery.smtp
     (default CHURNLAB_SMTP_USER / CHURNLAB_SMTP_PASSWORD). A run is never mailed twice
-    unless --force. Exit codes: 0 sent, 2 bad parameters, 3 delivery failed.
+    unless --force; when the server's answer to the message never came, the outcome is
+    recorded as unknown: check the mailbox before --force. Exit codes: 0 sent, 2 bad
+    parameters (no recipients, an invalid address), 3 delivery failed or outcome unknown.
     """
     from churnlab.delivery import DeliverySettings, send_failure_notice, send_run
 
@@ -395,6 +402,7 @@ def _resolve_run_dir(cfg: Params, run_dir: str) -> Path:
 
     if run_dir == "latest":
         reports = ReportsFolder(cfg.path(cfg.run.reports_dir))
+        reports.check_latest()
         if not reports.latest.exists():
             raise RunError(f"{reports.latest} does not exist yet: run `churnlab run` first")
         return reports.latest.resolve()

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from churnlab.config import Params, load_params
 from churnlab.errors import DeliveryError, ParamsError, StorageError, UsageError
@@ -90,5 +91,6 @@ def fail(exc: Exception) -> typer.Exit:
     elif isinstance(exc, StorageError):
         code = EXIT_STORAGE
     label = type(exc).__name__
-    console.print(f"[bold red]error[/] ({label}): {exc}", markup=True, highlight=False)
+    # the message is text, never markup: "-p 'delivery.recipients=[a@b.c]'" keeps its brackets
+    console.print(Text.assemble(("error", "bold red"), f" ({label}): {exc}"), highlight=False)
     return typer.Exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.text import Text
 
 from churnlab.cli._common import out
 
@@ -95,21 +96,30 @@ def print_summary(result) -> None:
     m = result.manifest
     if result.signal is not None:
         out.print(
-            f"[red]run interrupted[/] by {m.get('signal')}: {result.run_dir} (manifest status "
-            "interrupted; reports/latest unchanged)"
+            Text.assemble(
+                ("run interrupted", "red"),
+                f" by {m.get('signal')}: {result.run_dir} (manifest status interrupted; "
+                "reports/latest unchanged)",
+            )
         )
         return
     if m.get("error_kind") == "storage":
-        out.print(f"[red]run failed[/]: {result.run_dir}: {m.get('storage_error')}")
+        out.print(
+            Text.assemble(("run failed", "red"), f": {result.run_dir}: {m.get('storage_error')}")
+        )
         return
     if result.succeeded:
-        out.print(f"[green]run succeeded[/] in {m['duration_s']:.0f}s: {result.run_dir}")
+        out.print(
+            Text.assemble(
+                ("run succeeded", "green"), f" in {m['duration_s']:.0f}s: {result.run_dir}"
+            )
+        )
         for stage in result.stages:
             if stage["status"] == "skipped":
                 out.print(f"  {stage['name']} skipped: {stage.get('reason')}", markup=False)
-        out.print(f"report: {result.report}")
+        out.print(f"report: {result.report}", markup=False, highlight=False)
     else:
-        out.print(f"[red]run failed[/]: {result.run_dir}")
+        out.print(Text.assemble(("run failed", "red"), f": {result.run_dir}"))
         for stage in result.stages:
             if stage["status"] == "failed":
                 err = stage.get("error", {})
@@ -125,7 +135,8 @@ def print_summary(result) -> None:
                 )
                 if stage.get("notebook"):
                     out.print(
-                        f"  executed notebook with the error: {result.run_dir / stage['notebook']}"
+                        f"  executed notebook with the error: {result.run_dir / stage['notebook']}",
+                        markup=False,
                     )
                 out.print("  the traceback is in the manifest (stages[].error.traceback)")
         out.print("reports/latest still points to the previous successful run.")

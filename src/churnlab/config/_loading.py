@@ -54,9 +54,13 @@ def load_params(
         suggested), or a value of the wrong type or range (with its dotted path).
     """
     path = Path(path)
-    merged = _read_yaml(path)
+    merged = _read_yaml(
+        path, hint="run from the project folder, or name the file with --params-file"
+    )
     for overlay in overlays:
-        merged = deep_merge(merged, _read_yaml(Path(overlay)))
+        merged = deep_merge(
+            merged, _read_yaml(Path(overlay), hint="check the path given to --params")
+        )
     for override in overrides:
         merged = deep_merge(merged, parse_override(override))
     return validate_params(merged, root=path.resolve().parent)
@@ -122,11 +126,9 @@ def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, hint: str) -> dict[str, Any]:
     if not path.exists():
-        raise ParamsError(
-            f"params file {path} does not exist (run from the project folder or pass --params)"
-        )
+        raise ParamsError(f"params file {path} does not exist. How to fix: {hint}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -149,6 +149,14 @@ class MonitoringParams(_Section):
     drift_bins: int = Field(
         10, ge=2, le=50, description="Quantile bins of a numeric feature for its PSI."
     )
+    drift_ignore: list[str] = Field(
+        default_factory=lambda: ["tenure_days"],
+        description=(
+            "Features whose shift does not warn (the drift table still lists them): tenure grows "
+            "by the months between the training rows and today, so its shift says the "
+            "accounts aged, not that they changed."
+        ),
+    )
 
 
 class RunParams(_Section):

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from churnlab.delivery._settings import DeliverySettings
-from churnlab.errors import DeliveryError, RunError
+from churnlab.errors import DeliveryError, ParamsError, RunError
 from churnlab.report.headline import Headline
 from churnlab.report.templating import environment
 from churnlab.run.folder import RunFolder
@@ -216,8 +216,8 @@ def _new_message(
     domain: str,
     preview: bool = False,
 ) -> EmailMessage:
-    if not recipients and not preview:
-        raise DeliveryError(
+    if not recipients and not preview:  # a params problem: nothing was tried (exit 2)
+        raise ParamsError(
             "no recipients: the recipient list is empty. How to fix: set delivery.recipients "
             "(and delivery.failure_recipients for failure notices) in your params overlay, "
             "or pass -p 'delivery.recipients=[vp-cs@example.com]'."

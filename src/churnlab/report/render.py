@@ -132,6 +132,8 @@ def fitted_to_data(
     folds skipped, the plain reference) and the stages that had nothing to do.
     """
     notes = [*health.get("notes", []), *metrics.get("notes", [])]
+    if manifest.get("lineage_note"):
+        notes.append(manifest["lineage_note"][0].upper() + manifest["lineage_note"][1:])
     if metrics.get("status") != "skipped":  # else the model's note says why 02 and 03 skipped
         for stage in manifest.get("stages") or []:
             if stage.get("status") == "skipped" and stage.get("reason"):

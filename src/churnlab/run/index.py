@@ -12,9 +12,9 @@ import pandas as pd
 
 from churnlab.errors import UsageError
 from churnlab.run.folder import ReportsFolder, process_alive
-from churnlab.run.lineage import RunInfo, runs_of, scan_runs
+from churnlab.run.lineage import RunInfo, scan_runs
 
-__all__ = ["RunRow", "diff_runs", "find_run", "list_runs", "prune_runs", "run_rows"]
+__all__ = ["RunRow", "diff_runs", "find_run", "list_runs", "prune_runs", "run_rows", "status"]
 
 #: KPI columns shown per run (from ``headline.json``), by tile key.
 _LISTED_KPIS = ("logo_churn_rate", "arr", "arr_at_risk")
@@ -46,6 +46,11 @@ def list_runs(reports: ReportsFolder) -> list[RunInfo]:
 def run_rows(runs: Sequence[RunInfo]) -> list[RunRow]:
     """The rows of ``churnlab runs`` for ``runs``."""
     return [_row(run) for run in runs]
+
+
+def status(run: RunInfo) -> str:
+    """The run's status for people: ``abandoned?`` for a dead run not yet marked."""
+    return _status(run)
 
 
 def _status(run: RunInfo) -> str:
@@ -90,26 +95,30 @@ def _read_json(path: Any) -> dict[str, Any]:
 
 
 def find_run(reports: ReportsFolder, name: str) -> RunInfo:
-    """The run named ``name`` (its id, a unique prefix, ``latest``, or a folder path).
+    """The run named ``name``: its id, ``latest``, a folder path, or a prefix such as a date.
+
+    A prefix that several runs share (``2026-09-30``: a month with re-runs) names the
+    newest successful one of them (the newest when none succeeded).
 
     Raises
     ------
     UsageError
-        No run, or more than one, matches.
+        No run matches, or ``latest`` is not churnlab's link.
     """
     runs = scan_runs(reports)
     if name == "latest":
+        reports.check_latest()
         target = reports.latest_run()
         if target is None:
             raise UsageError(f"{reports.latest} does not exist yet: run `churnlab run` first")
         name = target.resolve().name
     matches = [r for r in runs if r.name == name or str(r.folder.path) == name]
     matches = matches or [r for r in runs if r.name.startswith(name)]
-    if len(matches) != 1:
+    if not matches:
         known = ", ".join(r.name for r in runs[-5:]) or "none"
-        what = "no run" if not matches else f"{len(matches)} runs"
-        raise UsageError(f"{what} named {name!r} in {reports.runs} (latest runs: {known})")
-    return matches[0]
+        raise UsageError(f"no run named {name!r} in {reports.runs} (the newest: {known})")
+    good = [r for r in matches if r.succeeded]
+    return sorted(good or matches, key=lambda r: (r.started_at, r.name))[-1]
 
 
 def diff_runs(a: RunInfo, b: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -118,22 +127,25 @@ def diff_runs(a: RunInfo, b: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns
     -------
     kpis : pandas.DataFrame
-        ``kpi``, ``a``, ``b``, ``change`` (numbers from ``headline.json``).
+        ``kpi``, ``label``, ``kind`` (``rate``/``money``), ``a``, ``b``, ``change``
+        (numbers from ``headline.json``).
     scores : pandas.DataFrame
-        Accounts in either run's ``scores.csv``: ``account_id``, ``health_a``,
+        Accounts in either run's ``scores.csv``: ``account_id``, ``name``, ``health_a``,
         ``health_b``, ``health_change``, ``band_a``, ``band_b``, ``probability_change``;
         the largest health drops first. Accounts in one run only have blanks in the other.
     """
-    tiles = {}
+    tiles: dict[str, dict[str, Any]] = {}
     for side, run in (("a", a), ("b", b)):
         for tile in _read_json(run.folder.headline).get("kpis") or []:
-            tiles.setdefault(tile["key"], {})[side] = tile.get("value")
+            entry = tiles.setdefault(tile["key"], {"label": tile.get("label"), "kind": None})
+            entry[side] = tile.get("value")
+            entry["kind"] = tile.get("kind")
     kpis = pd.DataFrame(
-        [{"kpi": key, "a": v.get("a"), "b": v.get("b")} for key, v in tiles.items()],
-        columns=["kpi", "a", "b"],
+        [{"kpi": key, **v} for key, v in tiles.items()],
+        columns=["kpi", "label", "kind", "a", "b"],
     )
     kpis["change"] = pd.to_numeric(kpis["b"]) - pd.to_numeric(kpis["a"])
-    cols = ["account_id", "health_score", "health_band", "churn_probability"]
+    cols = ["account_id", "name", "health_score", "health_band", "churn_probability"]
     frames = []
     for run in (a, b):
         path = run.folder.scores
@@ -147,6 +159,7 @@ def diff_runs(a: RunInfo, b: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = pd.DataFrame(
         {
             "account_id": both["account_id"],
+            "name": both["name_b"].fillna(both["name_a"]),
             "health_a": both["health_score_a"],
             "health_b": both["health_score_b"],
             "health_change": both["health_score_b"] - both["health_score_a"],
@@ -164,10 +177,13 @@ def diff_runs(a: RunInfo, b: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
 def prune_runs(
     reports: ReportsFolder, keep: int, *, dry_run: bool = False
 ) -> tuple[list[RunInfo], list[RunInfo]]:
-    """Delete all but the ``keep`` newest runs of each data set.
+    """Delete all but the ``keep`` newest successful runs of each data set.
 
-    Never deleted: each data set's latest successful run, the run ``latest`` points to,
-    and a run still going. Runs the index cannot read (no manifest) are left alone.
+    Kept as well: the run ``latest`` points to, a run still going, and failed, interrupted
+    or abandoned runs newer than a data set's newest successful run (the evidence of a
+    recent failure). Older unsuccessful runs go. Runs the index cannot read (no manifest)
+    are left alone. The track record measures runs whose label window has closed, about
+    four to five months back: keep at least six for it.
 
     Returns
     -------
@@ -192,12 +208,16 @@ def prune_runs(
             by_dataset.setdefault(run.dataset.id, []).append(run)
         removed: list[RunInfo] = []
         for group in by_dataset.values():
-            good = runs_of(group, group[0].dataset)
-            if good:
-                protected.add(good[-1].name)
-            newest = sorted(group, key=lambda r: (r.started_at, r.name))[-keep:]
-            protected.update(r.name for r in newest)
-            removed += [r for r in group if r.name not in protected and r.status != "running"]
+            group = sorted(group, key=lambda r: (r.started_at, r.name))
+            good = [r for r in group if r.succeeded]
+            protected.update(r.name for r in good[-keep:])
+            newest_good = good[-1].started_at if good else ""
+            for run in group:
+                if run.name in protected or run.status == "running":
+                    continue
+                if not run.succeeded and run.started_at > newest_good:
+                    continue  # a failure after the last success: kept for diagnosis
+                removed.append(run)
         for run in removed if not dry_run else []:
             shutil.rmtree(run.folder.path)
         gone = {r.name for r in removed}

@@ -215,6 +215,7 @@ class RunRecord:
     def __init__(self, folder: RunFolder, manifest: dict[str, Any]) -> None:
         self.folder = folder
         self.manifest = manifest
+        self.current: dict[str, Any] | None = None  # the stage started and not yet recorded
 
     def save(self) -> None:
         """Write the manifest (atomically; see :func:`save_manifest` for a full disk)."""
@@ -227,12 +228,14 @@ class RunRecord:
             "started_at": utc_now().isoformat(),
         }
         self.manifest["stages"].append(entry)
+        self.current = entry
         self.save()
         logger.info("run %s: stage %s started", self.folder.name, name)
         return entry
 
     def stage_ended(self, entry: dict[str, Any]) -> None:
         self.save()
+        self.current = None
         _log_stage(self.folder, entry)
 
     def stage_failed(
@@ -251,8 +254,10 @@ class RunRecord:
         notify("stage_end", {"name": name, "record": entry})
 
     def interrupted(self, exc: Interrupted) -> None:
-        for entry in self.manifest["stages"]:
-            if entry.get("status") == "running":
+        """Record the signal: the stage going on (also one between its end and its record)."""
+        entries = self.manifest["stages"]
+        for entry in entries:
+            if entry.get("status") == "running" or entry is self.current:
                 entry["status"] = "interrupted"
         self.manifest["status"] = "interrupted"
         self.manifest["signal"] = signal.Signals(exc.signum).name

@@ -225,6 +225,9 @@ def run_pipeline(
             if problem is None and (warning := data_end_warning(cfg)):
                 manifest["warnings"].append(warning)
                 logger.warning("run %s: %s", folder.name, warning)
+            if previous is None and (hint := _lineage_hint(runs, dataset, as_of)):
+                manifest["lineage_note"] = hint
+                logger.info("run %s: %s", folder.name, hint)
             names = [s.name for s in (*selected, REPORT)]
             notify("start", {"run_dir": folder.path, "stages": names})
             signum = None
@@ -267,6 +270,27 @@ def run_pipeline(
         )
         notify("end", {"result": result})
         return result
+
+
+def _lineage_hint(runs: Sequence[RunInfo], dataset: Any, as_of: dt.date | None) -> str | None:
+    """Why there is no previous run when earlier runs read other files of the same shape."""
+    others = [
+        r
+        for r in runs
+        if r.succeeded
+        and r.dataset.id != dataset.id
+        and r.dataset.shape == dataset.shape
+        and as_of
+        and r.as_of
+        and r.as_of < as_of
+    ]
+    if not others or dataset.name:
+        return None
+    return (
+        f"no earlier run of this data set ({dataset.label}); {len(others)} earlier run(s) "
+        f"read other files (the latest: {others[-1].dataset.label}). If the export's file "
+        "names change every month, set run.name to keep the months in one lineage."
+    )
 
 
 def _as_of(cfg: Params) -> dt.date | None:
@@ -426,6 +450,9 @@ def _collect_counts(folder: RunFolder, manifest: dict[str, Any]) -> None:
         manifest["observations"] = info.get("observations", {})
         manifest["adapted"] = info.get("adapted", {})
         notes += info.get("notes", [])
+        for warning in info.get("warnings", []):
+            manifest.setdefault("warnings", []).append(warning)
+            logger.warning("run %s: %s", folder.name, warning)
     manifest.setdefault("warnings", [])
     if folder.model_metrics.exists():
         metrics = json.loads(folder.model_metrics.read_text(encoding="utf-8"))
@@ -434,7 +461,10 @@ def _collect_counts(folder: RunFolder, manifest: dict[str, Any]) -> None:
             manifest["warnings"].append(metrics["warning"])
             logger.warning("run %s: %s", folder.name, metrics["warning"])
     if folder.monitoring.exists():
-        warning = json.loads(folder.monitoring.read_text(encoding="utf-8")).get("drift_warning")
+        monitoring = json.loads(folder.monitoring.read_text(encoding="utf-8"))
+        if monitoring.get("champion_change"):
+            notes.append(monitoring["champion_change"])
+        warning = monitoring.get("drift_warning")
         if warning and warning not in manifest["warnings"]:
             manifest["warnings"].append(warning)
             logger.warning("run %s: %s", folder.name, warning)

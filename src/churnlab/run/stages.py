@@ -218,7 +218,7 @@ def reusable_run(
             f"--only {names} would reuse the files of run {source.name}, but "
             + "; ".join(problems)
             + ". How to fix: run the whole pipeline (without --only), or use that run's "
-            f"params (reports/runs/{source.name}/params.yaml) and data"
+            f"params ({source.folder.params}) and data"
         )
     return source
 

@@ -31,6 +31,7 @@ __all__ = [
     "active_periods",
     "adapt",
     "check",
+    "data_warnings",
     "fit_history",
     "kpi_table",
     "load_inputs",
@@ -41,6 +42,14 @@ __all__ = [
 ]
 
 
+#: Days data.as_of may lie after the latest date in the files (a quiet end of a small
+#: export; past STALE_TABLE_DAYS each table gets a warning); further is a date beyond the
+#: data, refused.
+DATA_END_SLACK_DAYS = 31
+#: Days one table may end before the data's last day before a warning says so.
+STALE_TABLE_DAYS = 7
+
+
 def fit_history(cfg: Params, inputs: Inputs) -> HistoryFit | None:
     """The label window, training span and folds the data's history allows (None: snapshot).
 
@@ -49,7 +58,8 @@ def fit_history(cfg: Params, inputs: Inputs) -> HistoryFit | None:
     DataError
         When the history is too short for even a 30-day label window and one fold.
     ParamsError
-        When the scoring date (observation.as_of) is outside the data.
+        When the scoring date (observation.as_of) is outside the data, or data.as_of lies
+        more than :data:`DATA_END_SLACK_DAYS` after the latest date in the files.
     """
     from churnlab.errors import ParamsError
     from churnlab.observations import fit_to_history
@@ -58,6 +68,17 @@ def fit_history(cfg: Params, inputs: Inputs) -> HistoryFit | None:
         return None
     obs = cfg.observation
     first, as_of = inputs.subscriptions["start_date"].min(), pd.Timestamp(cfg.scoring_as_of())
+    latest = max(inputs.subscriptions["start_date"].max(), inputs.events["timestamp"].max())
+    latest = latest.normalize()
+    if inputs.data_end - latest > pd.Timedelta(days=DATA_END_SLACK_DAYS):
+        raise ParamsError(
+            f"data.as_of = {inputs.data_end.date()} is after the data: the latest event or "
+            f"subscription start in the files is on {latest.date()}, "
+            f"{(inputs.data_end - latest).days} days earlier, and the days between would read "
+            "as silence (false churn, too little revenue). How to fix: leave data.as_of at "
+            f"auto (it reads {latest.date()} from the files), or set the date the export "
+            "really ends"
+        )
     if not first < as_of <= inputs.data_end:
         raise ParamsError(
             f"observation.as_of = {as_of.date()} is outside the data: the subscriptions start "
@@ -76,6 +97,30 @@ def fit_history(cfg: Params, inputs: Inputs) -> HistoryFit | None:
         n_folds=cfg.model.n_folds,
         renewal_window_days=cfg.health.renewal_window_days,
     )
+
+
+def data_warnings(inputs: Inputs) -> list[str]:
+    """Warnings about the export itself: a table that ends well before the data's last day.
+
+    A typical failed export job: the subscriptions are current, the events stopped weeks
+    ago. The days without events would read as silence (falling usage, false risk).
+    """
+    if inputs.shape == "snapshot":
+        return []
+    ends = {
+        "subscriptions": inputs.subscriptions["start_date"].max(),
+        "events": inputs.events["timestamp"].max(),
+    }
+    out = []
+    for table, end in ends.items():
+        gap = (inputs.data_end - end.normalize()).days
+        if gap > STALE_TABLE_DAYS:
+            out.append(
+                f"The {table} table ends on {end.date()}, {gap} days before the data's last "
+                f"day ({inputs.data_end.date()}): if its export stopped early, the missing "
+                "days read as inactivity. Check the export before acting on these scores."
+            )
+    return out
 
 
 def adapt(cfg: Params, fit: HistoryFit | None) -> Params:
@@ -287,6 +332,7 @@ def write(
         *tables.summary.get("notes", []),
     ]
     health["adapted"] = fit.as_params() if fit is not None else {}
+    health["warnings"] = data_warnings(inputs)
     if inputs.events is not None:
         health["event_types"] = sorted(map(str, inputs.events["event_type"].dropna().unique()))
     health["observations"] = {

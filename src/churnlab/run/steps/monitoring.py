@@ -32,7 +32,16 @@ from churnlab.csvsafe import write_csv
 from churnlab.run.folder import RunFolder
 from churnlab.run.steps.context import StageContext, adapted_params, load_run_params
 
-__all__ = ["drift", "earlier_records", "read_inputs", "run", "summary", "track_record", "write"]
+__all__ = [
+    "champion_change",
+    "drift",
+    "earlier_records",
+    "read_inputs",
+    "run",
+    "summary",
+    "track_record",
+    "write",
+]
 
 #: The score's row in ``drift.csv``.
 SCORE = "churn_probability"
@@ -166,7 +175,12 @@ def _scores_and_flags(run: RunFolder) -> tuple[pd.DataFrame, set[str]]:
     return scores, flagged
 
 
-def summary(cfg: Params, drift_rows: pd.DataFrame, records: list[Any]) -> dict[str, Any]:
+def summary(
+    cfg: Params,
+    drift_rows: pd.DataFrame,
+    records: list[Any],
+    champion_change: str | None = None,
+) -> dict[str, Any]:
     """``monitoring.json``: the drift warning, the largest shifts, the track-record sentences."""
     from churnlab.modeling.track_record import sentence
     from churnlab.vocabulary import vocabulary
@@ -177,13 +191,15 @@ def summary(cfg: Params, drift_rows: pd.DataFrame, records: list[Any]) -> dict[s
     top: list[dict[str, Any]] = []
     if len(drift_rows):
         vs_training = drift_rows[drift_rows["comparison"] == "training"]
-        shifted = vs_training[vs_training["psi"] >= limit]
+        ignored = set(cfg.monitoring.drift_ignore)
+        shifted = vs_training[(vs_training["psi"] >= limit) & ~vs_training["feature"].isin(ignored)]
         if len(shifted):
             names = ", ".join(words.feature_label(f) for f in shifted["feature"].head(5))
             warning = (
-                f"The accounts scored this run differ from those the model was trained on "
-                f"(population stability index {limit:g} or more): {names}. The model may "
-                "need retraining on more recent data."
+                f"The accounts scored this run differ from those the model learnt from "
+                f"(population stability index {limit:g} or more): {names}. The model is "
+                "refitted every run, but on older accounts: check the track record before "
+                "relying on these scores, and look for a change in the product or the data."
             )
         top = drift_rows.sort_values("psi", ascending=False, na_position="last").head(8)
         top = [
@@ -192,6 +208,7 @@ def summary(cfg: Params, drift_rows: pd.DataFrame, records: list[Any]) -> dict[s
         ]
     return {
         "drift_warning": warning,
+        "champion_change": champion_change,
         "drift_top": top,
         "track_record": [
             sentence(r, number=lambda n: words.number(n), percent=words.rate, date=words.date)
@@ -199,6 +216,24 @@ def summary(cfg: Params, drift_rows: pd.DataFrame, records: list[Any]) -> dict[s
         ],
         "measured_runs": [r.run_id for r in records],
     }
+
+
+def champion_change(ctx: StageContext) -> str | None:
+    """A note when the champion model differs from the previous run's (scores jump then)."""
+    if ctx.previous is None or not ctx.folder.model_metrics.exists():
+        return None
+    try:
+        before = json.loads(ctx.previous.model_metrics.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    now = json.loads(ctx.folder.model_metrics.read_text(encoding="utf-8"))
+    old, new = before.get("champion"), now.get("champion")
+    if not old or not new or old == new:
+        return None
+    return (
+        f"The champion model changed since the last run ({old} then, {new} now): health "
+        "changes and early warnings partly reflect the model, not the accounts."
+    )
 
 
 def write(
@@ -218,4 +253,4 @@ def run(ctx: StageContext) -> None:
     inputs = read_inputs(ctx)
     drift_rows = drift(cfg, inputs, ctx.previous)
     records = track_record(ctx)
-    write(ctx, drift_rows, records, summary(cfg, drift_rows, records))
+    write(ctx, drift_rows, records, summary(cfg, drift_rows, records, champion_change(ctx)))
