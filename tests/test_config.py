@@ -322,3 +322,12 @@ def test_deep_merge_drops_nulls_and_never_changes_its_inputs():
     assert merged == {"a": {"y": [3], "new": {"w": 4}}}
     assert base == {"a": {"x": 1, "y": [1, 2]}, "b": 2}
     assert top["a"]["x"] is None and top["c"] is None
+
+
+def test_an_impossible_date_is_a_params_error_not_a_traceback(tmp_path):
+    with pytest.raises(ParamsError, match="'2026-13-01' is not a valid date"):
+        load_params(PARAMS, overrides=["data.as_of=2026-13-01"])
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("data:\n  as_of: 2026-02-30\n")
+    with pytest.raises(ParamsError, match="a date that does not exist"):
+        load_params(PARAMS, [overlay])

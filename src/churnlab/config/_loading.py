@@ -90,6 +90,11 @@ def parse_override(text: str) -> dict[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError as exc:
         raise ParamsError(f"override {text!r}: the value is not valid YAML ({exc})") from None
+    except ValueError as exc:  # YAML reads 2026-13-01 as a date and fails on the month
+        raise ParamsError(
+            f"override {text!r}: {value.strip()!r} is not a valid date ({exc}). How to fix: "
+            "write an existing date as YYYY-MM-DD, e.g. 2026-10-31"
+        ) from None
     node: Any = parsed
     for part in reversed(key.strip().split(".")):
         node = {part: node}
@@ -133,6 +138,11 @@ def _read_yaml(path: Path, hint: str) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    except ValueError as exc:  # an impossible date such as 2026-02-30
+        raise ParamsError(
+            f"{path}: a date that does not exist ({exc}). How to fix: write existing dates "
+            'as "YYYY-MM-DD"'
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -31,6 +31,7 @@ from churnlab.run.record import STORAGE_ERRNOS, advice, utc_now
 
 __all__ = [
     "mark_abandoned",
+    "Signals",
     "run_log",
     "signals_deferred",
     "signals_interrupt",
@@ -55,24 +56,45 @@ def storage_errors(where: Path) -> Iterator[None]:
         ) from exc
 
 
-@contextlib.contextmanager
-def signals_interrupt(signums: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[None]:
-    """While the block runs, SIGTERM/SIGINT raise :class:`Interrupted` (main thread only).
+class Signals:
+    """The signal that stopped the run, if one came (see :func:`signals_interrupt`)."""
 
-    The first signal is acted on; further ones are ignored while the run records itself.
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def check(self) -> None:
+        """Raise :class:`Interrupted` when a signal came (code that swallowed it goes on)."""
+        if self.received is not None:
+            raise Interrupted(self.received)
+
+
+@contextlib.contextmanager
+def signals_interrupt(
+    signums: Sequence[int] = (signal.SIGTERM, signal.SIGINT),
+) -> Iterator[Signals]:
+    """While the block runs, SIGTERM/SIGINT stop the run (main thread only).
+
+    The first signal is recorded, the notebook kernels are told to stop (so a notebook
+    cell does not run on), and :class:`Interrupted` is raised where the runner is. A
+    library that catches it (an event loop's cleanup) cannot hide it: the runner checks
+    :meth:`Signals.check` after every stage. Further signals are ignored while the run
+    records itself.
     """
+    state = Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield state
         return
 
     def handler(signum: int, frame: object) -> None:
         for number in signums:
             signal.signal(number, signal.SIG_IGN)
+        state.received = signum
+        stop_children(timeout=0)
         raise Interrupted(signum)
 
     before = {number: signal.signal(number, handler) for number in signums}
     try:
-        yield
+        yield state
     finally:
         for number, old in before.items():
             signal.signal(number, old)
@@ -102,6 +124,8 @@ def stop_children(timeout: float = 5.0) -> list[int]:
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
+    if timeout <= 0:  # told to stop; the caller does not wait (a signal handler)
+        return [c.pid for c in children]
     _, alive = psutil.wait_procs(children, timeout=timeout)
     for child in alive:
         with contextlib.suppress(psutil.Error):

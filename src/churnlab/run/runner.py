@@ -233,7 +233,7 @@ def run_pipeline(
             signum = None
             t0 = time.perf_counter()
             try:
-                with signals_interrupt():
+                with signals_interrupt() as signals:
                     if source is not None:
                         _copy_other_stages(source.folder, folder, selected)
                     ctx = StageContext(
@@ -248,7 +248,10 @@ def run_pipeline(
                         record.stage_failed(NOTEBOOK_STAGES[0].name, problem, notify, during)
                     else:
                         stages = [*selected, REPORT]
-                        _run_stages(stages, ctx, record, nb_dir, cfg, in_process, notify)
+                        _run_stages(
+                            stages, ctx, record, nb_dir, cfg, in_process, notify, signals.check
+                        )
+                    signals.check()
             except Interrupted as exc:
                 signum = exc.signum
                 stop_children()
@@ -320,8 +323,13 @@ def _run_stages(
     cfg: Params,
     in_process: bool,
     notify: ProgressCallback,
+    check: Callable[[], None] = lambda: None,
 ) -> None:
-    """Run ``stages`` in order until one fails; each is recorded as it starts and ends."""
+    """Run ``stages`` in order until one fails; each is recorded as it starts and ends.
+
+    ``check()`` raises when a signal came during the stage (also when a library caught
+    the exception the signal raised).
+    """
     parameters = {
         "run_dir": str(ctx.folder.path),
         "params_file": str(ctx.folder.params),
@@ -340,6 +348,7 @@ def _run_stages(
             _run_notebook(stage, nb_dir, ctx.folder, given, cfg, notify, entry)
         else:
             _run_in_process(stage, ctx, entry)
+        check()
         record.stage_ended(entry)
         notify("stage_end", {"name": stage.name, "record": entry})
         if entry["status"] == "failed":
