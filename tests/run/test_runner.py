@@ -64,7 +64,10 @@ def _fake_pipeline(
 
 @pytest.fixture
 def cfg(tmp_path):
-    return load_params(ROOT / "params.yaml", overrides=[f"run.reports_dir={tmp_path / 'reports'}"])
+    """params.yaml with a pinned data.as_of: the fake notebooks read no data (a clean clone
+    has no data/sample), so nothing needs to be read to date the run."""
+    overrides = [f"run.reports_dir={tmp_path / 'reports'}", "data.as_of=2026-10-31"]
+    return load_params(ROOT / "params.yaml", overrides=overrides)
 
 
 @pytest.mark.slow
@@ -194,7 +197,13 @@ def test_an_in_process_failure_keeps_its_traceback_in_the_manifest_and_the_log(
     assert record["status"] == "failed" and record["notebook"] is None
     error = record["error"]
     assert str(missing) in error["evalue"]
-    # data.as_of auto reads the files first: that is where the missing file is found
-    assert error["traceback"].startswith("Traceback") and "last_day" in error["traceback"]
-    assert "00_data_health failed" in caplog.text and "last_day" in caplog.text
+    assert error["traceback"].startswith("Traceback") and "load_inputs" in error["traceback"]
+    assert "00_data_health failed" in caplog.text and "load_inputs" in caplog.text
     assert not (tmp_path / "reports" / "latest").exists()
+    # with data.as_of auto the files are read first, to date the run: the same failure
+    auto = broken.model_copy(update={"data": broken.data.model_copy(update={"as_of": "auto"})})
+    undated = run_pipeline(auto, in_process=True)
+    assert undated.folder.name.startswith("undated_") and undated.failed_stage == "00_data_health"
+    error = undated.stages[0]["error"]
+    assert error["during"] == "reading data.as_of (auto) from the data"
+    assert str(missing) in error["evalue"] and "last_day" in error["traceback"]
