@@ -21,7 +21,7 @@ settings; they are never written to the run directory or logged.
 """
 
 from churnlab.delivery._message import build_failure_notice, build_message
-from churnlab.delivery._send import send_failure_notice, send_run
+from churnlab.delivery._send import delivery_status, send_failure_notice, send_run
 from churnlab.delivery._settings import DeliveryOutcomeUnknown, DeliveryResult, DeliverySettings
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "DeliverySettings",
     "build_failure_notice",
     "build_message",
+    "delivery_status",
     "send_failure_notice",
     "send_run",
 ]

@@ -323,6 +323,12 @@ def _write_eml(
     )
 
 
+def delivery_status(manifest: Mapping[str, Any], kind: str = REPORT) -> str | None:
+    """The last delivery of ``kind`` recorded in a manifest: ``sent``, ``unknown`` or None."""
+    records = _records(manifest, kind)
+    return _status(records[-1]) if records else None
+
+
 def _records(manifest: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
     """Delivery records of one kind (records without ``kind`` are report deliveries)."""
     return [r for r in manifest.get("delivery") or [] if r.get("kind", REPORT) == kind]

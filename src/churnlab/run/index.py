@@ -80,10 +80,9 @@ def _row(run: RunInfo) -> RunRow:
 
 def delivery_state(manifest: dict[str, Any]) -> str:
     """``sent``, ``unknown`` (outcome not known: check the mailbox), ``-`` (never mailed)."""
-    reports = [d for d in manifest.get("delivery") or [] if d.get("kind", "report") == "report"]
-    if not reports:
-        return "-"
-    return str(reports[-1].get("status") or "sent")
+    from churnlab.delivery import delivery_status
+
+    return delivery_status(manifest) or "-"
 
 
 def _read_json(path: Any) -> dict[str, Any]:
