@@ -1,8 +1,9 @@
 """The customer-success words and formats churnlab uses, defined once.
 
 - the **touch-tier rule** and the order of tiers and health bands;
-- **labels**: features, touch tiers, KPI tiles, charts, from a message catalogue per
-  language (``locales/<language>.yaml``, English today);
+- **labels**: features, touch tiers, KPI tiles, charts, sentences, from a message
+  catalogue per language (``locales/<language>/*.yaml``: one file per topic, merged; every
+  language has the same keys);
 - **formats**: money, rates, changes since the last run, numbers and dates, formatted
   for the catalogue's locale by Babel.
 
@@ -38,6 +39,7 @@ __all__ = [
     "TIERS",
     "Vocabulary",
     "feature_label",
+    "languages",
     "tier_rule",
     "touch_tier",
     "vocabulary",
@@ -84,14 +86,16 @@ class Vocabulary:
     Parameters
     ----------
     language : str
-        A catalogue in ``churnlab/locales`` (``"en"``).
+        A catalogue in ``churnlab/locales`` (``"en"``, ``"ja"``).
+    currency : str, optional
+        ISO 4217 code of the money shown (``"JPY"``); default: the catalogue's.
     """
 
-    def __init__(self, language: str = "en") -> None:
+    def __init__(self, language: str = "en", currency: str | None = None) -> None:
         self.language = language
         self.catalogue = _catalogue(language)
         self.locale: str = self.catalogue["locale"]
-        self.currency: str = self.catalogue["currency"]
+        self.currency: str = currency or self.catalogue["currency"]
 
     def __repr__(self) -> str:
         return f"Vocabulary({self.language!r}, locale={self.locale!r}, currency={self.currency!r})"
@@ -240,9 +244,15 @@ class Vocabulary:
 
 
 @functools.cache
-def vocabulary(language: str = "en") -> Vocabulary:
-    """The (shared, cached) :class:`Vocabulary` of a language."""
-    return Vocabulary(language)
+def vocabulary(language: str = "en", currency: str | None = None) -> Vocabulary:
+    """The (shared, cached) :class:`Vocabulary` of a language (and currency)."""
+    return Vocabulary(language, currency)
+
+
+def languages() -> list[str]:
+    """The languages that have a catalogue (``["en", "ja"]``)."""
+    root = resources.files("churnlab").joinpath("locales")
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
 def feature_label(feature: str) -> str:
@@ -252,14 +262,28 @@ def feature_label(feature: str) -> str:
 
 @functools.cache
 def _catalogue(language: str) -> dict[str, Any]:
-    path = resources.files("churnlab").joinpath("locales", f"{language}.yaml")
-    if not path.is_file():
-        available = sorted(
-            p.name.removesuffix(".yaml")
-            for p in resources.files("churnlab").joinpath("locales").iterdir()
-        )
-        raise ValueError(f"no catalogue for language {language!r}; available: {available}")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The catalogue of ``language``: the topic files of its folder, merged.
+
+    A top-level key defined in two files of one language is an error (one definition).
+    """
+    folder = resources.files("churnlab").joinpath("locales", language)
+    if not folder.is_dir():
+        raise ValueError(f"no catalogue for language {language!r}; available: {languages()}")
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for path in sorted(
+        (p for p in folder.iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name
+    ):
+        content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, value in content.items():
+            if key in merged:
+                raise ValueError(
+                    f"catalogue {language!r}: key {key!r} is defined in both "
+                    f"{origin[key]} and {path.name}"
+                )
+            merged[key] = value
+            origin[key] = path.name
+    return merged
 
 
 def _rounded(value: float, digits: int) -> float:

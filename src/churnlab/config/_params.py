@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from churnlab.config._practice import EngagementParams, Play, default_playbook
 from churnlab.config._sections import (
     CohortParams,
     DataParams,
@@ -46,8 +47,76 @@ class ReportParams(_Section):
         "churnlab demo", description="Company name shown in the report and the email subject."
     )
     top_accounts: int = Field(
-        15, ge=1, le=200, description="Rows of the renewal map table in the report."
+        15,
+        ge=1,
+        le=200,
+        description=(
+            "Rows of the renewal map and the at-risk tables in the report and in the CSV "
+            "files attached to the email (the full lists stay in the run folder)."
+        ),
     )
+    language: Literal["en", "ja"] = Field(
+        "en",
+        description=(
+            "Language of the report, the email and the charts (en, ja); the analysts' "
+            "notebooks stay in English and CSV column names never change."
+        ),
+    )
+    currency: str | None = Field(
+        None,
+        description=(
+            "ISO 4217 code of the money shown (USD, JPY, EUR); null: the language's "
+            "(USD for en, JPY for ja). Only the display changes, amounts are not converted."
+        ),
+    )
+    cs_cost: float | dict[str, float] | None = Field(
+        None,
+        description=(
+            "Monthly cost of the CS team, in total (a number) or per touch tier "
+            "({high_touch: 60000, ...}); gives the retention cost of the executive view. "
+            "null: no retention cost."
+        ),
+    )
+    segments: list[str] | None = Field(
+        None,
+        description=(
+            "Account columns the report breaks risk down by (per-CSM and per-segment views); "
+            "null: the CSM owner and cohorts.segment, those the data has."
+        ),
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from babel.numbers import list_currencies
+
+        code = value.strip().upper()
+        if code not in list_currencies():
+            raise ValueError(
+                f"report.currency: {value!r} is not an ISO 4217 currency code (USD, JPY, EUR)"
+            )
+        return code
+
+    @field_validator("cs_cost")
+    @classmethod
+    def _cost_per_tier(
+        cls, value: float | dict[str, float] | None
+    ) -> float | dict[str, float] | None:
+        from churnlab.vocabulary import TIERS
+
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(TIERS))
+            if unknown:
+                raise ValueError(
+                    f"report.cs_cost: unknown touch tiers {unknown}; tiers are {list(TIERS)}"
+                )
+            if any(v < 0 for v in value.values()):
+                raise ValueError("report.cs_cost: a cost cannot be negative")
+        elif value is not None and value < 0:
+            raise ValueError("report.cs_cost: a cost cannot be negative")
+        return value
 
 
 class SmtpParams(_Section):
@@ -107,10 +176,11 @@ class DeliveryParams(_Section):
         description="Addresses that receive a short notice instead when a run fails.",
     )
     sender: str = Field("churnlab@localhost", description="The From address.")
-    subject: str = Field(
-        "Churn report {as_of}: {arr_at_risk} ARR at risk in the next {days} days",
+    subject: str | None = Field(
+        None,
         description=(
-            "Subject template; placeholders {as_of}, {arr_at_risk}, {days} (the renewal "
+            "Subject template; null: the report language's (catalogue email.subject). "
+            "Placeholders {as_of}, {arr_at_risk}, {days} (the renewal "
             "window), {run_id}, {company}, {headline_kpi} (the first KPI tile). A run without "
             "an ARR at risk (snapshot data, no model) is sent as "
             "'Churn report {as_of}: {headline_kpi}'."
@@ -239,6 +309,17 @@ class Params(_Section):
     monitoring: MonitoringParams = Field(
         default_factory=MonitoringParams,
         description="Drift of the scored population and the track record of earlier runs.",
+    )
+    playbook: dict[str, Play] = Field(
+        default_factory=default_playbook,
+        description=(
+            "Reason families and the CSM's next step for each (onboarding, support, nps, "
+            "usage, csm_touch, commercial); the one definition the reasons and the levers use."
+        ),
+    )
+    engagement: EngagementParams = Field(
+        default_factory=EngagementParams,
+        description="CSM touches: which events are touches, and which touch each tier should get.",
     )
     report: ReportParams = Field(default_factory=ReportParams, description="The HTML report.")
     delivery: DeliveryParams = Field(

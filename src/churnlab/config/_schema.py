@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,9 +72,18 @@ def _section_models(model: type[BaseModel]) -> dict[str, type[BaseModel]]:
     """``model`` and every section model under it, by class name (their ``$defs`` keys)."""
     found = {model.__name__: model}
     for field in model.model_fields.values():
-        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
-            found.update(_section_models(field.annotation))
+        for inner in _models_in(field.annotation):
+            found.update(_section_models(inner))
     return found
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    """The models an annotation names, also as values of a mapping (``dict[str, Play]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+        return
+    for arg in typing.get_args(annotation):
+        yield from _models_in(arg)
 
 
 def _for_overlays(node: dict[str, Any], model: type[BaseModel]) -> None:

@@ -232,11 +232,6 @@ def _new_message(
     return msg
 
 
-#: The subject when the run has no ARR at risk (a snapshot without renewal dates, or no
-#: model): the first tile of the headline instead of a "$0 at risk" or "n/a" figure.
-NO_RISK_SUBJECT = "Churn report {as_of}: {headline_kpi}"
-
-
 def _subject(settings: DeliverySettings, headline: Headline) -> str:
     first = headline.kpis[0] if headline.kpis else None
     fields = {
@@ -247,9 +242,12 @@ def _subject(settings: DeliverySettings, headline: Headline) -> str:
         "company": headline.company,
         "headline_kpi": f"{first.label} {first.display}" if first else "",
     }
-    template = settings.subject_template
+    # null: the catalogue's subject; a run without an ARR at risk (a snapshot without
+    # renewal dates, or no model) names the first tile instead of a "$0 at risk" or "n/a"
+    words = vocabulary()
+    template = settings.subject_template or words.text("email.subject")
     if headline.kpi("arr_at_risk") is None and "{arr_at_risk}" in template:
-        template = NO_RISK_SUBJECT
+        template = words.text("email.subject_no_risk")
     return template.format(**fields)
 
 

@@ -40,11 +40,11 @@ class DeliverySettings:
         The SMTP server (port 587 for STARTTLS, 465 for implicit TLS).
     failure_recipients : sequence of str, optional
         Addresses that receive the short notice about a failed run.
-    subject_template : str
-        ``str.format`` template; placeholders ``{as_of}``, ``{arr_at_risk}``, ``{days}``
+    subject_template : str or None
+        ``str.format`` template (None: the catalogue's ``email.subject``); placeholders ``{as_of}``, ``{arr_at_risk}``, ``{days}``
         (the renewal window), ``{run_id}``, ``{company}``, ``{headline_kpi}`` (the first
         tile, e.g. "Logo churn (monthly) 1.5%"). A run without an ARR at risk (a snapshot
-        without renewal dates, no model) uses ``Churn report {as_of}: {headline_kpi}``.
+        without renewal dates, no model) uses the catalogue's ``email.subject_no_risk``.
     security : {"starttls", "ssl", "none"}
         ``starttls`` upgrades a plain connection (and fails if the server cannot),
         ``ssl`` connects with implicit TLS, ``none`` sends in clear text (local relays only;
@@ -79,7 +79,7 @@ class DeliverySettings:
     smtp_host: str
     smtp_port: int
     failure_recipients: Sequence[str]
-    subject_template: str
+    subject_template: str | None
     security: str
     username_env: str
     password_env: str
@@ -116,6 +116,8 @@ class DeliverySettings:
                 "delivery: max_retries and backoff_seconds must be >= 0, "
                 "smtp.timeout_seconds and smtp.data_timeout_seconds > 0"
             )
+        if self.subject_template is None:
+            return
         try:
             self.subject_template.format(**dict.fromkeys(SUBJECT_FIELDS, "x"))
         except (KeyError, IndexError, ValueError) as exc:

@@ -254,7 +254,7 @@ def build_headline(
         The headline of the previous run of the same data set (an earlier as_of), for
         the change of the ARR at risk; the KPIs change month over month from ``kpis``.
     words : Vocabulary, optional
-        Labels and formats (English by default).
+        Labels and formats; default: ``report.language`` and ``report.currency`` of ``cfg``.
     horizon_days : int, optional
         The horizon of the model's churn probabilities.
     warning : str, optional
@@ -262,7 +262,7 @@ def build_headline(
     scored : bool
         Whether the run scored its accounts; without scores there is no ARR at risk.
     """
-    words = words or vocabulary()
+    words = words or vocabulary(cfg.report.language, cfg.report.currency)
     snapshot = cfg.data.shape == "snapshot"
     overall = overall_kpis(kpis)
     last = overall.iloc[-1] if len(overall) else pd.Series(dtype=float)

@@ -158,14 +158,14 @@ def render_report(
     previous : RunFolder, optional
         The previous successful run (for the change since then).
     words : Vocabulary, optional
-        Labels and formats (English by default).
+        Labels and formats; default: ``report.language`` and ``report.currency`` of ``cfg``.
 
     Returns
     -------
     Path
         The written ``report.html``.
     """
-    words = words or vocabulary()
+    words = words or vocabulary(cfg.report.language, cfg.report.currency)
     manifest = _read_json(folder.manifest)
     metrics = _read_json(folder.model_metrics)
     health = _read_json(folder.data_health)
@@ -223,5 +223,7 @@ def render_report(
         "monitoring": _read_json(folder.monitoring),
         "track_record": track_record_rows(_read_csv(folder.track_record)),
     }
-    html = environment(words.language).get_template("report.html.j2").render(**context)
+    html = (
+        environment(words.language, words.currency).get_template("report.html.j2").render(**context)
+    )
     return write_text(folder.report, html)

@@ -4,7 +4,9 @@ HTML templates (``*.html.j2``) are autoescaped: account names and reasons are us
 Text templates (``*.txt.j2``) are not. An undefined variable is an error, never an empty
 string, so a renamed field fails a test instead of vanishing from the report. Filters
 come from :mod:`churnlab.vocabulary` (``money``, ``rate``, ``tier``, ``date`` ...) plus
-``datauri`` (a PNG embedded in the page).
+``datauri`` (a PNG embedded in the page); every word comes from the language's catalogue
+through the global ``t``: ``{{ t("report.renewals.title") }}``, ``{{ t("x.y", n=3) }}``;
+``lang`` is the language code (``<html lang>``).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ __all__ = ["data_uri", "environment"]
 
 
 @functools.cache
-def environment(language: str = "en") -> jinja2.Environment:
-    """The shared template environment for ``language`` (cached)."""
+def environment(language: str = "en", currency: str | None = None) -> jinja2.Environment:
+    """The shared template environment for ``language`` and ``currency`` (cached)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("churnlab", "report/templates"),
         autoescape=jinja2.select_autoescape(
@@ -33,8 +35,11 @@ def environment(language: str = "en") -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(vocabulary(language).filters())
+    words = vocabulary(language, currency)
+    env.filters.update(words.filters())
     env.filters["datauri"] = data_uri
+    env.globals["t"] = words.text
+    env.globals["lang"] = language
     return env
 
 
