@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -137,3 +138,75 @@ def test_validate_names_the_broken_rule_and_exits_1(sample_dir, tmp_path):
     result = runner.invoke(app, ["validate", "--params-file", PARAMS, *_data_overrides(broken)])
     assert result.exit_code == EXIT_FAILED
     assert "accounts.parquet" in result.output and "account_id" in result.output
+
+
+def _all_help_pages() -> dict[str, str]:
+    pages = {}
+    for command in (
+        "",
+        "sample",
+        "validate",
+        "params",
+        "run",
+        "send",
+        "runs",
+        "runs show",
+        "runs diff",
+        "runs prune",
+    ):
+        args = [*command.split(), "--help"]
+        result = runner.invoke(app, args, env={"COLUMNS": "100"}, terminal_width=100)
+        assert result.exit_code == 0, command
+        pages[command or "churnlab"] = result.output
+    return pages
+
+
+def test_help_has_no_type_metavars_and_no_orphan_words():
+    # #22 item 12: `<bool>`, `<list[Path]>` and words left alone on a line by a hard-wrapped
+    # docstring made the help look broken.
+    for command, page in _all_help_pages().items():
+        assert "<bool>" not in page and "<list[" not in page and "<str>" not in page, command
+        description = page.split("╭")[0].splitlines()
+        for line, following in zip(description, description[1:], strict=False):
+            # a line of a paragraph (the next line goes on) is filled to the width, not
+            # cut after a word or two
+            if line.strip() and following.strip() and not line.lstrip().startswith("Usage"):
+                assert len(line.rstrip()) > 60, f"{command}: short line {line.strip()!r}"
+
+
+def _codes(text: str) -> set[int]:
+    after = re.split(r"Exit codes?:?", " ".join(text.split()), maxsplit=1)
+    assert len(after) == 2, "no exit codes in the help"
+    return {int(c) for c in re.findall(r"\b(\d{1,3})\b", after[1]) if int(c) in EXIT_CODES_DOC}
+
+
+EXIT_CODES_DOC = {0, 1, 2, 3, 4, 130, 143}
+
+
+def test_exit_codes_in_help_match_the_docs_and_the_code():
+    # #22 item 6: the codes `--help` names are the documented ones, and the code uses them
+    table = (ROOT / "docs" / "scheduling.md").read_text(encoding="utf-8")
+    documented = {
+        int(code)
+        for row in re.finditer(r"^\| (\d+)(?:, (\d+))? \|", table, re.M)
+        for code in row.groups()
+        if code
+    }
+    assert documented == EXIT_CODES_DOC
+    pages = _all_help_pages()
+    assert _codes(pages["run"]) == EXIT_CODES_DOC
+    assert _codes(pages["send"]) <= EXIT_CODES_DOC and {0, 2, 3} <= _codes(pages["send"])
+    assert _codes(pages["validate"]) == {1, 2}
+    from churnlab.cli import EXIT_DELIVERY, EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE
+
+    assert {EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY, EXIT_STORAGE} == {0, 1, 2, 3, 4}
+
+
+def test_usage_mistakes_exit_2(tmp_path):
+    # #22 item 6: a folder that is not a run, a stage that does not exist: usage errors
+    not_a_run = tmp_path / "not-a-run"
+    not_a_run.mkdir()
+    result = runner.invoke(app, ["send", str(not_a_run), "--params-file", PARAMS])
+    assert result.exit_code == 2 and "is not a run folder" in result.output
+    result = runner.invoke(app, ["run", "--only", "07", "--params-file", PARAMS])
+    assert result.exit_code == 2 and "no such stage" in result.output

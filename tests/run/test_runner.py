@@ -124,7 +124,7 @@ def test_lock_stops_a_second_run(tmp_path):
 def test_only_needs_an_earlier_run(cfg):
     with pytest.raises(UsageError, match="run the whole pipeline once first"):
         run_pipeline(cfg, only=["03"])
-    with pytest.raises(RunError, match="no such stage"):
+    with pytest.raises(UsageError, match="no such stage"):
         run_pipeline(cfg, only=["99_nothing"])
 
 

@@ -42,7 +42,7 @@ from churnlab.config import (
     describe_params,
     params_schema,
 )
-from churnlab.errors import ChurnlabError, DataError, RunError
+from churnlab.errors import ChurnlabError, DataError, UsageError
 
 __all__ = [
     "EXIT_DELIVERY",
@@ -240,6 +240,7 @@ def run(
         str | None,
         typer.Option(
             "--as-of",
+            metavar="DATE",
             help="Scoring date YYYY-MM-DD, or 'auto' = the last complete month on or before data.as_of.",
         ),
     ] = None,
@@ -247,6 +248,7 @@ def run(
         list[str] | None,
         typer.Option(
             "--only",
+            metavar="STAGE",
             help="Run only this stage (e.g. 03_explanations or 03; repeatable); the other stages' "
             "files are taken from the latest successful run of the same data set and as_of "
             "(refused, exit 2, when its data or the params those stages read changed).",
@@ -272,7 +274,7 @@ def run(
 ) -> None:
     """Run the whole analysis (the notebooks, with papermill) and write the executive report.
 
-    Every run is kept in reports/runs/<as_of>_<UTC time>/ with the executed notebooks,
+    Every run is kept in `reports/runs/<as_of>_<UTC time>/` with the executed notebooks,
     CSV/JSON results, report.html, run.log and manifest.json; reports/latest moves to it
     only when it succeeds. data.as_of auto (the default for event logs) reads the data's
     last day from the files, so a scheduled run follows a growing export. Changes are
@@ -346,7 +348,10 @@ def _send_after_run(cfg: Params, result) -> None:
 @app.command()
 def send(
     run_dir: Annotated[
-        str, typer.Argument(help="The run folder to mail, or 'latest' (reports/latest).")
+        str,
+        typer.Argument(
+            metavar="RUN_DIR", help="The run folder to mail, or 'latest' (reports/latest)."
+        ),
     ] = "latest",
     dry_run: Annotated[
         bool,
@@ -404,11 +409,14 @@ def _resolve_run_dir(cfg: Params, run_dir: str) -> Path:
         reports = ReportsFolder(cfg.path(cfg.run.reports_dir))
         reports.check_latest()
         if not reports.latest.exists():
-            raise RunError(f"{reports.latest} does not exist yet: run `churnlab run` first")
+            raise UsageError(f"{reports.latest} does not exist yet: run `churnlab run` first")
         return reports.latest.resolve()
     folder = RunFolder(run_dir)
     if not folder.manifest.exists():
-        raise RunError(f"{folder.path} is not a run folder (no {folder.manifest.name})")
+        raise UsageError(
+            f"{folder.path} is not a run folder (no {folder.manifest.name}): name a folder "
+            "under reports/runs/, or 'latest'"
+        )
     return folder.path
 
 

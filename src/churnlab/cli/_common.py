@@ -30,6 +30,32 @@ __all__ = [
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY, EXIT_STORAGE = 0, 1, 2, 3, 4
 
+
+def _plain_type(self: typer.core.TyperOption | typer.core.TyperArgument, ctx: object) -> str | None:
+    """The value column of ``--help``: nothing for a flag, else the metavar or a plain word.
+
+    Typer prints Python types (``<bool>``, ``<list[Path]>``); a flag takes no value, a
+    repeatable option takes one value per use and an argument is named by its metavar, so
+    churnlab shows ``FILE``, ``KEY=VALUE``, ``DATE``, or Click's words (``TEXT``,
+    ``INTEGER``, ``PATH``).
+    """
+    if isinstance(self, typer.core.TyperArgument):
+        return None  # its name (the metavar) is shown in the column before
+    if self.metavar is not None:
+        return self.metavar
+    if getattr(self, "is_flag", False) and not getattr(self, "count", False):
+        return None
+    label = _TYPER_DISPLAY[type(self)](self, ctx) or ""
+    label = label.strip("<>.").removeprefix("list[").removesuffix("]")
+    return {"str": "TEXT", "int": "INTEGER", "float": "NUMBER"}.get(label, label.upper())
+
+
+_TYPER_DISPLAY = {
+    cls: cls.display_type_rich for cls in (typer.core.TyperOption, typer.core.TyperArgument)
+}
+for _cls in _TYPER_DISPLAY:
+    _cls.display_type_rich = _plain_type  # type: ignore[method-assign,assignment]
+
 app = typer.Typer(
     name="churnlab",
     help=(
@@ -41,20 +67,31 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
 ParamsFile = Annotated[
-    Path, typer.Option("--params-file", help="Main params file (defaults of the project).")
+    Path,
+    typer.Option(
+        "--params-file", metavar="FILE", help="Main params file (defaults of the project)."
+    ),
 ]
 Overlay = Annotated[
     list[Path] | None,
-    typer.Option("--params", help="Overlay YAML merged on top of params.yaml (repeatable)."),
+    typer.Option(
+        "--params", metavar="FILE", help="Overlay YAML merged on top of params.yaml (repeatable)."
+    ),
 ]
 Override = Annotated[
     list[str] | None,
-    typer.Option("-p", "--set", help="Override one value, e.g. -p model.seed=7 (repeatable)."),
+    typer.Option(
+        "-p",
+        "--set",
+        metavar="KEY=VALUE",
+        help="Override one value, e.g. -p model.seed=7 (repeatable).",
+    ),
 ]
 
 

@@ -107,7 +107,9 @@ def _table(rows: list) -> Table:
 @runs_app.command("show")
 def runs_show(
     ctx: typer.Context,
-    run: Annotated[str, typer.Argument(help="Run id (or a unique prefix), 'latest' or a path.")],
+    run: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix), 'latest' or a path.")
+    ],
     params_file: ParamsFile = Path(DEFAULT_PARAMS_FILE),
     overlay: Overlay = None,
     override: Override = None,
@@ -145,8 +147,12 @@ def runs_show(
 @runs_app.command("diff")
 def runs_diff(
     ctx: typer.Context,
-    a: Annotated[str, typer.Argument(help="The earlier run (id, prefix or 'latest').")],
-    b: Annotated[str, typer.Argument(help="The later run (id, prefix or 'latest').")] = "latest",
+    a: Annotated[
+        str, typer.Argument(metavar="RUN_A", help="The earlier run (id, prefix or 'latest').")
+    ],
+    b: Annotated[
+        str, typer.Argument(metavar="RUN_B", help="The later run (id, prefix or 'latest').")
+    ] = "latest",
     top: Annotated[int, typer.Option(help="Accounts to list (largest health drops).")] = 10,
     params_file: ParamsFile = Path(DEFAULT_PARAMS_FILE),
     overlay: Overlay = None,

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from churnlab.errors import RunError, UsageError
+from churnlab.errors import UsageError
 from churnlab.run import steps
 from churnlab.run.lineage import DatasetIdentity, RunInfo, runs_of
 from churnlab.run.steps.context import StageContext
@@ -85,9 +85,9 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         "02_churn_model",
         steps.model.run,
         reads=("data_health", "observations", "scoring", "account_names"),
-        writes=("model", "model_metrics", "scores_raw"),
+        writes=("model", "model_metrics", "scores_raw", "backtest_predictions"),
         charts=("calibration", "health_by_tier"),
-        params=("data", "observation", "features", "tiers", "model", "health"),
+        params=("data", "observation", "features", "tiers", "model", "health", "report"),
     ),
     Stage(
         "03_explanations",
@@ -141,8 +141,8 @@ def select(only: Sequence[str]) -> list[Stage]:
 
     Raises
     ------
-    RunError
-        When an item names no stage.
+    UsageError
+        When an item names no stage (exit code 2).
     """
     if not only:
         return list(NOTEBOOK_STAGES)
@@ -151,7 +151,7 @@ def select(only: Sequence[str]) -> list[Stage]:
         matches = [s for s in NOTEBOOK_STAGES if s.matches(item)]
         if not matches:
             names = ", ".join(s.name for s in NOTEBOOK_STAGES)
-            raise RunError(f"--only {item!r}: no such stage; choose from {names}")
+            raise UsageError(f"--only {item!r}: no such stage; choose from {names}")
         chosen.update(s.name for s in matches)
     return [s for s in NOTEBOOK_STAGES if s.name in chosen]
 
