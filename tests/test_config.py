@@ -336,3 +336,19 @@ def test_an_impossible_date_is_a_params_error_not_a_traceback(tmp_path):
     overlay.write_text("data:\n  as_of: 2026-02-30\n")
     with pytest.raises(ParamsError, match="a date that does not exist"):
         load_params(PARAMS, [overlay])
+
+
+def _numeric(annotation: object) -> bool:
+    args = typing.get_args(annotation) or (annotation,)
+    return any(a in (int, float) for a in args) and bool not in args
+
+
+def test_a_boolean_is_not_a_number():
+    # #22 item 9: `horizon_days: true` was read as 1
+    numeric = [path for path, field, _ in model_fields() if _numeric(field.annotation)]
+    assert "observation.horizon_days" in numeric and len(numeric) > 20
+    for path in numeric:
+        with pytest.raises(ParamsError, match=path.rsplit(".", 1)[-1]) as err:
+            load_params(PARAMS, overrides=[f"{path}=true"])
+        assert "true/false" in str(err.value), path
+    assert load_params(PARAMS, overrides=["kpis.gross_margin=1"]).kpis.gross_margin == 1.0
