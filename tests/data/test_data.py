@@ -968,3 +968,23 @@ def test_two_lines_always_sold_together_are_both_plans():
     assert addon_plans(subs) == []
     alone = pd.concat([subs, subs.iloc[[0]].assign(account_id="C")], ignore_index=True)
     assert addon_plans(alone) == ["meetings"]
+
+
+def test_an_export_appended_twice_is_counted_and_its_copies_excluded(tmp_path):
+    # #22 item 2: exact duplicate event rows inflated every activity count silently
+    events = pd.read_csv(GOOD["events"], dtype=str)
+    twice = pd.concat([events, events.iloc[:3]], ignore_index=True)
+    paths = {**GOOD, "events": tmp_path / "events.csv"}
+    twice.to_csv(paths["events"], index=False)
+    with pytest.warns(DataWarning, match="exact copies of an earlier row"):
+        data, health = _load(paths)
+    assert health.rejected == {("events", "exact copies of an earlier row"): 3}
+    baseline, _ = _load(GOOD)
+    pd.testing.assert_frame_equal(data.events, baseline.events)
+    warning = next(w for w in health.warnings if "exact copies" in w)
+    assert "events.csv" in warning and "3 row(s)" in warning
+    # a param keeps them (counted as suspicious)
+    with pytest.warns(DataWarning, match="exact copies"):
+        kept, health = _load(paths, duplicate_events="keep")
+    assert len(kept.events) == len(twice) and not health.rejected
+    assert health.flagged == {("events", "exact copies of an earlier row"): 3}

@@ -166,6 +166,13 @@ class DataParams(_Section):
             "main params file. Required when data.shape is events."
         ),
     )
+    duplicate_events: Literal["exclude", "keep"] = Field(
+        "exclude",
+        description=(
+            "Events that are exact copies of an earlier row (an export appended twice): "
+            "exclude (counted in the data-health summary) or keep (counted as suspicious)."
+        ),
+    )
     columns: ColumnMaps = Field(
         default_factory=ColumnMaps,
         description=(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,7 @@ def load_event_logs(
     columns: Mapping[str, Mapping[str, str]] | None = None,
     data_end: str | None = None,
     fmt: str | None = None,
+    duplicate_events: Literal["exclude", "keep"] = "exclude",
 ) -> tuple[EventLogData, DataHealth]:
     """Load, type and validate the accounts, subscriptions and events tables.
 
@@ -66,6 +68,9 @@ def load_event_logs(
         subscriptions starting after it are flagged; ``None`` skips these checks.
     fmt : {"csv", "parquet"}, optional
         File format of all three files; ``None`` infers it from each suffix.
+    duplicate_events : {"exclude", "keep"}
+        Events that are exact copies of an earlier row (same account, time, type, value
+        and user: an export appended twice) are counted and excluded, or counted and kept.
 
     Returns
     -------
@@ -92,7 +97,8 @@ def load_event_logs(
     Warns
     -----
     DataWarning
-        For rows excluded (negative MRR, unknown accounts, events after ``data_end``)
+        For rows excluded (negative MRR, unknown accounts, events after ``data_end``,
+        exact copies of an earlier event)
         or kept but suspicious (overlapping subscriptions of the same plan line,
         subscriptions starting after ``data_end``); all are counted in the DataHealth.
     """
@@ -117,6 +123,7 @@ def load_event_logs(
 
     end = pd.Timestamp(data_end) + pd.Timedelta(days=1) if data_end else None
     subs, events = _cross_checks(health, accounts, subs, events, files, end)
+    events = _duplicates(health, events, files["events"], keep=duplicate_events == "keep")
     subs = mark_addons(health, subs)
     accounts = _fill_signup(health, accounts, subs, files["accounts"])
     if end is not None:
@@ -327,6 +334,34 @@ def _cross_checks(
         **sub_kw,
     )
     return subs, events
+
+
+def _duplicates(health: DataHealth, events: pd.DataFrame, file: str, *, keep: bool) -> pd.DataFrame:
+    """Count the events that repeat an earlier row exactly; exclude them unless ``keep``."""
+    copies = events.duplicated(keep="first")
+    reason, show = "exact copies of an earlier row", ["account_id", "event_type"]
+    if keep:
+        flag(
+            health,
+            events,
+            copies,
+            name="events",
+            file=file,
+            column="timestamp",
+            reason=reason,
+            show=show,
+        )
+        return events
+    return exclude(
+        health,
+        events,
+        copies,
+        name="events",
+        file=file,
+        column="timestamp",
+        reason=reason,
+        show=show,
+    )
 
 
 def overlapping(subs: pd.DataFrame) -> pd.Series:

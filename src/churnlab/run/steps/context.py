@@ -16,12 +16,14 @@ import pandas as pd
 
 from churnlab.config import DEFAULT_PARAMS_FILE, Params, deep_merge, load_params, validate_params
 from churnlab.run.folder import ReportsFolder, RunFolder
+from churnlab.vocabulary import Vocabulary, vocabulary
 
 __all__ = [
     "Inputs",
     "StageContext",
     "adapted_params",
     "account_names",
+    "chart_words",
     "data_end_warning",
     "load_inputs",
     "resolve_data_end",
@@ -135,6 +137,15 @@ def open_stage(
     )
 
 
+def chart_words(cfg: Params) -> Vocabulary:
+    """The words of a run's charts: ``report.language`` and ``report.currency``.
+
+    The report shows the charts, so they speak its language; the notebooks' own text
+    stays English.
+    """
+    return vocabulary(cfg.report.language, cfg.report.currency)
+
+
 def save_chart(fig: Any, path: Path) -> Path:
     """Save a figure as PNG (about 700 px wide at email width) and close it."""
     import matplotlib.pyplot as plt
@@ -235,6 +246,7 @@ def load_inputs(cfg: Params) -> Inputs:
         columns=cfg.data.columns.model_dump(),
         data_end=str(cfg.data_end()),
         fmt=cfg.data.format,
+        duplicate_events=cfg.data.duplicate_events,
     )
     return Inputs(
         "events",
