@@ -207,3 +207,26 @@ def test_an_in_process_failure_keeps_its_traceback_in_the_manifest_and_the_log(
     error = undated.stages[0]["error"]
     assert error["during"] == "reading data.as_of (auto) from the data"
     assert str(missing) in error["evalue"] and "last_day" in error["traceback"]
+
+
+def test_a_failed_run_with_send_and_no_failure_recipients_says_so(cfg, tmp_path):
+    # #22 item 7: it exited 1 and said nothing, while the docs said a notice went out
+    from typer.testing import CliRunner
+
+    from churnlab.cli import EXIT_FAILED, app
+
+    missing = tmp_path / "nowhere"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "params.yaml").write_text(cfg.to_yaml())
+    sets = [f"data.{t}={missing / t}.parquet" for t in ("accounts", "subscriptions", "events")]
+    sets += ["delivery.recipients=[vp@example.com]", f"run.reports_dir={project / 'reports'}"]
+    args = ["run", "--in-process", "--send", "--params-file", str(project / "params.yaml")]
+    result = CliRunner().invoke(app, [*args, *[x for s in sets for x in ("-p", s)]])
+    assert result.exit_code == EXIT_FAILED, result.output
+    assert "no failure notice: set delivery.failure_recipients" in result.output
+    (failed,) = (project / "reports" / "runs").iterdir()
+    manifest = json.loads((failed / "manifest.json").read_text())
+    (record,) = manifest["delivery"]
+    assert record["kind"] == "failure_notice" and record["status"] == "not_sent"
+    assert "failure_recipients" in record["reason"]

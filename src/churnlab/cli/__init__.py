@@ -331,7 +331,12 @@ def _command(
 
 
 def _send_after_run(cfg: Params, result) -> None:
-    from churnlab.delivery import DeliverySettings, send_failure_notice, send_run
+    from churnlab.delivery import (
+        DeliverySettings,
+        record_not_sent,
+        send_failure_notice,
+        send_run,
+    )
 
     try:
         settings = DeliverySettings.from_params(cfg.delivery)
@@ -341,6 +346,10 @@ def _send_after_run(cfg: Params, result) -> None:
         elif settings.failure_recipients:
             send_failure_notice(result.run_dir, settings)
             out.print("mailed a failure notice to " + ", ".join(settings.failure_recipients))
+        else:
+            reason = "delivery.failure_recipients is empty"
+            record_not_sent(result.run_dir, "failure_notice", reason)
+            console.print(f"no failure notice: set delivery.failure_recipients ({reason})")
     except ChurnlabError as exc:
         raise fail(exc) from None
 

@@ -21,10 +21,16 @@ settings; they are never written to the run directory or logged.
 """
 
 from churnlab.delivery._message import build_failure_notice, build_message
-from churnlab.delivery._send import delivery_status, send_failure_notice, send_run
+from churnlab.delivery._send import (
+    delivery_status,
+    record_not_sent,
+    send_failure_notice,
+    send_run,
+)
 from churnlab.delivery._settings import DeliveryOutcomeUnknown, DeliveryResult, DeliverySettings
 
 __all__ = [
+    "record_not_sent",
     "DeliveryOutcomeUnknown",
     "DeliveryResult",
     "DeliverySettings",

@@ -2,7 +2,8 @@
 
 Every delivery appends one record to the ``delivery`` list of the run's ``manifest.json``:
 ``{kind, status, message_id, sent_at, recipients, forced}`` (plus ``refused`` when the
-server refused some recipients). ``status`` is ``"sent"`` (the server answered 250 to the
+server refused some recipients), or ``{kind, status: "not_sent", reason, at}`` when a
+failure notice was due and nobody was set to receive it. ``status`` is ``"sent"`` (the server answered 250 to the
 message data) or ``"unknown"`` (the data was sent but the reply never came: the server
 may have stored the message). Records written before ``status`` existed are sent ones.
 A run with a record of either status is not sent again unless ``force``; ``force`` sends
@@ -251,6 +252,26 @@ def _record(
     return record
 
 
+#: The status of a message that was due but not sent (no failure recipients).
+NOT_SENT = "not_sent"
+
+
+def record_not_sent(run_dir: Path, kind: str, reason: str) -> dict[str, Any]:
+    """Record in the manifest that a message of ``kind`` was not sent, and why.
+
+    ``churnlab run --send`` records it when a run fails and
+    ``delivery.failure_recipients`` is empty: the manifest then says that nobody was told.
+    """
+    record = {
+        "kind": kind,
+        "status": NOT_SENT,
+        "reason": reason,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    _append_record(run_dir, record)
+    return record
+
+
 def _append_record(run_dir: Path, record: Mapping[str, Any]) -> None:
     manifest = _read_manifest(run_dir)  # fresh copy: keep what others wrote meanwhile
     manifest["delivery"] = [*(manifest.get("delivery") or []), dict(record)]
@@ -330,8 +351,15 @@ def delivery_status(manifest: Mapping[str, Any], kind: str = REPORT) -> str | No
 
 
 def _records(manifest: Mapping[str, Any], kind: str) -> list[dict[str, Any]]:
-    """Delivery records of one kind (records without ``kind`` are report deliveries)."""
-    return [r for r in manifest.get("delivery") or [] if r.get("kind", REPORT) == kind]
+    """Delivery records of one kind (records without ``kind`` are report deliveries).
+
+    A ``not_sent`` record (see :func:`record_not_sent`) is no delivery: left out.
+    """
+    return [
+        r
+        for r in manifest.get("delivery") or []
+        if r.get("kind", REPORT) == kind and r.get("status") != NOT_SENT
+    ]
 
 
 def _status(record: Mapping[str, Any]) -> str:

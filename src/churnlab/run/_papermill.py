@@ -147,13 +147,25 @@ def execute_notebook(
     )
 
 
+#: nbconvert's lab template without the scripts it loads from a CDN.
+OFFLINE_TEMPLATE = Path(__file__).with_name("templates") / "notebook_offline.html.j2"
+
+
 def notebook_to_html(ipynb: Path, html: Path) -> Path:
-    """Render an executed notebook to HTML without code cells (for analysts)."""
+    """Render an executed notebook to HTML without code cells (for analysts).
+
+    The page is self-contained: its images are embedded and it loads no script from
+    the internet (:data:`OFFLINE_TEMPLATE`).
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        template_name="lab",
+        template_file=str(OFFLINE_TEMPLATE),
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     body, _ = exporter.from_notebook_node(nbformat.read(ipynb, as_version=4))
     html.write_text(body, encoding="utf-8")
