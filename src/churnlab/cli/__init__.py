@@ -293,7 +293,7 @@ def run(
         if send:  # a bad address or setting stops the run before it starts
             from churnlab.delivery import DeliverySettings
 
-            DeliverySettings.from_params(cfg.delivery)
+            DeliverySettings.from_params(cfg.delivery, root=cfg.root)
         progress = RunProgress(out) if out.is_terminal else LogProgress(out)
         with progress:
             result = run_pipeline(
@@ -339,7 +339,7 @@ def _send_after_run(cfg: Params, result) -> None:
     )
 
     try:
-        settings = DeliverySettings.from_params(cfg.delivery)
+        settings = DeliverySettings.from_params(cfg.delivery, root=cfg.root)
         if result.succeeded:
             sent = send_run(result.run_dir, settings)
             out.print(f"mailed the report ({sent.message_id}) to {', '.join(sent.recipients)}")
@@ -397,7 +397,7 @@ def send(
     try:
         cfg = load(params_file, overlay, override)
         folder = _resolve_run_dir(cfg, run_dir)
-        settings = DeliverySettings.from_params(cfg.delivery)
+        settings = DeliverySettings.from_params(cfg.delivery, root=cfg.root)
         sender = send_failure_notice if failure_notice else send_run
         result = sender(folder, settings, dry_run=dry_run, force=force)
     except ChurnlabError as exc:

@@ -162,6 +162,14 @@ class SmtpParams(_Section):
             "variable is set, mail is sent without login)."
         ),
     )
+    ca_file: str | None = Field(
+        None,
+        description=(
+            "PEM file of the certificate authority that signed the SMTP server's certificate "
+            "(a company CA), relative to the main params file's folder; null: the system's "
+            "trusted CAs (or the file named by the SSL_CERT_FILE environment variable)."
+        ),
+    )
 
 
 class DeliveryParams(_Section):

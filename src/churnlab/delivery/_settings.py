@@ -116,6 +116,11 @@ class DeliverySettings:
                 "delivery: max_retries and backoff_seconds must be >= 0, "
                 "smtp.timeout_seconds and smtp.data_timeout_seconds > 0"
             )
+        if self.ca_file is not None and not Path(self.ca_file).is_file():
+            raise ParamsError(
+                f"delivery.smtp.ca_file = {str(self.ca_file)!r}: no such file. How to fix: "
+                "name the PEM file of your company's CA (relative to the params file's folder)"
+            )
         if self.subject_template is None:
             return
         try:
@@ -128,7 +133,11 @@ class DeliverySettings:
 
     @classmethod
     def from_params(
-        cls, delivery: DeliveryParams | None = None, **overrides: Any
+        cls,
+        delivery: DeliveryParams | None = None,
+        *,
+        root: Path | None = None,
+        **overrides: Any,
     ) -> DeliverySettings:
         """Build settings from the ``delivery`` section of :class:`churnlab.config.Params`.
 
@@ -139,11 +148,19 @@ class DeliverySettings:
         ----------
         delivery : churnlab.config.DeliveryParams, optional
             ``params.delivery``; default: the defaults of params.yaml's model.
+        root : Path, optional
+            Folder a relative ``delivery.smtp.ca_file`` is resolved against (the main
+            params file's, ``Params.root``); default: the working directory.
         **overrides
             Fields to set explicitly (for example ``ca_file``).
         """
         delivery = delivery if delivery is not None else DeliveryParams()
         smtp = delivery.smtp
+        ca_file = None
+        if smtp.ca_file is not None:
+            ca_file = Path(smtp.ca_file)
+            if not ca_file.is_absolute() and root is not None:
+                ca_file = Path(root) / ca_file
         values: dict[str, Any] = {
             "recipients": list(delivery.recipients),
             "failure_recipients": list(delivery.failure_recipients),
@@ -159,6 +176,7 @@ class DeliverySettings:
             "data_timeout_seconds": smtp.data_timeout_seconds,
             "username_env": smtp.username_env,
             "password_env": smtp.password_env,
+            "ca_file": ca_file,
         }
         return cls(**(values | overrides))
 

@@ -322,7 +322,8 @@ def _classify(
         return False, (
             f"TLS failure ({exc}). How to fix: check delivery.smtp.security (starttls on port "
             "587, ssl on port 465) and that the server certificate is valid for "
-            f"{settings.smtp_host}; for a company CA pass its PEM file as ca_file"
+            f"{settings.smtp_host}; for a company CA set delivery.smtp.ca_file to its PEM "
+            "file (or the environment variable SSL_CERT_FILE)"
         )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
