@@ -988,3 +988,25 @@ def test_an_export_appended_twice_is_counted_and_its_copies_excluded(tmp_path):
         kept, health = _load(paths, duplicate_events="keep")
     assert len(kept.events) == len(twice) and not health.rejected
     assert health.flagged == {("events", "exact copies of an earlier row"): 3}
+
+
+def test_a_csv_row_with_the_wrong_number_of_fields_is_named_by_its_line(tmp_path):
+    # #22 item 8: a bare carriage return inside an unquoted name split one account into two
+    # (a phantom account "Co" named after a region); validate only saw "1 row without any
+    # subscription"
+    good = GOOD["accounts"].read_text().splitlines()
+    header, first, *rest = good
+    fields = first.split(",")
+    broken = ",".join([fields[0], fields[1] + "\rCo", *fields[2:]])
+    paths = {**GOOD, "accounts": tmp_path / "accounts.csv"}
+    paths["accounts"].write_bytes(("\n".join([header, broken, *rest]) + "\n").encode())
+    with pytest.raises(DataError) as err:
+        _load(paths)
+    text = str(err.value)
+    assert str(paths["accounts"]) in text and "number of fields" in text
+    assert "line 2" in text and "line 3" in text and "carriage return" in text
+    assert err.value.count == 2
+    # too many fields (an unquoted comma) is named the same way
+    paths["accounts"].write_text("\n".join([header, first + ",extra", *rest]) + "\n")
+    with pytest.raises(DataError, match=r"line 2: \d+ fields"):
+        _load(paths)

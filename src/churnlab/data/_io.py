@@ -6,6 +6,7 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,7 @@ def load_table(
         if wanted is not None:
             _require_columns(path, fmt, wanted, mapped, name)
         if fmt == "csv":
+            check_csv_rows(path, name)
             table = pd.read_csv(path, low_memory=False, dtype=text or None, usecols=wanted)
         elif fmt == "parquet":
             table = pd.read_parquet(path, columns=wanted)
@@ -98,6 +100,64 @@ def load_table(
     if wanted is not None:
         mapped = {k: v for k, v in mapped.items() if v in wanted}
     return rename_columns(table, mapped, file=str(path), name=name)
+
+
+#: Rows with the wrong number of fields shown in the message (all are counted).
+_SHOWN_BAD_ROWS = 5
+
+
+def check_csv_rows(path: Path, name: str) -> None:
+    """Refuse a CSV file whose rows do not all have as many fields as its header.
+
+    A line break inside an unquoted value (often a bare carriage return) splits a row in
+    two, an unquoted separator adds a field: pandas would shift the columns of such rows
+    or fill them with blanks silently. The rows are found by pyarrow's CSV reader (all
+    columns read as text, streamed, one thread so that line numbers are known).
+
+    Raises
+    ------
+    DataError
+        Naming the file, the line numbers, the number of fields and the count.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    bad: list[tuple[int | None, int, str]] = []
+    count = 0
+
+    def invalid(row: Any) -> str:
+        nonlocal count
+        count += 1
+        if len(bad) < _SHOWN_BAD_ROWS:
+            bad.append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    header = pd.read_csv(path, nrows=0).columns
+    batches = pacsv.open_csv(  # streamed: the file is never held in memory as a whole
+        path,
+        read_options=pacsv.ReadOptions(use_threads=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=invalid, newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
+    )
+    for _ in batches:
+        pass
+    if not count:
+        return
+    shown = "; ".join(
+        f"line {number if number is not None else '?'}: {fields} fields {text[:80]!r}"
+        for number, fields, text in bad
+    )
+    raise DataError(
+        str(path),
+        "-",
+        f"{count} row(s) do not have the header's number of fields ({len(header)}): {shown}",
+        count=count,
+        hint=(
+            f"a line break inside an unquoted value (often a bare carriage return, \\r) splits "
+            f"a row, an unquoted comma adds a field: quote such values in the {name} export, "
+            "or export it as Parquet"
+        ),
+    )
 
 
 def _require_columns(
