@@ -210,3 +210,18 @@ def test_usage_mistakes_exit_2(tmp_path):
     assert result.exit_code == 2 and "is not a run folder" in result.output
     result = runner.invoke(app, ["run", "--only", "07", "--params-file", PARAMS])
     assert result.exit_code == 2 and "no such stage" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--as-of", "2026-13-01"],
+        ["run", "-p", "data.as_of=2026-02-30"],
+        ["validate", "-p", "observation.as_of=2026-13-01"],
+    ],
+)
+def test_an_impossible_date_is_a_params_error_exit_2(args):
+    # #22 item 1: a PyYAML or pandas traceback with exit 1 before
+    result = runner.invoke(app, [*args, "--params-file", PARAMS])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "ParamsError" in result.output and "Traceback" not in result.output
