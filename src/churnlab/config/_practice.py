@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from churnlab.config._sections import _Section
+from churnlab.config._base import _Section
 
 __all__ = ["EngagementParams", "Play", "default_playbook"]
 
