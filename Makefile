@@ -34,8 +34,9 @@ demo: $(SAMPLE)  ## set up, generate the sample data and run the main job (print
 	$(BIN)/churnlab validate
 	$(BIN)/churnlab run
 
-browser:  ## install headless Chromium + ChromeDriver (Debian packages) when missing
+browser:  ## install headless Chromium + ChromeDriver and a Japanese font (Debian packages) when missing
 	@bash scripts/ensure-chromium.sh
+	@bash scripts/ensure-cjk-font.sh
 
 test: $(STAMP) browser  ## set up and run lint + the test suite
 	$(BIN)/ruff check src tests benchmarks

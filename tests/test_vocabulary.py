@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import string
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from churnlab.vocabulary import BANDS, TIERS, tier_rule, touch_tier, vocabulary
+from churnlab.vocabulary import BANDS, TIERS, languages, tier_rule, touch_tier, vocabulary
 
 WORDS = vocabulary()
 
@@ -91,3 +94,110 @@ def test_unknown_language_and_message_are_clear_errors():
         vocabulary("xx")
     with pytest.raises(KeyError, match="no message"):
         WORDS.text("kpis.nothing")
+
+
+# ---------------------------------------------------------------- languages: ja, currencies
+
+JA = vocabulary("ja")
+
+
+def _flat(node: object, prefix: str = "") -> dict[str, object]:
+    """Every leaf of a catalogue by dotted key (a list is a leaf)."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    return {
+        k: v
+        for key, child in node.items()
+        for k, v in _flat(child, f"{prefix}.{key}" if prefix else str(key)).items()
+    }
+
+
+def _fields(text: object) -> set[str]:
+    """The placeholder names of a message (``{days}``, ``{share:rate0}`` -> ``share``)."""
+    if not isinstance(text, str):
+        return set()
+    return {
+        name.split(":")[0].split("!")[0] for _, name, _, _ in string.Formatter().parse(text) if name
+    }
+
+
+def test_every_language_has_the_same_keys_and_placeholders():
+    """A key missing in one language, or a placeholder one translation forgot, fails here."""
+    catalogues = {lang: _flat(vocabulary(lang).catalogue) for lang in languages()}
+    assert {"en", "ja"} <= set(catalogues)
+    english = catalogues["en"]
+    for lang, catalogue in catalogues.items():
+        missing, extra = (
+            sorted(set(english) - set(catalogue)),
+            sorted(set(catalogue) - set(english)),
+        )
+        assert not missing and not extra, f"{lang}: missing {missing[:20]}, not in en {extra[:20]}"
+        differ = [k for k in english if _fields(english[k]) != _fields(catalogue[k])]
+        assert not differ, f"{lang}: placeholders differ in {differ}"
+
+
+def test_japanese_text_has_no_english_left_in_it():
+    """Every Japanese message that says something holds Japanese, not a copied English text."""
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    english = _flat(WORDS.catalogue)
+    copied = [
+        key
+        for key, text in _flat(JA.catalogue).items()
+        if isinstance(text, str)
+        # two words or more (a name such as LightGBM, or ARR, MRR, NPS, may stay as it is)
+        and len(re.findall(r"[A-Za-z]*[a-z]{3,}", re.sub(r"\{[^}]*\}", "", text))) >= 2
+        and not japanese.search(text)
+        and text == english[key]
+    ]
+    assert not copied, copied
+
+
+@pytest.mark.parametrize(
+    "value, shown",
+    [(0, "0円"), (9_500.4, "9,500円"), (9_999.6, "1万円"), (45_300, "4.5万円"),
+     (99_950, "10万円"), (1_612_345, "161万円"), (12_345_678, "1,235万円"),
+     (99_999_999, "1億円"), (123_456_789, "1.2億円"), (1.5e9, "15億円"),
+     (-45_300, "-4.5万円"), (None, "該当なし")],
+)  # fmt: skip
+def test_yen_in_japanese_units(value, shown):
+    assert JA.money(value) == shown
+
+
+def test_japanese_dates_numbers_and_changes():
+    assert JA.date("2026-10-31") == "2026年10月31日"
+    assert JA.month("2026-10") == "2026年10月"
+    assert JA.number(1234.5) == "1,234.5" and JA.rate(0.0213) == "2.1%"
+    assert JA.change("rate", -0.018) == "-1.8 ポイント"
+    assert JA.change("money", 2_990_000) == "+299万円"
+    assert JA.money_exact(1_234_567.6) == "1,234,568円"
+    assert JA.fixed(4.0) == "4.0" and WORDS.fixed(1234.56, 1) == "1,234.6"
+    assert JA.tier_label("high_touch") == "ハイタッチ" and JA.band_label("red") == "赤"
+    assert JA.feature_label("feature_reports_90d") == "機能「reports」の利用回数 (90 日間)"
+    assert JA.feature_label("csm_meetings_trend_28d") == "CSM ミーティング数の推移 (28 日間)"
+    assert WORDS.feature_label("csm_meetings_trend_28d") == "CSM meetings trend (28 days)"
+    assert JA.feature_label("Contract") == "Contract"  # a user's column as named
+
+
+def test_the_currency_overrides_the_language_default():
+    """report.currency changes the money shown, never the amount; one format per pair."""
+    assert vocabulary("ja", "USD").money(1_612_345) == "$161.2万"  # Babel's compact ja_JP form
+    assert vocabulary("ja", "USD").money(9_500) == "$9,500"
+    assert vocabulary("en", "JPY").money(1_612_345) == "¥1.61M"
+    assert vocabulary("en", "EUR").money_exact(1_234) == "€1,234"
+    assert vocabulary("ja", "JPY").currency == "JPY" and JA.currency == "JPY"
+    assert WORDS.currency == "USD"
+
+
+def test_japanese_charts_use_a_bundled_font_and_english_charts_do_not():
+    from churnlab.plots.style import RC, style_rc
+
+    assert style_rc("en") is RC
+    family = style_rc("ja")["font.family"]
+    assert family[0] == "IPAexGothic"
+    from matplotlib import font_manager
+
+    found = font_manager.findfont(font_manager.FontProperties(family=family[0]))
+    assert found.endswith("ipaexg.ttf"), found
+    import matplotlib as mpl
+
+    assert mpl.rcParams["font.family"] != family  # registering the font changed no global

@@ -134,7 +134,11 @@ def monthly_kpis(
         ``active_accounts``, ``mrr``, ``arr`` on the last day, ``new_accounts``,
         ``resignups``, ``churned_logos``, ``pending_churned_logos``,
         ``churned_mrr``, ``contraction_mrr``, ``expansion_mrr``,
-        ``expansion_accounts``), rates (``logo_churn_rate``,
+        ``expansion_accounts``; the MRR bridge's ``new_mrr`` and ``reactivation_mrr``,
+        the MRR on ``m'`` of accounts not carried over from S, first-time customers and
+        returning ones, and ``closing_mrr``, the MRR on ``m'`` of every account active
+        then, so that ``mrr_start + new_mrr + reactivation_mrr + expansion_mrr -
+        contraction_mrr - churned_mrr = closing_mrr``, the next month's ``mrr_start``), rates (``logo_churn_rate``,
         ``logo_retention_rate``, ``gross_revenue_churn``,
         ``gross_revenue_retention``, ``net_revenue_retention``,
         ``expansion_rate``, ``arpa``) and ``*_annual`` versions of the churn and
@@ -171,6 +175,11 @@ def monthly_kpis(
     mrr_s = np.where(in_s, mrr_start, 0.0)
     mrr_next = np.where(in_s & ~churned_in, mrr_next_raw, 0.0)
     stay = in_s & ~churned_in
+    # the MRR bridge's arrivals: active on m' without being carried over from S (new
+    # accounts, and accounts that had been active before m: reactivations)
+    arrived = active[:, 1 : n_m + 1] & ~stay
+    first_start = starts.groupby(starts["account_id"].astype(str))["_start"].min()
+    was_customer = first_start.reindex(accounts_index).to_numpy()[:, None] <= months.to_numpy()
     diff = mrr_next - mrr_s
     seg = _segment_values(
         segment, accounts_index, mrr_start, mrr_end, in_s, accounts, tier_thresholds
@@ -191,10 +200,16 @@ def monthly_kpis(
             "contraction_mrr": np.where(stay & (diff < 0), -diff, 0.0).ravel(),
             "expansion_mrr": np.where(stay & (diff > 0), diff, 0.0).ravel(),
             "expansion_accounts": (stay & (diff > 0)).ravel(),
+            "new_mrr": np.where(arrived & ~was_customer, mrr_next_raw, 0.0).ravel(),
+            "reactivation_mrr": np.where(arrived & was_customer, mrr_next_raw, 0.0).ravel(),
+            "closing_mrr": np.where(stay | arrived, mrr_next_raw, 0.0).ravel(),
+            "_arrived": arrived.ravel(),
             "_mrr_next": mrr_next.ravel(),
         }
     )
-    relevant = cells[["active_accounts_start", "active_accounts", "new_accounts", "resignups"]]
+    relevant = cells[
+        ["active_accounts_start", "active_accounts", "new_accounts", "resignups", "_arrived"]
+    ]
     cells = cells[relevant.any(axis=1).to_numpy()]
     keys = ["month"] if segment is None else ["month", "segment"]
     out = cells.groupby(keys, sort=True).sum(numeric_only=True)
@@ -215,7 +230,7 @@ def monthly_kpis(
     ]
     out[count_cols] = out[count_cols].astype(int)
     out = _add_rates(out)
-    out = out.drop(columns="_mrr_next")
+    out = out.drop(columns=["_mrr_next", "_arrived"])
     return out.rename(columns={"segment": segment}) if segment is not None else out
 
 

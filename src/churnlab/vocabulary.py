@@ -16,6 +16,10 @@ their words from here::
     words.feature_label("logins_28d")         # 'Logins in the last 28 days'
     words.money(1_612_345)                    # '$1.61M'
     words.change("rate", -0.018)              # '-1.8 pp'
+
+    ja = vocabulary("ja")                     # Japanese, yen (report.language: ja)
+    ja.money(12_345_678), ja.date("2026-10-31")   # ('1,235万円', '2026年10月31日')
+    vocabulary("ja", "USD").money(1_612_345)  # '$161.2万' (report.currency overrides)
 """
 
 from __future__ import annotations
@@ -114,18 +118,36 @@ class Vocabulary:
     def feature_label(self, feature: str) -> str:
         """Human label of a feature: the catalogue's, else built from the column name.
 
-        ``feature_reports_90d`` becomes "Feature reports (90 days)".
+        A windowed column ``<stem>_<n>d`` (``<stem>_trend_<n>d``) takes the catalogue's
+        label of its stem (``feature_stems``; ``feature_<name>``: the use of a product
+        feature) in ``feature_window`` (``feature_trend``); an unknown stem is its name in
+        words: ``feature_reports_90d`` becomes "Feature reports (90 days)", ``webinar_count``
+        "Webinar count".
         """
         labels = self.catalogue["features"]
         if feature in labels:
             return str(labels[feature])
         match = _WINDOW.search(feature)
         stem = feature[: match.start()] if match else feature
-        text = stem.replace("_", " ").strip() or feature
-        text = text[0].upper() + text[1:]
+        trend = match is not None and stem.endswith("_trend") and len(stem) > len("_trend")
+        if trend:
+            stem = stem[: -len("_trend")]
+        text = self._stem_label(stem) or feature
         if match is None:
             return text
-        return self.text("feature_window", stem=text, days=match.group(1))
+        return self.text(
+            "feature_trend" if trend else "feature_window", stem=text, days=match.group(1)
+        )
+
+    def _stem_label(self, stem: str) -> str:
+        """The label of a measure behind windowed columns (``logins``, ``feature_api``)."""
+        stems = self.catalogue["feature_stems"]
+        if stem in stems:
+            return str(stems[stem])
+        if stem.startswith("feature_") and stem.strip("_") != "feature":
+            return self.text("feature_use", name=stem[len("feature_") :].replace("_", " "))
+        text = stem.replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
 
     def feature_in_sentence(self, feature: str) -> str:
         """The feature label inside a sentence: lower-case first letter unless an acronym.
@@ -154,13 +176,28 @@ class Vocabulary:
         """Title (and alt text) of a chart of the run folder."""
         return self.text(f"charts.{name}")
 
+    def chart_text(self, chart: str, key: str, **fields: Any) -> str:
+        """A text inside a chart (``chart_text.<chart>.<key>``: title, axis, legend)."""
+        return self.text(f"chart_text.{chart}.{key}", **fields)
+
     # ------------------------------------------------------------------ formats
 
     def money(self, value: float | None) -> str:
-        """A compact amount: ``$1.61M``, ``$45.3K``, ``$9,500`` (``n/a`` when missing)."""
+        """A compact amount: ``$1.61M``, ``$45.3K``, ``$9,500`` (``n/a`` when missing).
+
+        A language that counts money in its own units (``formats.money_units`` of the
+        catalogue, for the catalogue's currency) uses them: Japanese yen as ``9,500円``,
+        ``4.5万円``, ``1,234万円``, ``1.2億円``. Another currency in that language takes
+        Babel's compact form of the locale (``$161.2万``).
+        """
         if _missing(value):
             return self.text("changes.missing")
         v = float(value)  # type: ignore[arg-type]
+        units = self._money_units()
+        if units:
+            return _in_units(v, units, self.locale)
+        if self._counts_in_units() and abs(v) >= 1e4:  # 万 and 億 with a foreign currency
+            return format_compact_currency(v, self.currency, locale=self.locale, fraction_digits=1)
         if abs(v) >= 1e6:
             return format_compact_currency(v, self.currency, locale=self.locale, fraction_digits=2)
         if abs(v) >= 1e4:
@@ -171,6 +208,9 @@ class Vocabulary:
         """A whole amount with separators: ``$1,234`` (``n/a`` when missing)."""
         if _missing(value):
             return self.text("changes.missing")
+        units = self._money_units()
+        if units:
+            return _in_units(float(value), units[-1:], self.locale)  # type: ignore[arg-type]
         return format_currency(
             _rounded(float(value), 0),  # type: ignore[arg-type]
             self.currency,
@@ -201,6 +241,14 @@ class Vocabulary:
             return format_decimal(float(f"{v:.2g}"), "@#", locale=self.locale)
         return format_decimal(_rounded(v, 2), "0.00", locale=self.locale)
 
+    def fixed(self, value: float | None, digits: int = 1) -> str:
+        """A number with exactly ``digits`` decimals: ``4.0``, ``1,234.5`` (``n/a`` when missing)."""
+        if _missing(value) or math.isinf(float(value)):  # type: ignore[arg-type]
+            return self.text("changes.missing")
+        digits = max(0, digits)
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(_rounded(float(value), digits), pattern, locale=self.locale)  # type: ignore[arg-type]
+
     def change(self, kind: str, delta: float | None) -> str:
         """A signed change: ``+0.3 pp`` for rates, ``-$12.0K`` for money (``n/a`` when missing).
 
@@ -216,18 +264,29 @@ class Vocabulary:
         return ("+" if d >= 0 else "") + self.money(d)
 
     def month(self, value: dt.date | str | None) -> str:
-        """A month in the locale's short form (``Sep 2026``); ``n/a`` when missing."""
+        """A month in the language's short form (``Sep 2026``, ``2026年9月``); ``n/a`` when missing."""
         if value is None or value == "":
             return self.text("changes.missing")
         day = dt.date.fromisoformat(str(value)[:7] + "-01") if isinstance(value, str) else value
-        return format_date(day, "MMM y", locale=self.locale)
+        return format_date(day, self.text("formats.month"), locale=self.locale)
 
     def date(self, value: dt.date | str | None) -> str:
-        """A date in the locale's medium format (``Oct 31, 2026``); ``n/a`` when missing."""
+        """A date in the language's form (``Oct 31, 2026``, ``2026年10月31日``); ``n/a`` when missing."""
         if value is None or value == "":
             return self.text("changes.missing")
         day = dt.date.fromisoformat(str(value)[:10]) if isinstance(value, str) else value
-        return format_date(day, "medium", locale=self.locale)
+        return format_date(day, self.text("formats.date"), locale=self.locale)
+
+    def _counts_in_units(self) -> bool:
+        """Whether the language counts money in its own units (万, 億)."""
+        return bool(self.catalogue["formats"]["money_units"])
+
+    def _money_units(self) -> list[tuple[float, float, str, int]]:
+        """The catalogue's own money units for its currency, largest first (or none)."""
+        if self.currency != self.catalogue["currency"]:
+            return []
+        rows = self.catalogue["formats"]["money_units"] or []
+        return [(float(m), float(u), str(p), int(d)) for m, u, p, d in rows]
 
     def filters(self) -> dict[str, Callable[..., str]]:
         """The Jinja filters the report and email templates use."""
@@ -236,7 +295,9 @@ class Vocabulary:
             "money_exact": self.money_exact,
             "rate": self.rate,
             "number": self.number,
+            "fixed": self.fixed,
             "date": self.date,
+            "month": self.month,
             "tier": self.tier_label,
             "band": self.band_label,
             "feature": self.feature_label,
@@ -284,6 +345,26 @@ def _catalogue(language: str) -> dict[str, Any]:
             merged[key] = value
             origin[key] = path.name
     return merged
+
+
+def _in_units(value: float, units: list[tuple[float, float, str, int]], locale: str) -> str:
+    """``value`` in the first unit (largest first) it reaches once rounded for that unit.
+
+    ``units`` rows are ``(minimum, unit, pattern, decimals)``; ``pattern`` holds
+    ``{amount}``. A trailing zero decimal is dropped (``1億円``, not ``1.0億円``).
+    """
+    size = abs(value)
+    row = next((i for i, u in enumerate(units) if size >= u[0]), len(units) - 1)
+    # rounding may carry into the larger unit: 99,999,999 is 1億円, not 10,000万円
+    while (
+        row > 0
+        and _rounded(size / units[row][1], units[row][3]) * units[row][1] >= units[row - 1][0]
+    ):
+        row -= 1
+    _, unit, pattern, digits = units[row]
+    amount = _rounded(size / unit, digits)
+    text = format_decimal(amount, "#,##0." + "#" * digits, locale=locale)
+    return ("-" if value < 0 and amount != 0 else "") + pattern.format(amount=text)
 
 
 def _rounded(value: float, digits: int) -> float:

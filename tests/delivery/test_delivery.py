@@ -35,6 +35,7 @@ from churnlab.delivery import (
     send_failure_notice,
     send_run,
 )
+from churnlab.delivery._body import EMAIL_CHARTS
 from churnlab.delivery._message import MAX_HTML_BYTES
 from churnlab.errors import DeliveryError, ParamsError
 from churnlab.report import Headline, Renewal
@@ -191,7 +192,12 @@ def _check_report_structure(msg: EmailMessage, run: Path) -> str:
     html_part, *images = related.get_payload()
     assert html_part.get_content_type() == "text/html"
     headline = Headline.read(RunFolder(run).headline)
-    assert [i.get_content_type() for i in images] == ["image/png"] * len(headline.charts)
+    # a sparkline per KPI tile that has one, and the email's charts; the others stay in
+    # the attached report
+    shown = sum(1 for t in headline.kpis if t.sparkline)
+    shown += sum(1 for name in EMAIL_CHARTS if name in headline.charts)
+    assert [i.get_content_type() for i in images] == ["image/png"] * shown
+    assert "drivers.png" not in [i.get_filename() for i in images]
     html = html_part.get_content()
     assert len(html_part.get_payload(decode=True)) <= MAX_HTML_BYTES
     referenced = re.findall(r"cid:([^\"'\s>]+)", html)
@@ -204,10 +210,11 @@ def _check_report_structure(msg: EmailMessage, run: Path) -> str:
     names = [
         (a.get_filename(), a.get_content_type(), a.get_content_disposition()) for a in attachments
     ]
-    assert names == [
-        ("report.html", "text/html", "attachment"),
-        ("renewal_map.csv", "text/csv", "attachment"),
-    ]
+    folder = RunFolder(run)
+    tables = [("renewal_map_top.csv", "text/csv", "attachment")]
+    if folder.monthly_at_risk_top.is_file() and headline.top_monthly:
+        tables.append(("monthly_at_risk_top.csv", "text/csv", "attachment"))
+    assert names == [("report.html", "text/html", "attachment"), *tables]
     # text travels with CRLF line ends (RFC 5321); the report arrives as written
     sent = attachments[0].get_content().replace("\r\n", "\n")
     assert sent == (run / "report.html").read_text()
@@ -462,23 +469,30 @@ def test_html_body_stays_under_100_kb(make_run, pipeline_run, ca_file):
     html_part = msg.get_payload()[0].get_payload()[1].get_payload()[0]
     html = html_part.get_content()
     assert len(html_part.get_payload(decode=True)) <= MAX_HTML_BYTES
-    shown = int(re.search(r"Showing (\d+) of 3000 renewals", html).group(1))
+    assert len(html_part.get_payload()) <= MAX_HTML_BYTES  # as it travels (base64)
+    shown = int(re.search(r"Showing (\d+) of 3000;", html).group(1))
     assert 0 < shown < 3000 and html.count("Account ") == shown
     plain = msg.get_payload()[0].get_payload()[0].get_content()
-    assert plain.count("Account ") == shown and f"showing {shown} of 3000" in plain
+    assert plain.count("Account ") == shown and f"Showing {shown} of 3000;" in plain
 
 
 def test_missing_or_escaping_chart_is_skipped(make_run, pipeline_run, ca_file):
+    real = Headline.read(pipeline_run.headline)
+    first, *rest = real.kpis
+    tiles = [
+        dataclasses.replace(first, sparkline="charts/gone.png"),
+        *(dataclasses.replace(t, sparkline=None) for t in rest),
+    ]
     charts = {
-        "drivers": "charts/drivers.png",
-        "gone": "charts/gone.png",
-        "escape": "../../../../etc/passwd",
+        "retention_trend": "charts/retention_trend.png",
+        "health_by_tier": "../../../../etc/passwd",
+        "drivers": "charts/drivers.png",  # not an email chart: in the attached report only
     }
-    run = make_run(headline=Headline.read(pipeline_run.headline).replace(charts=charts))
+    run = make_run(headline=real.replace(kpis=tiles, charts=charts))
     msg = build_message(run, _settings(1, ca_file, attach_csv=False))
     related = msg.get_payload()[0].get_payload()[1]
     html_part, *images = related.get_payload()
-    assert len(images) == 1
+    assert [i.get_filename() for i in images] == ["retention_trend.png"]
     assert re.findall(r"cid:([^\"'\s>]+)", html_part.get_content()) == [
         images[0]["Content-ID"].strip("<>")
     ]

@@ -257,41 +257,57 @@ def test_reason_context_medians_of_retained():
 
 
 def test_top_reasons_exact_text():
+    """Direction first, plain words, the tier's retained accounts; equal comparisons dropped.
+
+    Peers (retained, same tier), by hand: tech touch logins 40/41/45 -> median 41,
+    onboarding 2 of 3 -> 67%, MRR median $1,500, seat use median 60%; high touch logins
+    median 150, onboarding 2 of 2 -> 100%, MRR median $8,500, seat use median 82.5% -> 82%.
+    """
     shap_result, table, reference = _reason_fixture()
     reasons = top_reasons(shap_result, table, k=3, context=reason_context(reference))
     a1 = reasons[reasons["account_id"] == "A1"]
     up = a1[a1["direction"] == "raises_risk"]
     assert list(up["reason_text"]) == [
-        "Logins in the last 28 days: 3 — retained accounts in this tier: median 41",
-        "Onboarding completed: no — retained accounts in this tier: 67% yes",
-        "Seat utilisation (28 days): 25% — retained accounts in this tier: median 60%",
+        "Raises risk: 3 logins in the last 28 days (retained accounts in this tier: median 41)",
+        "Raises risk: onboarding not completed "
+        "(67% of retained accounts in this tier completed it)",
+        "Raises risk: 25% of seats active in the last 28 days "
+        "(retained accounts in this tier: median 60%)",
     ]
     down = a1[a1["direction"] == "lowers_risk"]
     assert list(down["reason_text"]) == [
-        "MRR: $1,250 — retained accounts in this tier: median $1,500",
-        "Plan: starter",
+        "Lowers risk: MRR: $1,250 (retained accounts in this tier: median $1,500)",
+        "Lowers risk: Plan = starter",
     ]
     assert list(down["contribution"]) == [-0.2, -0.05]
     a2 = reasons.loc[11]
     assert list(a2.loc[a2["direction"] == "raises_risk", "reason_text"]) == [
-        "MRR: $9,000 — retained accounts in this tier: median $8,500"
+        "Raises risk: MRR: $9,000 (retained accounts in this tier: median $8,500)"
     ]  # zero contributions (plan) are never reasons
+    # onboarding completed, as 100% of its peers did: an equal comparison, dropped
     assert list(a2.loc[a2["direction"] == "lowers_risk", "feature"]) == [
         "logins_28d",
-        "onboarding_completed",
         "seat_utilisation_28d",
     ]
+    assert list(a2.loc[a2["direction"] == "lowers_risk", "rank"]) == [1, 2]
     summary = reasons_summary(reasons, k=2)
     assert summary.loc[10] == (
-        "Logins in the last 28 days: 3 — retained accounts in this tier: median 41; "
-        "Onboarding completed: no — retained accounts in this tier: 67% yes"
+        "Raises risk: 3 logins in the last 28 days (retained accounts in this tier: median 41); "
+        "Raises risk: onboarding not completed "
+        "(67% of retained accounts in this tier completed it)"
+    )
+    # the two strongest of both directions, the risk-raising ones first
+    assert summary.loc[11] == (
+        "Raises risk: MRR: $9,000 (retained accounts in this tier: median $8,500); "
+        "Lowers risk: 120 logins in the last 28 days "
+        "(retained accounts in this tier: median 150)"
     )
     plain = top_reasons(shap_result, table, k=1)
     assert list(plain["reason_text"]) == [
-        "Logins in the last 28 days: 3",
-        "MRR: $1,250",
-        "MRR: $9,000",
-        "Logins in the last 28 days: 120",
+        "Raises risk: 3 logins in the last 28 days",
+        "Lowers risk: MRR: $1,250",
+        "Raises risk: MRR: $9,000",
+        "Lowers risk: 120 logins in the last 28 days",
     ]
 
 

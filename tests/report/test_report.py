@@ -35,9 +35,15 @@ def test_headline_carries_the_figures_of_the_real_files(pipeline_run, pipeline_c
     assert headline.schema_version == HEADLINE_SCHEMA_VERSION
     scores = pd.read_csv(pipeline_run.scores, dtype={"account_id": str})
     window = pipeline_cfg.health.renewal_window_days
-    renewing = scores[scores["days_to_renewal"].between(0, window)]
+    # the contract renewals in the window (billing period of two months or more)
+    renewing = scores[
+        scores["days_to_renewal"].between(0, window) & (scores["billing_period_months"] >= 2)
+    ]
     assert headline.renewals_in_window == len(renewing) > 0
-    assert headline.arr_at_risk == pytest.approx(renewing["expected_arr_at_risk"].sum())
+    # the ARR at risk sums the whole book (tests/explain/test_account_lists.py: its parts)
+    book = (scores["churn_probability"] * scores["arr"]).sum()
+    assert headline.arr_at_risk == pytest.approx(book)
+    assert headline.arr_at_risk_renewals == pytest.approx(renewing["expected_arr_at_risk"].sum())
     words = vocabulary()
     assert headline.arr_at_risk_display == words.money(headline.arr_at_risk)
     kpis = pd.read_csv(pipeline_run.kpis)

@@ -36,6 +36,7 @@ account in the look-back window: nothing to compare" (see :data:`NOTHING_TO_COMP
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,8 +45,9 @@ import numpy as np
 import pandas as pd
 
 from churnlab.cohorts import stats
-from churnlab.cohorts._findings import describe_categorical, describe_numeric
+from churnlab.cohorts._findings import categorical_finding, numeric_finding
 from churnlab.errors import DataError
+from churnlab.messages import Message
 from churnlab.observations.schema import META_COLUMNS as FEATURE_META_COLUMNS
 
 #: Columns of the observation table that are never compared as features.
@@ -230,8 +232,11 @@ SUMMARY_COLUMNS = [
     "share_retained", "effect_measure", "effect", "effect_low", "effect_high",
     "risk_difference", "rd_low", "rd_high", "separation", "test", "p_value", "p_adjusted",
     "significant", "small_group", "missing_churned", "missing_retained", "variants",
+    "finding_message",
 ]  # fmt: skip
-_TEXT_COLUMNS = ("feature", "kind", "finding", "level", "effect_measure", "test", "variants")
+_TEXT_COLUMNS = (
+    "feature", "kind", "finding", "level", "effect_measure", "test", "variants", "finding_message",
+)  # fmt: skip
 _INT_COLUMNS = ("rank", "n_churned", "n_retained")
 _BOOL_COLUMNS = ("significant", "small_group")
 _WINDOW_SUFFIX = re.compile(r"_\d+d$")
@@ -389,9 +394,9 @@ def compare_cohorts(
     )
     summary["p_adjusted"] = stats.benjamini_hochberg(summary["p_value"])
     summary["significant"] = (summary["p_adjusted"] <= alpha) & ~summary["small_group"]
-    summary["finding"] = [
-        _finding(r, labels or {}) for r in summary.to_dict("records")
-    ]  # one string per feature
+    messages = [_finding(r, labels or {}) for r in summary.to_dict("records")]
+    summary["finding"] = [m["text"] for m in messages]  # one string per feature
+    summary["finding_message"] = [json.dumps(m, ensure_ascii=False) for m in messages]
     summary = summary.sort_values(
         ["small_group", "separation", "feature"], ascending=[True, False, True], na_position="last"
     ).reset_index(drop=True)
@@ -423,7 +428,7 @@ def _nothing_to_compare(n_churned: int, n_retained: int, has_features: bool) -> 
     return None if has_features else NOTHING_TO_COMPARE["no_features"]
 
 
-def _finding(row: dict, labels: Mapping[str, str]) -> str:
+def _finding(row: dict, labels: Mapping[str, str]) -> Message:
     if row["kind"] == "numeric":
-        return describe_numeric(row, labels)
-    return describe_categorical(row, labels)
+        return numeric_finding(row, labels)
+    return categorical_finding(row, labels)

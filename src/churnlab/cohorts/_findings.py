@@ -4,23 +4,18 @@ A finding states the direction and size of a churned-vs-retained difference in
 CS words: "Churned accounts had 64% lower logins in the last 28 days (median 12
 vs 33)". Features flagged ``small_group`` say "too few accounts to compare";
 features that are not significant after correction say "no clear difference".
+Each finding is a message of the catalogues (``messages.findings.*``, see
+:mod:`churnlab.messages`): the comparison stores it beside the English text, and the report
+says it in its language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from churnlab.messages import Message, literal, message
 from churnlab.vocabulary import vocabulary
-
-
-def feature_label(feature: str, labels: Mapping[str, str]) -> str:
-    """Readable name of a feature inside a sentence: the caller's label, else churnlab's.
-
-    churnlab's labels come from :mod:`churnlab.vocabulary` ("logins in the last 28 days").
-    """
-    if labels.get(feature):
-        return labels[feature]
-    return vocabulary().feature_in_sentence(feature)
 
 
 def format_number(value: float) -> str:
@@ -28,61 +23,90 @@ def format_number(value: float) -> str:
     return vocabulary().number(value)
 
 
-def _ratio_phrase(share_churned: float, share_retained: float) -> str:
+def _feature(feature: str, labels: Mapping[str, str]) -> Any:
+    """The feature field of a finding: its name (labelled by the language), or the caller's label."""
+    if labels.get(feature):
+        return literal(labels[feature])
+    return feature
+
+
+def _likely(share_churned: float, share_retained: float) -> Message:
     if share_retained > 0 and share_churned >= share_retained:
-        return f"{share_churned / share_retained:.1f}x as likely"
+        return message("messages.findings.times_as_likely", times=share_churned / share_retained)
     if share_churned > share_retained:
-        return "more likely"
-    return "less likely"
+        return message("messages.findings.more_likely")
+    return message("messages.findings.less_likely")
 
 
-def _guard(row: dict, name: str) -> str | None:
+def _guard(row: dict, name: Any) -> Message | None:
     if row["small_group"]:
-        return (
-            f"{name}: too few accounts to compare ({int(row['n_churned'])} churned, "
-            f"{int(row['n_retained'])} retained)"
+        return message(
+            "messages.findings.too_few",
+            feature=name,
+            churned=int(row["n_churned"]),
+            retained=int(row["n_retained"]),
         )
     return None
 
 
-def _shares(row: dict) -> str:
-    return f"({row['share_churned']:.0%} vs {row['share_retained']:.0%})"
-
-
-def describe_numeric(row: dict, labels: Mapping[str, str]) -> str:
-    """Finding for a numeric row of the comparison summary."""
-    name = feature_label(row["feature"], labels)
+def numeric_finding(row: dict, labels: Mapping[str, str]) -> Message:
+    """Finding for a numeric row of the comparison summary, as a message (see churnlab.messages)."""
+    name = _feature(row["feature"], labels)
     guarded = _guard(row, name)
     if guarded:
         return guarded
     a, b = row["median_churned"], row["median_retained"]
-    centre = f"median {format_number(a)} vs {format_number(b)}"
+    centre = message("messages.findings.median", churned=a, retained=b)
     if a == b:
-        centre = (
-            f"mean {format_number(row['mean_churned'])} vs {format_number(row['mean_retained'])}"
+        centre = message(
+            "messages.findings.mean", churned=row["mean_churned"], retained=row["mean_retained"]
         )
     if not row["significant"]:
-        return f"No clear difference in {name} ({centre}; not significant after correction)"
+        return message("messages.findings.not_clear", feature=name, centre=centre)
     if isinstance(row.get("level"), str):  # a 0/1 flag
-        phrase = _ratio_phrase(row["share_churned"], row["share_retained"])
-        return f"Churned accounts were {phrase} to have {name} {_shares(row)}"
+        return message(
+            "messages.findings.flag_likely",
+            likely=_likely(row["share_churned"], row["share_retained"]),
+            feature=name,
+            share_churned=row["share_churned"],
+            share_retained=row["share_retained"],
+        )
     direction = "higher" if row["effect"] > 0 else "lower"
     same_way = (a - b) * row["effect"] > 0
     if a != b and b != 0 and same_way:
         pct = abs(a - b) / abs(b)
-        size = f"{pct:.1f}x" if pct >= 10 else f"{pct:.0%}"
-        return f"Churned accounts had {size} {direction} {name} ({centre})"
-    return f"Churned accounts had {direction} {name} ({centre})"
+        size = (
+            message("messages.findings.size_times", times=pct)
+            if pct >= 10
+            else message("messages.findings.size_percent", share=pct)
+        )
+        return message(
+            "messages.findings.sized", size=size, direction=direction, feature=name, centre=centre
+        )
+    return message("messages.findings.unsized", direction=direction, feature=name, centre=centre)
 
 
-def describe_categorical(row: dict, labels: Mapping[str, str]) -> str:
-    """Finding for a categorical row of the comparison summary."""
-    name = feature_label(row["feature"], labels)
+def categorical_finding(row: dict, labels: Mapping[str, str]) -> Message:
+    """Finding for a categorical row of the comparison summary, as a message."""
+    name = _feature(row["feature"], labels)
     guarded = _guard(row, name)
     if guarded:
         return guarded
-    level = f"{name} = {row['level']}"
+    shares = {"share_churned": row["share_churned"], "share_retained": row["share_retained"]}
+    level = str(row["level"])
     if not row["significant"]:
-        return f"No clear difference in {name} ({level}: {_shares(row)[1:-1]}; not significant after correction)"
-    phrase = _ratio_phrase(row["share_churned"], row["share_retained"])
-    return f"Churned accounts were {phrase} to have {level} {_shares(row)}"
+        return message("messages.findings.level_not_clear", feature=name, level=level, **shares)
+    likely = _likely(row["share_churned"], row["share_retained"])
+    return message(
+        "messages.findings.level_likely", likely=likely, feature=name, level=level, **shares
+    )
+
+
+def describe_numeric(row: dict, labels: Mapping[str, str]) -> str:
+    """Finding for a numeric row of the comparison summary (the English text)."""
+    return str(numeric_finding(row, labels)["text"])
+
+
+def describe_categorical(row: dict, labels: Mapping[str, str]) -> str:
+    """Finding for a categorical row of the comparison summary (the English text)."""
+    return str(categorical_finding(row, labels)["text"])

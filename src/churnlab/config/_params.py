@@ -42,7 +42,10 @@ class ExplainParams(_Section):
 class ReportParams(_Section):
     """The HTML report."""
 
-    title: str = Field("Customer churn report", description="Title of the report.")
+    title: str | None = Field(
+        None,
+        description="Title of the report; null: the report language's (catalogue report.title).",
+    )
     company: str = Field(
         "churnlab demo", description="Company name shown in the report and the email subject."
     )

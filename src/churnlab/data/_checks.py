@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 
 from churnlab.errors import DataError
+from churnlab.messages import message
 
 from ._health import DataHealth
 from ._io import (
@@ -105,8 +106,12 @@ class Checks:
         dates, bad, converted = as_dates(table[column])
         if converted:
             self.health.note(
-                f"{name or file}: {converted} {column} value(s) with a time-zone offset "
-                "converted to UTC (tz-naive)"
+                message(
+                    "messages.data.time_zone_converted",
+                    table=name or file,
+                    n=int(converted),
+                    column=column,
+                )
             )
         self.rule(
             shown,

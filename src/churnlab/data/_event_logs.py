@@ -10,6 +10,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from churnlab.messages import message
+
 from ._checks import Checks, exclude, flag
 from ._health import DataHealth, TableHealth
 from ._io import as_id, blank, load_table
@@ -165,7 +167,7 @@ def _accounts(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame:
     if "name" in raw:
         out["name"] = raw["name"].astype("string").astype(object).where(raw["name"].notna(), None)
     else:
-        checks.health.note("accounts has no name column: account ids stand in for names")
+        checks.health.note(message("messages.data.no_name_column"))
     if "signup_date" in raw:
         out["signup_date"] = checks.dates(
             raw, "signup_date", file=file, required=False, shown=raw, name="accounts"
@@ -222,9 +224,7 @@ def _subscriptions(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame
     if "line_kind" in raw and blank(raw["line_kind"]).all():
         # an empty optional column is no column: the add-ons are derived
         out = out.drop(columns="line_kind")
-        checks.health.note(
-            "subscriptions: line_kind is empty in every row: add-ons are derived from the plan"
-        )
+        checks.health.note(message("messages.data.line_kind_empty"))
     elif "line_kind" in raw:
         out["line_kind"] = line_kinds(raw, file, checks)
     return out
@@ -392,7 +392,7 @@ def _fill_signup(
     if no_subs:
         health.flag("accounts", "without any subscription", no_subs)
     if "signup_date" not in accounts:
-        health.notes.append("accounts: signup_date derived from the first subscription start")
+        health.note(message("messages.data.signup_derived"))
         return accounts.assign(signup_date=derived)
     missing = accounts["signup_date"].isna() & derived.notna()
     if missing.any():

@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from churnlab.messages import Message, literal, message
+
 __all__ = ["DataHealth", "DataWarning", "TableHealth"]
 
 
@@ -70,6 +72,8 @@ class DataHealth:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The notes said as messages of the catalogues (``churnlab.messages``), by their text.
+    note_messages: dict[str, Message] = field(default_factory=dict)
 
     @property
     def has_errors(self) -> bool:
@@ -77,10 +81,17 @@ class DataHealth:
         return bool(self.errors)
 
     # -- recording (used by the loaders) ------------------------------------------------
-    def note(self, message: str) -> None:
-        """Record a short informational sentence (once); it is neither an error nor a warning."""
-        if message not in self.notes:
-            self.notes.append(message)
+    def note(self, message: str | Message) -> None:
+        """Record a short informational sentence (once); it is neither an error nor a warning.
+
+        ``message``: the English sentence, or a message of the catalogues
+        (``churnlab.messages.message``) that the report says in its own language.
+        """
+        text = message if isinstance(message, str) else str(message["text"])
+        if text not in self.notes:
+            self.notes.append(text)
+            if not isinstance(message, str):
+                self.note_messages[text] = message
 
     def reject(self, table: str, reason: str, count: int, message: str) -> None:
         """Count ``count`` excluded rows and emit a :class:`DataWarning`."""
@@ -93,7 +104,9 @@ class DataHealth:
         if message:
             self._warn(message)
         else:
-            self.notes.append(f"{table}: {count} row(s) {reason}")
+            said = _flagged(table, int(count), reason)
+            self.notes.append(str(said["text"]))
+            self.note_messages[str(said["text"])] = said
 
     @staticmethod
     def _count(store: dict[tuple[str, str], int], table: str, reason: str, count: int) -> None:
@@ -149,6 +162,7 @@ class DataHealth:
             "warnings": list(self.warnings),
             "errors": list(self.errors),
             "notes": list(self.notes),
+            "notes_messages": [self.note_messages.get(n) or literal(n) for n in self.notes],
             "has_errors": self.has_errors,
         }
 
@@ -222,3 +236,8 @@ def _html_table(title: str, frame: pd.DataFrame) -> str:
         f"<table><caption>{html.escape(title)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
+
+
+def _flagged(table: str, count: int, reason: str) -> Message:
+    """The note on rows kept but flagged (``reason``: the loader's words)."""
+    return message("messages.data.flagged_rows", table=table, count=count, reason=literal(reason))

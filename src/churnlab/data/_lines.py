@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from churnlab.messages import Message, message
+
 from ._checks import Checks
 from ._health import DataHealth
 from ._io import as_id, blank
@@ -60,22 +62,24 @@ def mark_addons(health: DataHealth, subs: pd.DataFrame) -> pd.DataFrame:
     if "line_kind" in subs:
         n = int((subs["line_kind"] == "addon").sum())
         if n:
-            health.note(f"{_addons(n)} (column line_kind)")
+            health.note(message("messages.data.addons_marked", addons=_addons(n)))
         return subs
     addons = addon_plans(subs)
     if not addons:
         return subs
     is_addon = _plan_text(subs).isin(addons).to_numpy()
     health.note(
-        f"{_addons(int(is_addon.sum()))} (never sold alone): " + ", ".join(str(a) for a in addons)
+        message(
+            "messages.data.addons_derived",
+            addons=_addons(int(is_addon.sum())),
+            plans=[str(a) for a in addons],
+        )
     )
     return subs.assign(line_kind=np.where(is_addon, "addon", "plan"))
 
 
-def _addons(n: int) -> str:
-    return (
-        f"{n} subscription line is an add-on" if n == 1 else f"{n} subscription lines are add-ons"
-    )
+def _addons(n: int) -> Message:
+    return message("messages.data.addon_lines" + ("_one" if n == 1 else ""), n=n)
 
 
 def _plan_text(subs: pd.DataFrame) -> pd.Series:

@@ -10,6 +10,7 @@ import pandas as pd
 from pandas.api.types import is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
 from churnlab.errors import DataError
+from churnlab.messages import message
 
 from ._checks import Checks, exclude
 from ._health import DataHealth, TableHealth
@@ -118,12 +119,10 @@ def load_snapshot(
 
     out = raw.drop(columns=list(drop_columns))
     if drop_columns:
-        health.note(f"dropped columns: {', '.join(drop_columns)}")
+        health.note(message("messages.data.dropped_columns", columns=list(drop_columns)))
     if numbered:
         out.insert(0, id_column, [str(i + 1) for i in range(len(raw))])
-        health.note(
-            f"snapshot has no {id_column} column: accounts are numbered by their row (1, 2, ...)"
-        )
+        health.note(message("messages.data.numbered_rows", column=id_column))
     else:
         ids = checks.ids(raw, id_column, file=file, shown=raw)
         checks.rule(
@@ -170,10 +169,20 @@ def load_snapshot(
     out = out.rename(columns={label_column: "label"}).reset_index(drop=True)
     out.attrs["tenure_unit"] = tenure_unit
     positives = int(out["label"].sum())
-    other = f"{negative!r} -> 0" if negative is not None else "no other value -> 0"
+    other = (
+        message("messages.data.label_negative", value=repr(negative))
+        if negative is not None
+        else message("messages.data.label_no_negative")
+    )
     health.note(
-        f"label {label_column} = {positive_value!r} -> 1 ({positives} rows), "
-        f"{other} ({len(out) - positives} rows)"
+        message(
+            "messages.data.label_mapping",
+            column=label_column,
+            value=repr(positive_value),
+            positives=positives,
+            other=other,
+            negatives=len(out) - positives,
+        )
     )
     health.tables[_NAME] = TableHealth(file, len(raw), len(out))
     return out, health
@@ -320,7 +329,7 @@ def _numeric(
     if n:
         reason = f"blank {column} set to 0 (tenure 0)"
         checks.health.flagged[(_NAME, reason)] = n
-        checks.health.notes.append(f"{n} {reason}")
+        checks.health.note(message("messages.data.blank_set_to_zero", n=n, column=column))
     return values.mask(fixable, 0.0)
 
 

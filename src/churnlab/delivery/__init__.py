@@ -2,7 +2,8 @@
 
 The inputs are the files of one run directory (docs/architecture.md, "The run folder"):
 ``manifest.json`` (``status``, ``delivery`` records), ``headline.json``,
-``report.html``, ``renewal_map.csv`` and ``charts/*.png``.
+``report.html``, the small top-rows CSVs of the renewal map and the monthly book, and the
+KPI sparklines and :data:`EMAIL_CHARTS` of ``charts/*.png``.
 
 - :func:`build_message` builds the email (see :mod:`churnlab.delivery._message`).
 - :func:`send_run` sends it at most once: a run whose manifest already records a
@@ -20,6 +21,7 @@ SMTP credentials come only from the environment variables named in the
 settings; they are never written to the run directory or logged.
 """
 
+from churnlab.delivery._body import EMAIL_CHARTS
 from churnlab.delivery._message import build_failure_notice, build_message
 from churnlab.delivery._send import (
     delivery_status,
@@ -30,13 +32,14 @@ from churnlab.delivery._send import (
 from churnlab.delivery._settings import DeliveryOutcomeUnknown, DeliveryResult, DeliverySettings
 
 __all__ = [
-    "record_not_sent",
+    "EMAIL_CHARTS",
     "DeliveryOutcomeUnknown",
     "DeliveryResult",
     "DeliverySettings",
     "build_failure_notice",
     "build_message",
     "delivery_status",
+    "record_not_sent",
     "send_failure_notice",
     "send_run",
 ]

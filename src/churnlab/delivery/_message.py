@@ -5,18 +5,28 @@ The report email is ``multipart/mixed``::
     multipart/alternative
         text/plain                  compact body (email.txt.j2)
         multipart/related
-            text/html               compact body (email.html.j2), <= 100 KB
-            image/png ...           charts, referenced as cid: from the HTML
+            text/html               compact body (email.html.j2), <= 100 KB decoded
+            image/png ...           sparklines and two charts, cid: from the HTML
     text/html   attachment          report.html (the full executive report)
-    text/csv    attachment          renewal_map.csv (when attach_csv)
+    text/csv    attachment          renewal_map_top.csv (when attach_csv)
+    text/csv    attachment          monthly_at_risk_top.csv (when attach_csv and present)
 
 Its figures come from the run's :class:`~churnlab.report.Headline`, the same object the
-report renders, so the subject, the headline box and the report always agree.
+report renders, so the subject, the headline box and the report always agree; its words
+and formats from the catalogue of the headline's language and currency
+(:mod:`churnlab.delivery._body`). The subject is RFC 2047-encoded when it is not ASCII
+(the ``email`` package's default policy); every text part is UTF-8, base64 when it holds
+any non-ASCII character (Japanese is never quoted-printable).
 """
 
 from __future__ import annotations
 
+import base64
+import csv
+import dataclasses
 import datetime as dt
+import io
+import itertools
 import json
 import logging
 import re
@@ -29,22 +39,25 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
+from churnlab.delivery._body import EmailImage, chart_width, email_context, email_images
 from churnlab.delivery._settings import DeliverySettings
 from churnlab.errors import DeliveryError, ParamsError, RunError
 from churnlab.report.headline import Headline
 from churnlab.report.templating import environment
 from churnlab.run.folder import RunFolder
 from churnlab.run.record import stage_records
-from churnlab.vocabulary import vocabulary
+from churnlab.vocabulary import Vocabulary, vocabulary
 
 logger = logging.getLogger(__name__)
 
-#: Largest HTML body in bytes: Gmail clips longer messages behind "View entire message".
+#: Largest HTML body in bytes, decoded and encoded: Gmail clips longer messages (102 KB)
+#: behind "View entire message".
 MAX_HTML_BYTES = 100_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: The right-hand side of every Content-ID: short, so that no header is ever folded.
 CID_DOMAIN = "churnlab"
-_REASONS_CHARS = 240
 _EVALUE_CHARS = 1500
 _ROW_LIMITS = (50, 25, 10, 5, 0)
 
@@ -93,47 +106,55 @@ def build_message(
             f"{folder.report} is missing: the report stage did not finish. "
             "How to fix: re-run the report stage for this run (or the whole run)."
         )
+    words = vocabulary(headline.language, headline.currency)
     domain = _domain(settings.sender)
-    charts = _charts(folder, headline.charts)
-    csv_path = folder.renewal_map if settings.attach_csv and folder.renewal_map.is_file() else None
-    context = _context(headline, charts, [folder.report, *([csv_path] if csv_path else [])])
-    html, shown = _render_html_within_limit(context)
-    context = {**context, "renewals": context["renewals"][:shown]}
-    text = environment().get_template("email.txt.j2").render(context)
+    images = _charts(folder, email_images(headline, folder, words))
+    tables = _tables(folder, headline) if settings.attach_csv else {}
+    context = email_context(
+        headline,
+        words,
+        images,
+        [folder.report, *(Path(name) for name, _ in tables.values())],
+        {kind: name for kind, (name, _) in tables.items()},
+    )
+    env = environment(headline.language, headline.currency)
+    html, shown = _render_html_within_limit(env, context)
+    context = {
+        **context,
+        "renewals": context["renewals"][:shown],
+        "monthly": context["monthly"][:shown],
+    }
+    text = env.get_template("email.txt.j2").render(context)
 
     msg = _new_message(
-        settings, settings.recipients, _subject(settings, headline), now, domain, preview
+        settings, settings.recipients, _subject(settings, headline, words), now, domain, preview
     )
     msg["X-Churnlab-Run"] = _one_line(headline.run_id or folder.name)
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    msg.set_content(text, cte=_transfer_encoding(text))
+    msg.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
     html_part = msg.get_payload()[1]
-    for chart in charts:
+    for image in images:
         html_part.add_related(
-            chart["data"],
+            image["data"],
             maintype="image",
             subtype="png",
-            cid=f"<{chart['cid']}>",
-            filename=chart["filename"],
+            cid=f"<{image['cid']}>",
+            filename=image["filename"],
             disposition="inline",
         )
     # as text with its charset: a client shows the report's "—" and names as written
+    report = folder.report.read_text(encoding="utf-8")
     msg.add_attachment(
-        folder.report.read_text(encoding="utf-8"),
+        report,
         subtype="html",
         charset="utf-8",
+        cte=_transfer_encoding(report),
         filename=folder.report.name,
     )
-    if settings.attach_csv:
-        if csv_path is not None:
-            msg.add_attachment(
-                csv_path.read_text(encoding="utf-8"),
-                subtype="csv",
-                charset="utf-8",
-                filename=csv_path.name,
-            )
-        else:
-            logger.warning("%s is missing: the email goes out without the CSV", folder.renewal_map)
+    for name, table in tables.values():
+        msg.add_attachment(
+            table, subtype="csv", charset="utf-8", cte=_transfer_encoding(table), filename=name
+        )
     return msg
 
 
@@ -187,7 +208,8 @@ def build_failure_notice(
         settings, settings.failure_recipients, subject, now, _domain(settings.sender), preview
     )
     msg["X-Churnlab-Run"] = _one_line(run_id)
-    msg.set_content("\n".join(lines) + "\n")
+    body = "\n".join(lines) + "\n"
+    msg.set_content(body, cte=_transfer_encoding(body))
     return msg
 
 
@@ -232,32 +254,85 @@ def _new_message(
     return msg
 
 
-def _subject(settings: DeliverySettings, headline: Headline) -> str:
+def _subject(settings: DeliverySettings, headline: Headline, words: Vocabulary) -> str:
+    """The subject in the run's language, its money in the body's one format."""
     first = headline.kpis[0] if headline.kpis else None
+    first_display = ""
+    if first is not None:
+        value = words.rate(first.value) if first.kind == "rate" else words.money(first.value)
+        first_display = f"{first.label} {value}"
     fields = {
         "as_of": headline.as_of or "?",
-        "arr_at_risk": headline.arr_at_risk_display or vocabulary().money(headline.arr_at_risk),
-        "days": headline.renewal_window_days,
+        "arr_at_risk": words.money(headline.arr_at_risk),
+        # the horizon of the whole book's ARR at risk (older runs: the renewal window)
+        "days": headline.horizon_days
+        if headline.arr_at_risk_scope == "book" and headline.horizon_days
+        else headline.renewal_window_days,
         "run_id": headline.run_id,
         "company": headline.company,
-        "headline_kpi": f"{first.label} {first.display}" if first else "",
+        "headline_kpi": first_display,
     }
     # null: the catalogue's subject; a run without an ARR at risk (a snapshot without
     # renewal dates, or no model) names the first tile instead of a "$0 at risk" or "n/a"
-    words = vocabulary()
     template = settings.subject_template or words.text("email.subject")
     if headline.kpi("arr_at_risk") is None and "{arr_at_risk}" in template:
         template = words.text("email.subject_no_risk")
     return template.format(**fields)
 
 
-def _charts(folder: RunFolder, charts: Mapping[str, str]) -> list[dict[str, Any]]:
+def _tables(folder: RunFolder, headline: Headline) -> dict[str, tuple[str, str]]:
+    """The account tables the email carries, by kind: ``(file name, CSV text)``.
+
+    The top rows the report stage wrote for the email (``renewal_map_top.csv``,
+    ``monthly_at_risk_top.csv``); a run made before them gets the top rows of its
+    ``renewal_map.csv``. The full tables stay in the run folder.
+    """
+    out: dict[str, tuple[str, str]] = {}
+    if folder.renewal_map_top.is_file():
+        out["renewals"] = (folder.renewal_map_top.name, folder.renewal_map_top.read_text("utf-8"))
+    elif folder.renewal_map.is_file():
+        table = top_rows(folder.renewal_map.read_text("utf-8"), len(headline.top_renewals))
+        out["renewals"] = (folder.renewal_map_top.name, table)
+    else:
+        logger.warning("%s is missing: the email goes out without it", folder.renewal_map)
+    if folder.monthly_at_risk_top.is_file() and headline.top_monthly:
+        top = folder.monthly_at_risk_top
+        out["monthly"] = (top.name, top.read_text("utf-8"))
+    return out
+
+
+def top_rows(table: str, rows: int) -> str:
+    """The header and the first ``rows`` records of a CSV text, each field as written.
+
+    The email carries the renewals its body names (``report.top_accounts``, most expected
+    ARR at risk first); the full table stays in the run folder. Quoted fields with line
+    breaks stay one record.
+    """
+    records = list(itertools.islice(csv.reader(io.StringIO(table, newline="")), rows + 1))
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\n").writerows(records)
+    return out.getvalue()
+
+
+def _transfer_encoding(text: str) -> str | None:
+    """``base64`` unless the text is plain ASCII in short lines (then 7bit, as it is).
+
+    Never quoted-printable: it triples every non-ASCII byte (Japanese text) and some
+    clients show it broken; base64 is safe on every transport (8bit needs the server's
+    8BITMIME). ``None`` lets the email package choose 7bit for short ASCII lines.
+    """
+    short = all(len(line) <= 78 for line in text.splitlines())
+    return None if text.isascii() and short else "base64"
+
+
+def _charts(folder: RunFolder, images: Sequence[EmailImage]) -> list[dict[str, Any]]:
+    """Load the images of the body: PNG bytes, a Content-ID and the size they are shown at."""
     root = folder.path.resolve()
     out = []
-    for key, relative in charts.items():
-        path = (folder.path / str(relative)).resolve()
+    for image in images:
+        path = (folder.path / str(image.relative)).resolve()
         if not path.is_relative_to(root):
-            logger.warning("chart %r points outside the run directory; skipped", key)
+            logger.warning("chart %r points outside the run directory; skipped", image.key)
             continue
         if not path.is_file():
             logger.warning("chart %s is missing; the email goes out without it", path)
@@ -268,11 +343,10 @@ def _charts(folder: RunFolder, charts: Mapping[str, str]) -> list[dict[str, Any]
             continue
         width = int.from_bytes(data[16:20], "big")
         height = int.from_bytes(data[20:24], "big")
-        shown = min(width, 700)
+        shown = chart_width(width)
         out.append(
             {
-                "key": str(key),
-                "alt": str(key).replace("_", " ").capitalize(),
+                **dataclasses.asdict(image),
                 "cid": content_id(len(out) + 1),
                 "filename": path.name,
                 "data": data,
@@ -292,70 +366,21 @@ def content_id(index: int) -> str:
     return f"img{index}.{secrets.token_hex(6)}@{CID_DOMAIN}"
 
 
-def _context(
-    headline: Headline, charts: list[dict[str, Any]], attachments: list[Path]
-) -> dict[str, Any]:
-    words = vocabulary()
-    renewals = [
-        {
-            "name": str(row.name or row.account_id),
-            "account_id": str(row.account_id),
-            "arr": words.money(row.arr),
-            "renewal_date": str(row.renewal_date or ""),
-            "probability": words.rate(row.churn_probability, 0),
-            "expected_arr_at_risk": words.money(row.expected_arr_at_risk),
-            "health_band": str(row.health_band or ""),
-            "reasons": _shorten(str(row.reasons or ""), _REASONS_CHARS),
-        }
-        for row in headline.top_renewals
-    ]
-    kpis = [
-        {
-            "label": tile.label,
-            "display": tile.display,
-            "change_display": tile.change_display,
-            "good": tile.good,
-        }
-        for tile in headline.kpis
-    ]
-    return {
-        "company": headline.company,
-        "as_of": headline.as_of,
-        "run_id": headline.run_id,
-        "arr_at_risk": headline.arr_at_risk_display or words.money(headline.arr_at_risk),
-        "renewal_window_days": headline.renewal_window_days,
-        "box": _headline_box(headline),
-        "warning": headline.warning or "",
-        "kpis": kpis,
-        "renewals": renewals,
-        "renewals_total": len(renewals),
-        "charts": [{k: c[k] for k in ("cid", "alt", "width", "height")} for c in charts],
-        "attachments": [p.name for p in attachments],
-    }
-
-
-def _headline_box(headline: Headline) -> dict[str, str]:
-    """The red box at the top of the email: the ARR at risk, else the first KPI tile."""
-    if headline.kpi("arr_at_risk") is not None:
-        horizon = f" within {headline.horizon_days} days" if headline.horizon_days else ""
-        return {
-            "label": f"ARR at risk in the next {headline.renewal_window_days} days "
-            f"(expected: p(churn{horizon}) x ARR)",
-            "value": headline.arr_at_risk_display,
-        }
-    first = headline.kpis[0] if headline.kpis else None
-    return {"label": first.label if first else "", "value": first.display if first else ""}
-
-
-def _render_html_within_limit(context: dict[str, Any]) -> tuple[str, int]:
-    """Render the HTML body with as many renewal rows as fit in MAX_HTML_BYTES."""
-    template = environment().get_template("email.html.j2")
-    total = context["renewals_total"]
+def _render_html_within_limit(env: jinja2.Environment, context: dict[str, Any]) -> tuple[str, int]:
+    """Render the HTML body with as many account rows per table as fit (:func:`_fits`)."""
+    template = env.get_template("email.html.j2")
+    total = max(context["renewals_total"], context["monthly_total"])
     for limit in (total, *(n for n in _ROW_LIMITS if n < total)):
-        html = template.render({**context, "renewals": context["renewals"][:limit]})
-        if len(html.encode("utf-8")) <= MAX_HTML_BYTES:
+        html = template.render(
+            {
+                **context,
+                "renewals": context["renewals"][:limit],
+                "monthly": context["monthly"][:limit],
+            }
+        )
+        if _fits(html):
             if limit < total:
-                logger.info("email body shows %d of %d renewals to stay under 100 KB", limit, total)
+                logger.info("email body shows %d of %d accounts to stay under 100 KB", limit, total)
             return html, limit
     raise DeliveryError(
         f"the email body is larger than {MAX_HTML_BYTES} bytes even without the renewal table. "
@@ -363,9 +388,15 @@ def _render_html_within_limit(context: dict[str, Any]) -> tuple[str, int]:
     )
 
 
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+def _fits(html: str) -> bool:
+    """Whether the body stays under the limit decoded and as it travels (base64 or 7bit).
+
+    Gmail clips a body above 102 KB; whichever size it counts, both stay under
+    :data:`MAX_HTML_BYTES`.
+    """
+    data = html.encode("utf-8")
+    travels = len(base64.encodebytes(data)) if _transfer_encoding(html) else len(data)
+    return max(len(data), travels) <= MAX_HTML_BYTES
 
 
 def _one_line(text: str) -> str:

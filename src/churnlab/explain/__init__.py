@@ -11,9 +11,17 @@ Typical use::
 - :mod:`~churnlab.explain.result`: :class:`ShapResult`.
 - ``_shap``: TreeSHAP (LightGBM) and linear SHAP (the baseline), global importance.
 - ``_tree``: the fast exact TreeSHAP behind ``tree_shap``.
-- ``_reasons``: per-account reasons in plain language.
+- ``_reasons``: per-account reasons in plain language (their words: ``_phrases``).
+- ``_playbook``: reason families of params.yaml ``playbook`` and the CSM's next step.
 """
 
+from churnlab.explain._phrases import feature_topics
+from churnlab.explain._playbook import (
+    feature_families,
+    next_step_texts,
+    next_steps,
+    playbook_features,
+)
 from churnlab.explain._reasons import reason_context, reasons_summary, top_reasons
 from churnlab.explain._shap import (
     explain_model,
@@ -27,9 +35,14 @@ from churnlab.explain.result import ShapResult
 __all__ = [
     "ShapResult",
     "explain_model",
+    "feature_families",
+    "feature_topics",
     "global_importance",
     "linear_shap",
     "linear_shap_columns",
+    "next_step_texts",
+    "next_steps",
+    "playbook_features",
     "reason_context",
     "reasons_summary",
     "top_reasons",

@@ -29,6 +29,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from churnlab.errors import ModelError
+from churnlab.messages import Message, literal, message
 from churnlab.modeling.fitting import fit_churn_model, label_closed_before
 from churnlab.modeling.leakage import LEAK_AUC, leak_check
 from churnlab.modeling.metrics import LOWER_IS_BETTER, evaluate
@@ -62,6 +63,8 @@ class BacktestResult:
     skipped : tuple of str
         Folds that could not be used, each with the reason (e.g. a single label value
         in its training rows).
+    skipped_messages : tuple of dict
+        ``skipped`` as messages of the catalogues (``churnlab.messages``).
     """
 
     scheme: str
@@ -72,6 +75,7 @@ class BacktestResult:
     predictions: pd.DataFrame
     leaks: pd.DataFrame
     skipped: tuple[str, ...] = ()
+    skipped_messages: tuple[Message, ...] = ()
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -202,11 +206,13 @@ def rolling_origin_backtest(
     fold_rows, preds, leaks, skipped = [], [], [], []
     for i, (train, test, cutoff) in enumerate(splits, start=1):
         train_t, test_t = table[train], table[test]
-        where = f"fold {i}" + (
-            "" if pd.isna(cutoff) else f" (test from {pd.Timestamp(cutoff).date()})"
+        where = (
+            message("messages.model.fold", fold=i)
+            if pd.isna(cutoff)
+            else message("messages.model.fold_from", fold=i, day=pd.Timestamp(cutoff).date())
         )
         if train_t["label"].nunique() < 2 or test_t.empty:
-            skipped.append(f"{where}: its training rows hold a single label value")
+            skipped.append(message("messages.model.single_label", where=where))
             continue
         try:
             model = fit_churn_model(
@@ -226,7 +232,9 @@ def rolling_origin_backtest(
         except ModelError as exc:
             if "leak" in str(exc):
                 raise
-            skipped.append(f"{where}: {exc}")
+            skipped.append(
+                message("messages.model.fold_failed", where=where, error=literal(str(exc)))
+            )
             continue
         proba = model.predict_proba(test_t)
         preds.append(
@@ -261,7 +269,7 @@ def rolling_origin_backtest(
     if not preds:
         raise ModelError(
             "no backtest fold could be trained: "
-            + "; ".join(skipped)
+            + "; ".join(str(m["text"]) for m in skipped)
             + ". How to fix: the labelled history needs both churned and retained accounts "
             "before every test period (a longer history, or fewer model.n_folds)"
         )
@@ -278,7 +286,8 @@ def rolling_origin_backtest(
         pooled=evaluate(predictions["label"], predictions["churn_probability"]),
         predictions=predictions,
         leaks=leaks_df,
-        skipped=tuple(skipped),
+        skipped=tuple(str(m["text"]) for m in skipped),
+        skipped_messages=tuple(skipped),
     )
 
 

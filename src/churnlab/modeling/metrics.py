@@ -14,6 +14,13 @@ Conventions (tested on hand-worked fixtures):
   predicted probability, the observed churn rate and the row count.
 * **ECE** (expected calibration error) = sum over non-empty bins of
   ``count / n * |observed rate - mean predicted|`` on those same bins.
+* **Quantile calibration** (the report's chart): equal-count bins of the rows sorted by
+  probability (stable sort, so ties keep the input order; counts differ by at most one),
+  ten when there are at least ``10 * min_per_bin`` rows, fewer otherwise; per bin the mean
+  predicted probability, the observed churn rate and its Wilson score interval.
+* **Wilson score interval** (95% by default) of ``k`` successes in ``n`` trials: the
+  interval ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`` gives, in closed
+  form (vectorised).
 """
 
 from __future__ import annotations
@@ -123,6 +130,92 @@ def evaluate(y_true, proba) -> dict[str, float]:
         "capture_10": capture_at(y, p, 0.10),
         "capture_20": capture_at(y, p, 0.20),
     }
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion, element-wise.
+
+    Parameters
+    ----------
+    successes, trials : array-like of int
+        Successes ``k`` and trials ``n`` (``n > 0``).
+    confidence : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(lower, upper)``, clipped to [0, 1].
+    """
+    from scipy.stats import norm
+
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    if np.any(n <= 0):
+        raise ValueError("every Wilson interval needs at least one trial")
+    z = float(norm.ppf(1 - (1 - confidence) / 2))
+    p = k / n
+    denom = 1 + z**2 / n
+    center = (p + z**2 / (2 * n)) / denom
+    half = z / denom * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
+
+
+def quantile_bin_count(n: int, max_bins: int = 10, min_per_bin: int = 40) -> int:
+    """How many equal-count bins ``n`` rows get: ``n // min_per_bin``, between 2 and ``max_bins``.
+
+    Fewer than two rows get one bin (or none for no rows).
+    """
+    if n < 2:
+        return n
+    return int(min(max_bins, max(2, n // min_per_bin)))
+
+
+def quantile_calibration(y_true, proba, n_bins: int | None = None) -> pd.DataFrame:
+    """Reliability table on equal-count bins, with a Wilson interval per bin.
+
+    Parameters
+    ----------
+    y_true : array-like of int
+        0/1 outcomes.
+    proba : array-like of float
+        Predicted probabilities.
+    n_bins : int, optional
+        Number of bins; default :func:`quantile_bin_count` of the rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per bin, lowest predictions first: ``bin`` (0-based), ``count``,
+        ``churned``, ``mean_predicted``, ``min_predicted``, ``max_predicted``,
+        ``observed_rate``, ``lower``, ``upper`` (the 95% Wilson interval of the rate).
+    """
+    y, p = _arrays(y_true, proba)
+    columns = [
+        "bin", "count", "churned", "mean_predicted", "min_predicted", "max_predicted",
+        "observed_rate", "lower", "upper",
+    ]  # fmt: skip
+    bins = quantile_bin_count(len(y)) if n_bins is None else int(n_bins)
+    if len(y) == 0 or bins < 1:
+        return pd.DataFrame(columns=columns)
+    order = np.argsort(p, kind="mergesort")
+    rows = []
+    for i, idx in enumerate(np.array_split(order, min(bins, len(y)))):
+        part_p, part_y = p[idx], y[idx]
+        rows.append(
+            {
+                "bin": i,
+                "count": len(idx),
+                "churned": int(part_y.sum()),
+                "mean_predicted": float(part_p.mean()),
+                "min_predicted": float(part_p.min()),
+                "max_predicted": float(part_p.max()),
+                "observed_rate": float(part_y.mean()),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns[:-2])
+    lower, upper = wilson_interval(out["churned"], out["count"])
+    return out.assign(lower=lower, upper=upper)
 
 
 def better(metric: str, a: float, b: float) -> bool:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.errors import ModelError
-from churnlab.vocabulary import touch_tier
+from churnlab.vocabulary import Vocabulary, touch_tier, vocabulary
 
 SCORE_COLUMNS = [
     "account_id",
@@ -126,15 +126,39 @@ def score_accounts(
     return out
 
 
-def renewal_map(scores: pd.DataFrame, *, as_of, days: int = 90) -> pd.DataFrame:
+#: Billing period (months) from which a subscription is a contract that renews.
+CONTRACT_MONTHS = 2
+
+
+def is_contract(scores: pd.DataFrame, min_months: int = CONTRACT_MONTHS) -> pd.Series:
+    """Whether each account is on a contract of ``min_months`` months or more.
+
+    An unknown billing period (no ``billing_period_months`` column, or a missing value)
+    is not a contract: such accounts belong to the monthly book.
+    """
+    if "billing_period_months" not in scores.columns:
+        return pd.Series(False, index=scores.index)
+    months = pd.to_numeric(scores["billing_period_months"], errors="coerce")
+    return months.ge(min_months).fillna(False).astype(bool)
+
+
+def renewal_map(
+    scores: pd.DataFrame, *, as_of, days: int = 90, min_billing_months: int | None = None
+) -> pd.DataFrame:
     """Accounts renewing in the next ``days`` days, most expected ARR at risk first.
 
     Keeps rows with ``as_of <= renewal_date <= as_of + days`` (both ends included);
     ties in expected ARR at risk are broken by the earlier renewal, then account_id.
+    With ``min_billing_months`` (the pipeline passes :data:`CONTRACT_MONTHS`), only
+    contract renewals: accounts whose billing period is at least that many months (see
+    :func:`is_contract`); a monthly subscription "renews" every month and is in the
+    monthly book (:func:`monthly_at_risk`) instead.
     """
     start = pd.Timestamp(as_of)
     end = start + pd.Timedelta(days=days)
     mask = scores["renewal_date"].between(start, end, inclusive="both")
+    if min_billing_months is not None:
+        mask &= is_contract(scores, min_billing_months)
     return (
         scores[mask]
         .sort_values(
@@ -146,11 +170,26 @@ def renewal_map(scores: pd.DataFrame, *, as_of, days: int = 90) -> pd.DataFrame:
     )
 
 
+def monthly_at_risk(
+    scores: pd.DataFrame, *, min_billing_months: int = CONTRACT_MONTHS
+) -> pd.DataFrame:
+    """The monthly book: accounts not on a contract, most expected ARR at risk first.
+
+    Every account that :func:`is_contract` does not count as a contract (billing period
+    under ``min_billing_months``, or unknown); ties broken by account_id.
+    """
+    book = scores[~is_contract(scores, min_billing_months)]
+    return book.sort_values(
+        ["expected_arr_at_risk", "account_id"], ascending=[False, True], kind="mergesort"
+    ).reset_index(drop=True)
+
+
 def early_warning(
     scores: pd.DataFrame,
     previous_scores: pd.DataFrame | None,
     *,
     drop_points: int = 15,
+    words: Vocabulary | None = None,
 ) -> pd.DataFrame:
     """Accounts that entered the red band or whose health fell by >= ``drop_points``.
 
@@ -163,6 +202,8 @@ def early_warning(
         run, nothing to compare with, and the list is empty.
     drop_points : int
         Health drop that triggers a warning.
+    words : Vocabulary, optional
+        The language of ``reason`` (catalogue ``accounts.early_warning``); default English.
 
     Returns
     -------
@@ -184,12 +225,16 @@ def early_warning(
     entered_red = is_red & (prev_band != "red")
     change = cur["health_score"].astype("Int64") - prev_health
     fell = (change <= -drop_points).fillna(False).astype(bool)
-    red_reason = "entered red"
-    dropped = (-change).astype(str)
+    words = words or vocabulary()
+    red_reason = words.text("accounts.early_warning.entered_red")
+    fell_text = [
+        words.text("accounts.early_warning.fell", points=words.number(-float(c))) if f else ""
+        for c, f in zip(change.fillna(0).to_numpy(), fell.to_numpy(), strict=True)
+    ]
     reason = (
         pd.Series(np.where(entered_red, red_reason, ""), index=cur.index)
-        + np.where(entered_red & fell, "; ", "")
-        + pd.Series(np.where(fell, "health fell " + dropped + " points", ""), index=cur.index)
+        + np.where(entered_red & fell, words.text("reasons.separator"), "")
+        + pd.Series(fell_text, index=cur.index, dtype=object)
     )
     out = pd.DataFrame(
         {

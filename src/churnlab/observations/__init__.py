@@ -34,6 +34,7 @@ from churnlab.observations.schema import (
     count_column,
     feature_columns,
     usable_features,
+    usable_features_said,
 )
 from churnlab.observations.tables import ObservationTables, build_event_tables, split_scoring
 
@@ -61,4 +62,5 @@ __all__ = [
     "scoring_spine",
     "split_scoring",
     "usable_features",
+    "usable_features_said",
 ]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from churnlab.errors import DataError
+from churnlab.messages import Message, message
 
 __all__ = ["HistoryFit", "fit_to_history", "months_needed"]
 
@@ -46,6 +47,8 @@ class HistoryFit:
     renewal_window_days: int
     notes: tuple[str, ...] = field(default=())
     backtest: str = "time"
+    #: ``notes`` as messages of the catalogues (``churnlab.messages``), in the same order.
+    messages: tuple[Message, ...] = field(default=())
 
     def as_params(self) -> dict[str, dict[str, int]]:
         """The settings as a params overlay (``observation``, ``model``, ``health``)."""
@@ -137,33 +140,45 @@ def fit_to_history(
         span = max(1, round((data_end - first_day).days / _MONTH_DAYS))
         if horizon != horizon_days:
             notes.append(
-                f"The data covers {span} months: churn is predicted over the next {horizon} "
-                f"days instead of {horizon_days} (a {horizon_days}-day label window leaves too "
-                "few labelled months to train and test on)."
+                message(
+                    "messages.data.shorter_horizon",
+                    months=span,
+                    horizon=horizon,
+                    asked=horizon_days,
+                )
             )
         if folds != n_folds:
-            notes.append(
-                f"The backtest has {folds} fold{'s' * (folds > 1)} instead of {n_folds}: "
-                f"{have} months of labelled observations are available."
-            )
+            key = "messages.data.fewer_folds" + ("_one" if folds == 1 else "")
+            notes.append(message(key, folds=folds, asked=n_folds, months=have))
         history = min(history_months, span)
         if history != history_months:
             notes.append(
-                f"Training observations span the {history} months the data covers "
-                f"(observation.history_months is {history_months})."
+                message("messages.data.shorter_history", months=history, asked=history_months)
             )
         checkpoint = min(renewal_checkpoint_days, horizon)
         if checkpoint != renewal_checkpoint_days:
             notes.append(
-                f"Renewal checkpoints are {checkpoint} days before each renewal, inside the "
-                f"{horizon}-day label window (observation.renewal_checkpoint_days is "
-                f"{renewal_checkpoint_days})."
+                message(
+                    "messages.data.closer_checkpoint",
+                    days=checkpoint,
+                    horizon=horizon,
+                    asked=renewal_checkpoint_days,
+                )
             )
         window = renewal_window_days
         if horizon != horizon_days:
             window = min(renewal_window_days, horizon)
         notes.extend(_window_note(window, renewal_window_days))
-        return HistoryFit(horizon, history, checkpoint, folds, have, window, tuple(notes))
+        return HistoryFit(
+            horizon,
+            history,
+            checkpoint,
+            folds,
+            have,
+            window,
+            tuple(str(m["text"]) for m in notes),
+            messages=tuple(notes),
+        )
     shortest = min(horizons)
     have = labelled_months(
         first_day, data_end, grace_days=grace_days, lead_days=lead_days, horizon_days=shortest
@@ -173,11 +188,13 @@ def fit_to_history(
         folds = max(2, min(n_folds, 3))
         window = min(renewal_window_days, shortest)
         notes = [
-            f"The data covers {span} months: churn is predicted over the next {shortest} "
-            f"days instead of {horizon_days}.",
-            f"Too short a history for a backtest on a later period: the models are "
-            f"checked by {folds}-fold cross-validation across accounts, which does not "
-            "measure how they hold up over time.",
+            message(
+                "messages.data.short_history_horizon",
+                months=span,
+                horizon=shortest,
+                asked=horizon_days,
+            ),
+            message("messages.data.cross_validation", folds=folds),
         ]
         notes.extend(_window_note(window, renewal_window_days))
         return HistoryFit(
@@ -187,8 +204,9 @@ def fit_to_history(
             folds,
             have,
             window,
-            tuple(notes),
+            tuple(str(m["text"]) for m in notes),
             backtest="accounts",
+            messages=tuple(notes),
         )
     need = 1 + math.ceil((grace_days + lead_days + shortest) / _MONTH_DAYS)
     raise DataError(
@@ -202,12 +220,8 @@ def fit_to_history(
     )
 
 
-def _window_note(window: int, renewal_window_days: int) -> list[str]:
+def _window_note(window: int, renewal_window_days: int) -> list[Message]:
     """The note that says the renewal window was shortened to ``window`` days."""
     if window == renewal_window_days:
         return []
-    return [
-        f"The renewal map and the ARR at risk cover the next {window} days, the "
-        f"horizon of the churn probabilities (health.renewal_window_days is "
-        f"{renewal_window_days})."
-    ]
+    return [message("messages.data.shorter_window", days=window, asked=renewal_window_days)]

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from churnlab.messages import Message, message
+
 __all__ = [
     "CONTRACT_COLUMNS",
     "META_COLUMNS",
@@ -118,6 +120,25 @@ def usable_features(
 ) -> tuple[list[str], list[str], dict[str, str]]:
     """The features a model (or a comparison) can learn from, and why the others are left out.
 
+    See :func:`usable_features_said`, whose reasons are messages of the catalogues; here
+    they are their English text.
+    """
+    numeric, categorical, said = usable_features_said(
+        table, numeric, categorical, max_categories=max_categories, include=include
+    )
+    return numeric, categorical, {col: str(m["text"]) for col, m in said.items()}
+
+
+def usable_features_said(
+    table: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    *,
+    max_categories: int = 30,
+    include: Sequence[str] = (),
+) -> tuple[list[str], list[str], dict[str, Message]]:
+    """The features a model (or a comparison) can learn from, and why the others are left out.
+
     Always left out: a column without any value, and a constant one (one value, never
     missing). Left out unless named in ``include``: an id-like column (a text column with
     a different value for nearly every account, or a whole-number column named like an id
@@ -139,37 +160,37 @@ def usable_features(
     -------
     numeric, categorical : list of str
         The usable features, in their order.
-    left_out : dict of str to str
-        Every feature left out, with the reason in words.
+    left_out : dict of str to message
+        Every feature left out, with the reason as a message of the catalogues
+        (``messages.model.why_*``, see :mod:`churnlab.messages`).
     """
-    left_out: dict[str, str] = {}
+    left_out: dict[str, Message] = {}
     keep = set(include)
     accounts = table["account_id"].nunique() if "account_id" in table else len(table)
     for col in [*numeric, *categorical]:
         values = table[col]
         present = values.dropna()
         if present.empty:
-            left_out[col] = "empty: no account has a value"
+            left_out[col] = message("messages.model.why_empty")
             continue
         distinct = present.nunique()
         if distinct == 1 and len(present) == len(values):
             value = present.iloc[0]
             value = value.item() if hasattr(value, "item") else value
-            left_out[col] = f"constant: every account has {value!r}"
+            left_out[col] = message("messages.model.why_constant", value=repr(value))
             continue
         if col in keep:
             continue
         if col in categorical and distinct > max_categories:
             if accounts >= 20 and distinct >= 0.9 * accounts:
-                left_out[col] = f"id-like: {distinct} distinct values, nearly one per account"
+                left_out[col] = message("messages.model.why_id_text", n=int(distinct))
             else:
-                left_out[col] = (
-                    f"{distinct} distinct values, more than features.max_categories "
-                    f"({max_categories})"
+                left_out[col] = message(
+                    "messages.model.why_wide", n=int(distinct), limit=max_categories
                 )
         elif col in numeric and _ID_NAME.search(col) and accounts >= 20:
             whole = bool(pd.to_numeric(present, errors="coerce").mod(1).eq(0).all())
             if whole and distinct >= accounts:
-                left_out[col] = "id-like: a whole number named like an id, one per account"
+                left_out[col] = message("messages.model.why_id_number")
     kept = [c for c in numeric if c not in left_out], [c for c in categorical if c not in left_out]
     return kept[0], kept[1], left_out

@@ -7,24 +7,26 @@ title and says "nothing to show: <reason>" instead of raising.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from churnlab.plots.style import COLORS, PALETTE, churnlab_style, new_axes
-from churnlab.vocabulary import feature_label
+from churnlab.plots.style import COLORS, PALETTE, churnlab_style, new_axes, style_rc
+from churnlab.vocabulary import Vocabulary, vocabulary
 
 
-def _nothing_to_show(fig, ax, reason: str, title: str):
+def _nothing_to_show(fig, ax, reason: str, title: str, words: Vocabulary | None = None):
     """Draw "nothing to show: <reason>" on a bare axes under ``title``; returns the figure."""
-    with churnlab_style():
+    words = words or vocabulary()
+    with churnlab_style(words.language):
         ax.set_axis_off()
         ax.set_title(title)
         ax.text(
             0.5,
             0.5,
-            f"nothing to show: {reason}",
+            words.text("chart_text.nothing_to_show", reason=reason),
             transform=ax.transAxes,
             ha="center",
             va="center",
@@ -43,15 +45,10 @@ def _reason(note: str | None, default: str) -> str:
     return note
 
 
-def _readable(feature: str) -> str:
-    """The feature's label ("Logins in the last 7 days")."""
-    return feature_label(feature)
-
-
-def _forest_rows(summary: pd.DataFrame, top: int) -> pd.DataFrame:
+def _forest_rows(summary: pd.DataFrame, top: int, words: Vocabulary) -> pd.DataFrame:
     s = summary.loc[~summary["small_group"]].head(top)
     is_cat = s["kind"].eq("categorical") & s["risk_difference"].notna()
-    names = s["feature"].map(_readable)
+    names = s["feature"].map(words.feature_label)
     label = np.where(is_cat, names + " = " + s["level"].astype(str), names)
     return pd.DataFrame(
         {
@@ -64,7 +61,7 @@ def _forest_rows(summary: pd.DataFrame, top: int) -> pd.DataFrame:
     ).iloc[::-1]
 
 
-def plot_effect_sizes(comparison, top: int = 12, ax=None):
+def plot_effect_sizes(comparison, top: int = 12, ax=None, words: Vocabulary | None = None):
     """Forest plot of the top-ranked differences between churned and retained accounts.
 
     Numeric features show Cliff's delta, categoricals the risk difference of
@@ -78,21 +75,26 @@ def plot_effect_sizes(comparison, top: int = 12, ax=None):
     top : int
         Number of features to show.
     ax : matplotlib.axes.Axes, optional
+    words : Vocabulary, optional
+        The language of the chart's text and feature labels (default English).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    rows = _forest_rows(comparison.summary, top)
-    fig, ax = new_axes(ax, figsize=(7.0, 1.2 + 0.38 * max(len(rows), 1)))
+    words = words or vocabulary()
+    text = functools.partial(words.chart_text, "cohort_effects")
+    rows = _forest_rows(comparison.summary, top, words)
+    fig, ax = new_axes(ax, figsize=(7.0, 1.2 + 0.38 * max(len(rows), 1)), language=words.language)
     if rows.empty:
         if comparison.summary.empty:
             notes = getattr(comparison, "notes", ())
-            reason = _reason(notes[0] if notes else None, "no feature to compare")
+            english = words.language == "en"  # the comparison's notes are in English
+            reason = _reason(notes[0] if notes and english else None, text("no_feature"))
         else:
-            reason = f"too few accounts to compare (groups under {comparison.min_group})"
-        return _nothing_to_show(fig, ax, reason, "Churned vs retained: biggest differences")
-    with churnlab_style():
+            reason = text("too_few", min_group=comparison.min_group)
+        return _nothing_to_show(fig, ax, reason, text("title"), words)
+    with churnlab_style(words.language):
         y = np.arange(len(rows))
         colors = np.where(rows["value"] > 0, COLORS["churned"], COLORS["retained"])
         ax.hlines(y, rows["low"], rows["high"], colors=colors, linewidth=2)
@@ -101,19 +103,22 @@ def plot_effect_sizes(comparison, top: int = 12, ax=None):
         ax.axvline(0, color=COLORS["neutral"], linewidth=1)
         ax.set_yticks(y, [str(s)[:44] for s in rows["label"]])
         ax.set_xlim(-1.02, 1.02)
-        ax.set_xlabel("churned minus retained (Cliff's delta or risk difference)")
+        ax.set_xlabel(text("x_axis"))
         fig.suptitle(
-            "Churned vs retained: biggest differences",
+            text("title"),
             x=0.02,
             ha="left",
             fontsize=13,
-            fontweight="bold",
+            fontweight=style_rc(words.language)["axes.titleweight"],
         )
         fig.text(
             0.02,
             1 - 0.55 / fig.get_figheight(),
-            f"{comparison.n_churned} churned vs {comparison.n_retained} retained; red = "
-            "higher if churned; hollow = not significant",
+            text(
+                "legend",
+                churned=words.number(comparison.n_churned),
+                retained=words.number(comparison.n_retained),
+            ),
             fontsize=9,
             color=COLORS["neutral"],
         )

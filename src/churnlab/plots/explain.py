@@ -12,7 +12,7 @@ import pandas as pd
 
 from churnlab.explain import ShapResult, global_importance
 from churnlab.plots.style import COLORS, EMAIL_WIDTH_IN, churnlab_style, new_axes
-from churnlab.vocabulary import feature_label
+from churnlab.vocabulary import Vocabulary, feature_label, vocabulary
 
 
 def _is_categorical(values: pd.Series) -> bool:
@@ -25,7 +25,9 @@ def _sample(n: int, size: int | None, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
 
 
-def plot_importance_bar(shap: ShapResult, *, top: int = 15, ax=None):
+def plot_importance_bar(
+    shap: ShapResult, *, top: int = 15, ax=None, words: Vocabulary | None = None
+):
     """Horizontal bars of mean |SHAP| (log-odds) for the ``top`` features, strongest on top.
 
     Parameters
@@ -34,20 +36,26 @@ def plot_importance_bar(shap: ShapResult, *, top: int = 15, ax=None):
     top : int
         Features shown.
     ax : matplotlib.axes.Axes, optional
+    words : Vocabulary, optional
+        The language of the chart's text and feature labels (default English).
     """
+    words = words or vocabulary()
     ranking = global_importance(shap).head(top).iloc[::-1]
-    with churnlab_style():
+    labels = ranking["feature"].map(words.feature_label)
+    with churnlab_style(words.language):
         own = ax is None
-        fig, ax = new_axes(ax, figsize=(EMAIL_WIDTH_IN, 0.35 * len(ranking) + 1.4))
+        fig, ax = new_axes(
+            ax, figsize=(EMAIL_WIDTH_IN, 0.35 * len(ranking) + 1.4), language=words.language
+        )
         if own:
             fig.set_layout_engine("constrained")
-        ax.barh(ranking["label"], ranking["mean_abs_shap"], color=COLORS["retained"])
+        ax.barh(labels, ranking["mean_abs_shap"], color=COLORS["retained"])
         for y, (value, share) in enumerate(
             zip(ranking["mean_abs_shap"], ranking["share"], strict=True)
         ):
             ax.text(value, y, f" {share:.0%}", va="center", fontsize=9, color=COLORS["neutral"])
-        ax.set_xlabel("Mean |SHAP value| (log-odds of churn)")
-        ax.set_title("What drives churn risk")
+        ax.set_xlabel(words.chart_text("drivers", "x_axis"))
+        ax.set_title(words.chart_text("drivers", "title"))
         ax.grid(axis="y", visible=False)
         ax.set_xlim(0, float(ranking["mean_abs_shap"].max()) * 1.15 if len(ranking) else 1)
     return fig

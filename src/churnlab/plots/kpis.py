@@ -5,10 +5,13 @@ Every function takes ``ax=None``, returns the figure and never shows or saves it
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
 from churnlab.plots.style import COLORS, churnlab_style, new_axes
+from churnlab.vocabulary import Vocabulary, vocabulary
 
 #: Size of a first-screen sparkline in inches (about 220 x 90 px).
 SPARKLINE_SIZE = (2.2, 0.9)
@@ -20,7 +23,18 @@ def _percent_axis(ax) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
 
 
-def plot_retention_trend(kpis: pd.DataFrame, ax=None):
+def _month_axis(ax, words: Vocabulary, months: int) -> None:
+    """Month ticks in the language's form (``Jan 2026``, ``2026年1月``): every month of a
+    short history, every quarter of two years, every half year beyond."""
+    import matplotlib.dates as mdates
+    from matplotlib.ticker import FuncFormatter
+
+    interval = 1 if months <= 8 else 3 if months <= 30 else 6
+    ax.xaxis.set_major_locator(mdates.MonthLocator(interval=interval))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: words.month(mdates.num2date(x).date())))
+
+
+def plot_retention_trend(kpis: pd.DataFrame, ax=None, words: Vocabulary | None = None):
     """Gross and net revenue retention per month, with the 100% line.
 
     Parameters
@@ -28,32 +42,37 @@ def plot_retention_trend(kpis: pd.DataFrame, ax=None):
     kpis : pandas.DataFrame
         Overall output of ``churnlab.kpis.monthly_kpis`` (one row per month).
     ax : matplotlib.axes.Axes, optional
+    words : Vocabulary, optional
+        The language of the chart's text (default English).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = new_axes(ax)
-    with churnlab_style():
+    words = words or vocabulary()
+    text = functools.partial(words.chart_text, "retention_trend")
+    fig, ax = new_axes(ax, language=words.language)
+    with churnlab_style(words.language):
         months = pd.to_datetime(kpis["month"])
         ax.plot(
             months,
             kpis["net_revenue_retention"],
             marker="o",
             color=COLORS["retained"],
-            label="Net revenue retention (NRR)",
+            label=text("nrr"),
         )
         ax.plot(
             months,
             kpis["gross_revenue_retention"],
             marker="o",
             color=COLORS["churned"],
-            label="Gross revenue retention (GRR)",
+            label=text("grr"),
         )
         ax.axhline(1.0, color=COLORS["neutral"], linewidth=1, linestyle="--")
         _percent_axis(ax)
-        ax.set_title("Monthly revenue retention")
-        ax.set_ylabel("share of starting MRR")
+        _month_axis(ax, words, len(months))
+        ax.set_title(text("title"))
+        ax.set_ylabel(text("y_axis"))
         ax.legend(loc="lower left", frameon=False)
         fig.autofmt_xdate()
     return fig

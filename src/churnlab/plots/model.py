@@ -16,37 +16,79 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from churnlab.plots.style import COLORS, RC, new_axes
-from churnlab.vocabulary import BANDS, TIERS
+from churnlab.plots.style import COLORS, RC, churnlab_style, new_axes
+from churnlab.vocabulary import BANDS, TIERS, Vocabulary, vocabulary
 
 
-def plot_calibration(curve: pd.DataFrame, ax=None, *, label: str = "model"):
-    """Reliability diagram from ``metrics.calibration_curve`` output.
+def plot_calibration(curve: pd.DataFrame, ax=None, *, words: Vocabulary | None = None):
+    """Predicted and actual churn per risk group, from ``metrics.quantile_calibration``.
 
-    Marker area grows with the bin's row count; the diagonal is perfect calibration.
+    One column per equal-count bin, lowest risk on the left, its row count under the
+    group number. The open diamonds joined by a dashed line are what the model predicted
+    on average (the reference: a calibrated model's dots sit on it); the dots are the share
+    that churned with its 95% Wilson interval. Every word comes from ``words`` (the
+    catalogue's ``trust.chart``; default English).
     """
-    fig, ax = new_axes(ax)
-    with mpl.rc_context(RC):
-        ax.plot([0, 1], [0, 1], ls="--", color=COLORS["neutral"], lw=1, label="perfect")
-        sizes = 20 + 200 * curve["count"] / max(curve["count"].max(), 1)
-        ax.plot(curve["mean_predicted"], curve["observed_rate"], color=COLORS["accent"], lw=1.5)
-        ax.scatter(
-            curve["mean_predicted"],
-            curve["observed_rate"],
-            s=sizes,
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    words = words or vocabulary()
+    fig, ax = new_axes(ax, language=words.language)
+    x = np.arange(len(curve))
+    said = curve["mean_predicted"].to_numpy(dtype=float)
+    seen = curve["observed_rate"].to_numpy(dtype=float)
+    low = curve["lower"].to_numpy(dtype=float)
+    high = curve["upper"].to_numpy(dtype=float)
+    with churnlab_style(words.language):
+        ax.plot(
+            x,
+            said,
+            ls="--",
+            lw=1.2,
+            color=COLORS["neutral"],
+            marker="D",
+            markersize=7,
+            markerfacecolor="white",
+            markeredgewidth=1.5,
+            label=words.text("trust.chart.predicted"),
+            zorder=2,
+        )
+        ax.errorbar(
+            x,
+            seen,
+            yerr=[np.clip(seen - low, 0, None), np.clip(high - seen, 0, None)],
+            fmt="o",
+            markersize=7,
             color=COLORS["accent"],
-            label=label,
+            ecolor=COLORS["accent"],
+            elinewidth=1.5,
+            capsize=4,
+            label=words.text("trust.chart.observed"),
             zorder=3,
         )
-        top = float(max(curve["mean_predicted"].max(), curve["observed_rate"].max(), 0.05))
-        lim = min(1.0, top * 1.1)
-        ax.set_xlim(0, lim)
-        ax.set_ylim(0, lim)
-        ax.set_xlabel("Predicted churn probability")
-        ax.set_ylabel("Observed churn rate")
-        ax.set_title("Calibration on held-out data")
+        ax.set_xticks(
+            x,
+            [
+                f"{words.number(i + 1)}\n{words.number(int(n))}"
+                for i, n in enumerate(curve["count"])
+            ],
+        )
+        top = float(np.nanmax(np.concatenate([said, high, [0.05]]))) if len(curve) else 0.05
+        ax.set_ylim(0, min(1.0, top * 1.12))
+        ax.set_xlim(-0.6, max(len(curve) - 0.4, 0.6))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _percent(words, v)))
+        ax.set_xlabel(words.text("trust.chart.x_label"))
+        ax.set_ylabel(words.text("trust.chart.y_label"))
+        ax.set_title(words.text("trust.chart.title"))
+        ax.grid(axis="x", visible=False)
         ax.legend(loc="upper left")
     return fig
+
+
+def _percent(words: Vocabulary, value: float) -> str:
+    """A tick as a percentage, with one decimal only when the tick needs it (0.5%)."""
+    whole = abs(100 * value - round(100 * value)) < 1e-9
+    return words.rate(value, 0 if whole else 1)
 
 
 def plot_lift(y_true, proba, ax=None, *, marks: tuple[float, ...] = (0.1, 0.2)):
@@ -116,29 +158,40 @@ def plot_roc_pr(y_true, proba, axes=None):
     return fig
 
 
-def plot_health_distribution(scores: pd.DataFrame, ax=None):
+def plot_health_distribution(scores: pd.DataFrame, ax=None, *, words: Vocabulary | None = None):
     """Accounts per touch tier, stacked by health band (red / yellow / green).
 
-    ``scores`` is ``modeling.score_accounts`` output (``touch_tier``, ``health_band``).
+    ``scores`` is ``modeling.score_accounts`` output (``touch_tier``, ``health_band``);
+    tier and band names, axis and title come from ``words`` (default English).
     """
+    words = words or vocabulary()
     counts = pd.crosstab(scores["touch_tier"], scores["health_band"])
     counts = counts.reindex(
         index=[t for t in TIERS if t in counts.index], columns=BANDS, fill_value=0
     )
-    fig, ax = new_axes(ax)
-    with mpl.rc_context(RC):
+    fig, ax = new_axes(ax, language=words.language)
+    with churnlab_style(words.language):
         left = np.zeros(len(counts))
-        labels = [t.replace("_", " ") for t in counts.index]
+        labels = [words.tier_label(t) for t in counts.index]
         for band in BANDS:
             values = counts[band].to_numpy()
-            ax.barh(labels, values, left=left, color=COLORS[band], label=band, edgecolor="white")
+            ax.barh(
+                labels,
+                values,
+                left=left,
+                color=COLORS[band],
+                label=words.band_label(band),
+                edgecolor="white",
+            )
             for i, v in enumerate(values):
                 if v > 0.06 * counts.to_numpy().sum(axis=1).max():
-                    ax.text(left[i] + v / 2, i, str(v), ha="center", va="center", fontsize=9)
+                    ax.text(
+                        left[i] + v / 2, i, words.number(v), ha="center", va="center", fontsize=9
+                    )
             left += values
         ax.invert_yaxis()
-        ax.set_xlabel("Accounts")
-        ax.set_title("Health band by touch tier")
+        ax.set_xlabel(words.text("health_chart.x_label"))
+        ax.set_title(words.chart_title("health_by_tier"))
         ax.legend(loc="lower right", ncols=3)
         ax.grid(axis="y", visible=False)
     return fig

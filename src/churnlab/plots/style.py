@@ -1,9 +1,17 @@
-"""One consistent matplotlib style, legible at email width (about 700 px)."""
+"""One consistent matplotlib style, legible at email width (about 700 px).
+
+Chart text follows the report language: a language whose script matplotlib's default
+font (DejaVu Sans) lacks draws with a font that has it, shipped with the Python install
+(Japanese: IPAexGothic from ``matplotlib-fontja``), registered only when a chart in that
+language is drawn. Pass the language to :func:`churnlab_style` and :func:`new_axes`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import matplotlib as mpl
 
@@ -42,14 +50,47 @@ RC = {
 }
 
 
+@functools.cache
+def _japanese_font() -> str:
+    """Register IPAexGothic (bundled by ``matplotlib-fontja``); its family name.
+
+    Importing ``matplotlib_fontja`` also makes the font the global default: the global
+    rcParams are kept as they were, only the charts drawn in Japanese use it.
+    """
+    with mpl.rc_context():
+        import matplotlib_fontja
+
+    return str(matplotlib_fontja.matplotlib_fontja.FONT_NAME)
+
+
+#: Languages whose charts need a font of their own: language -> its font family.
+_FONT_LANGUAGES: dict[str, Callable[[], str]] = {"ja": _japanese_font}
+
+
+def style_rc(language: str = "en") -> dict[str, Any]:
+    """churnlab's rcParams for charts in ``language`` (with the fonts its script needs).
+
+    Parameters
+    ----------
+    language : str
+        The report language (``"en"``, ``"ja"``).
+    """
+    if language not in _FONT_LANGUAGES:
+        return RC
+    family = _FONT_LANGUAGES[language]()
+    # the script's font first, DejaVu Sans for any glyph it lacks; the font has no bold
+    # weight, so titles are drawn in its regular weight (as Japanese charts usually are)
+    return {**RC, "font.family": [family, "DejaVu Sans"], "axes.titleweight": "normal"}
+
+
 @contextmanager
-def churnlab_style() -> Iterator[None]:
-    """Context manager applying churnlab's rcParams."""
-    with mpl.rc_context(RC):
+def churnlab_style(language: str = "en") -> Iterator[None]:
+    """Context manager applying churnlab's rcParams (and the fonts of ``language``)."""
+    with mpl.rc_context(style_rc(language)):
         yield
 
 
-def new_axes(ax=None, figsize: tuple[float, float] | None = None):
+def new_axes(ax=None, figsize: tuple[float, float] | None = None, language: str = "en"):
     """Return ``(fig, ax)``: the given axes' figure, or a new email-width figure.
 
     Parameters
@@ -58,11 +99,13 @@ def new_axes(ax=None, figsize: tuple[float, float] | None = None):
         Axes to draw on. When None a new figure is created.
     figsize : tuple of float, optional
         Size of the new figure in inches; defaults to email width x 4 in.
+    language : str
+        The language of the chart's text (its fonts).
     """
     import matplotlib.pyplot as plt
 
     if ax is not None:
         return ax.figure, ax
-    with mpl.rc_context(RC):
+    with mpl.rc_context(style_rc(language)):
         fig, ax = plt.subplots(figsize=figsize or RC["figure.figsize"])
     return fig, ax

@@ -20,6 +20,7 @@ import pandas as pd
 from churnlab.atomic import write_json
 from churnlab.config import Params
 from churnlab.errors import RunError
+from churnlab.report.accounts import arr_at_risk_parts
 from churnlab.vocabulary import Vocabulary, vocabulary
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
 #: Version of the headline's fields; bump it when a field is renamed or changes meaning.
 #: 2: a KPI tile's change is month over month from the KPI series (``change_basis``
 #: "month", with ``yoy_display``); only ARR at risk changes "since the last run".
-HEADLINE_SCHEMA_VERSION = 2
+#: 3: ARR at risk sums every scored account (the whole book), with the contract-renewal,
+#: monthly and other parts beside it (before: the renewals in the window only).
+HEADLINE_SCHEMA_VERSION = 3
 
 #: KPI tiles from ``kpis.csv``: (column, kind, higher is better). Labels: the vocabulary.
 KPI_TILES: tuple[tuple[str, str, bool], ...] = (
@@ -44,7 +47,7 @@ KPI_TILES: tuple[tuple[str, str, bool], ...] = (
     ("net_revenue_retention", "rate", True),
     ("arr", "money", True),
 )
-#: The tile of the expected ARR at risk in the renewal window.
+#: The tile of the expected ARR at risk: sum of p(churn within the horizon) x ARR, whole book.
 ARR_AT_RISK = "arr_at_risk"
 #: The label key of a snapshot's churn share (in place of the monthly logo churn).
 SNAPSHOT_CHURN = "churned_share"
@@ -88,6 +91,8 @@ class Renewal:
     health_score: float | None = None
     health_band: str | None = None
     reasons: str | None = None
+    next_step: str | None = None
+    csm_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,13 +108,22 @@ class Headline:
     kpis : list of KpiTile
         The tiles, ARR at risk last.
     arr_at_risk : float
-        Expected ARR at risk (churn probability x ARR) over the renewals in the window.
+        Expected ARR at risk over the whole book: the sum over every scored account of
+        its churn probability (within ``horizon_days``) times its ARR.
     arr_at_risk_display : str
         ``arr_at_risk`` formatted for reading (``$1.61M``).
+    arr_at_risk_renewals, arr_at_risk_monthly, arr_at_risk_other : float
+        Its parts: the contract renewals in the window (``renewal_map.csv``), the monthly
+        book (``monthly_at_risk.csv``), and the contracts renewing later; they add up
+        to ``arr_at_risk``.
+    accounts_scored, monthly_accounts, other_accounts : int
+        How many accounts the whole book, the monthly book and the later contracts hold.
     renewal_window_days, renewals_in_window : int
-        The window and how many accounts renew in it.
+        The window and how many contracts renew in it.
     top_renewals : list of Renewal
-        The renewals with the most expected ARR at risk.
+        The contract renewals with the most expected ARR at risk.
+    top_monthly : list of Renewal
+        The monthly accounts with the most expected ARR at risk.
     charts : dict of str to str
         Chart name -> path relative to the run folder.
     schema_version : int
@@ -121,6 +135,12 @@ class Headline:
         A warning a reader must see first (scores no better than chance), or None.
     shape : str
         ``events`` (subscription and event logs) or ``snapshot``.
+    language, currency : str
+        The language of the words (``en``, ``ja``) and the ISO 4217 code of the money
+        shown; delivery formats and words the email with the same vocabulary.
+    what_changed : list of str
+        Two or three sentences on what changed this month (the executive view's, filled
+        by the report: :func:`churnlab.report.executive.executive_view`).
     """
 
     as_of: str
@@ -139,6 +159,17 @@ class Headline:
     horizon_days: int | None = None
     warning: str | None = None
     shape: str = "events"
+    language: str = "en"
+    currency: str = "USD"
+    what_changed: list[str] = field(default_factory=list)
+    arr_at_risk_renewals: float = 0.0
+    arr_at_risk_monthly: float = 0.0
+    arr_at_risk_other: float = 0.0
+    accounts_scored: int = 0
+    monthly_accounts: int = 0
+    other_accounts: int = 0
+    top_monthly: list[Renewal] = field(default_factory=list)
+    arr_at_risk_scope: str = "book"
 
     def kpi(self, key: str) -> KpiTile | None:
         """The tile of ``key``, or None."""
@@ -204,6 +235,18 @@ class Headline:
             horizon_days=data.get("horizon_days"),
             warning=data.get("warning"),
             shape=str(data.get("shape") or "events"),
+            language=str(data.get("language") or "en"),
+            currency=str(data.get("currency") or "USD"),
+            what_changed=[str(x) for x in data.get("what_changed") or []],
+            arr_at_risk_renewals=float(data.get("arr_at_risk_renewals") or 0.0),
+            arr_at_risk_monthly=float(data.get("arr_at_risk_monthly") or 0.0),
+            arr_at_risk_other=float(data.get("arr_at_risk_other") or 0.0),
+            accounts_scored=int(data.get("accounts_scored") or 0),
+            monthly_accounts=int(data.get("monthly_accounts") or 0),
+            other_accounts=int(data.get("other_accounts") or 0),
+            top_monthly=[_known(Renewal, r) for r in data.get("top_monthly") or []],
+            # before version 3 the ARR at risk summed the renewals in the window only
+            arr_at_risk_scope="book" if version >= 3 else "renewals",
         )
 
 
@@ -232,8 +275,10 @@ def build_headline(
     horizon_days: int | None = None,
     warning: str | None = None,
     scored: bool = True,
+    scores: pd.DataFrame | None = None,
+    monthly: pd.DataFrame | None = None,
 ) -> Headline:
-    """Assemble the headline from the run's KPI table and renewal map.
+    """Assemble the headline from the run's KPI table, scores, renewal map and monthly book.
 
     The tiles fit the data: a snapshot's churn rate is the share of churned accounts in
     the data set (not a monthly rate), and a tile without a value (GRR and NRR of a
@@ -261,6 +306,11 @@ def build_headline(
         A warning to show first (e.g. the model ranks churners no better than chance).
     scored : bool
         Whether the run scored its accounts; without scores there is no ARR at risk.
+    scores : pandas.DataFrame, optional
+        ``scores.csv``: the whole book, whose ``expected_arr_at_risk`` sums to the ARR
+        at risk (default: the renewal map and the monthly book together).
+    monthly : pandas.DataFrame, optional
+        ``monthly_at_risk.csv`` (sorted by expected ARR at risk): its part and its top rows.
     """
     words = words or vocabulary(cfg.report.language, cfg.report.currency)
     snapshot = cfg.data.shape == "snapshot"
@@ -306,11 +356,14 @@ def build_headline(
                 ),
             )
         )
-    at_risk = float(renewal_map["expected_arr_at_risk"].sum()) if len(renewal_map) else 0.0
+    parts = arr_at_risk_parts(scores, renewal_map, monthly)
+    at_risk = parts["arr_at_risk"]
     prev_risk = previous.arr_at_risk if previous else None
+    if previous is not None and previous.arr_at_risk_scope != "book":
+        prev_risk = None  # an earlier run summed its renewals only: not comparable
     risk_delta = at_risk - prev_risk if prev_risk is not None and pd.notna(prev_risk) else None
     days = cfg.health.renewal_window_days
-    if scored and (len(renewal_map) or not snapshot):
+    if scored and parts["has_revenue"]:
         since = words.text("changes.no_comparable_run")
         if risk_delta is not None and previous is not None:
             since = words.text(
@@ -321,7 +374,7 @@ def build_headline(
         tiles.append(
             KpiTile(
                 key=ARR_AT_RISK,
-                label=words.kpi_label(ARR_AT_RISK, days=days),
+                label=words.kpi_label(ARR_AT_RISK, days=horizon_days or days),
                 kind="money",
                 value=at_risk,
                 display=words.money(at_risk),
@@ -331,14 +384,12 @@ def build_headline(
             )
         )
     names = [f.name for f in dataclasses.fields(Renewal)]
-    top = [
-        Renewal(**{c: _plain(row.get(c)) for c in names})
-        for row in renewal_map.head(cfg.report.top_accounts).to_dict("records")
-    ]
+    top = _top(renewal_map, names, cfg.report.top_accounts)
+    top_monthly = _top(monthly, names, cfg.report.top_accounts)
     return Headline(
         as_of=as_of,
         run_id=run_id,
-        title=cfg.report.title,
+        title=cfg.report.title or words.text("report.title"),
         company=cfg.report.company,
         kpi_month=str(last.get("month", ""))[:7] if len(overall) else "",
         kpis=tiles,
@@ -347,10 +398,28 @@ def build_headline(
         renewal_window_days=days,
         renewals_in_window=int(len(renewal_map)),
         top_renewals=top,
+        top_monthly=top_monthly,
+        arr_at_risk_renewals=parts["renewals"],
+        arr_at_risk_monthly=parts["monthly"],
+        arr_at_risk_other=parts["other"],
+        accounts_scored=int(parts["accounts"]),
+        monthly_accounts=int(parts["monthly_accounts"]),
+        other_accounts=int(parts["other_accounts"]),
         horizon_days=horizon_days,
         warning=warning,
         shape=cfg.data.shape,
+        language=words.language,
+        currency=words.currency,
     )
+
+
+def _top(table: pd.DataFrame | None, names: list[str], n: int) -> list[Renewal]:
+    if table is None or table.empty:
+        return []
+    return [
+        Renewal(**{c: _plain(row.get(c)) for c in names})
+        for row in table.head(n).to_dict("records")
+    ]
 
 
 def _earlier(overall: pd.DataFrame, key: str, *, months: int) -> tuple[float | None, str]:

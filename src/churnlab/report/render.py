@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,12 @@ import pandas as pd
 from churnlab.atomic import write_text
 from churnlab.config import Params
 from churnlab.errors import RunError
+from churnlab.messages import in_language, message, render_message
+from churnlab.report.accounts import accounts_context
+from churnlab.report.executive import executive_view
 from churnlab.report.headline import Headline, build_headline
 from churnlab.report.templating import environment
+from churnlab.report.trust import trust_context
 from churnlab.run.folder import CHARTS, RunFolder
 from churnlab.vocabulary import TIERS, Vocabulary, vocabulary
 
@@ -124,20 +129,30 @@ def track_record_rows(table: pd.DataFrame, limit: int = 6) -> list[dict[str, Any
 
 
 def fitted_to_data(
-    health: dict[str, Any], metrics: dict[str, Any], manifest: dict[str, Any]
+    health: dict[str, Any],
+    metrics: dict[str, Any],
+    manifest: dict[str, Any],
+    words: Vocabulary | None = None,
 ) -> list[str]:
     """What churnlab adapted to this data, in words: the report's "fitted to this data" list.
 
     The data-health notes (loading, the history), the model notes (features left out,
-    folds skipped, the plain reference) and the stages that had nothing to do.
+    folds skipped, the plain reference) and the stages that had nothing to do. The notes
+    are said in the language of ``words`` (default English) when ``health`` and
+    ``metrics`` carry them as messages (``churnlab.messages.in_language``).
     """
+    words = words or vocabulary()
+    health, metrics = in_language(health, words), in_language(metrics, words)
     notes = [*health.get("notes", []), *metrics.get("notes", [])]
     if manifest.get("lineage_note"):
         notes.append(manifest["lineage_note"][0].upper() + manifest["lineage_note"][1:])
     if metrics.get("status") != "skipped":  # else the model's note says why 02 and 03 skipped
         for stage in manifest.get("stages") or []:
             if stage.get("status") == "skipped" and stage.get("reason"):
-                notes.append(f"Stage {stage['name']} skipped: {stage['reason']}.")
+                skipped = message(
+                    "messages.fitted.stage_skipped", stage=stage["name"], reason=stage["reason"]
+                )
+                notes.append(render_message(skipped, words))
     return list(dict.fromkeys(notes))
 
 
@@ -146,6 +161,7 @@ def render_report(
     cfg: Params,
     previous: RunFolder | None = None,
     words: Vocabulary | None = None,
+    earlier_runs: Sequence[RunFolder] = (),
 ) -> Path:
     """Write ``headline.json`` and ``report.html`` into the run folder; return the report.
 
@@ -159,6 +175,9 @@ def render_report(
         The previous successful run (for the change since then).
     words : Vocabulary, optional
         Labels and formats; default: ``report.language`` and ``report.currency`` of ``cfg``.
+    earlier_runs : sequence of RunFolder
+        The earlier successful runs of the data set, oldest first (the executive view's
+        trends over runs).
 
     Returns
     -------
@@ -167,8 +186,8 @@ def render_report(
     """
     words = words or vocabulary(cfg.report.language, cfg.report.currency)
     manifest = _read_json(folder.manifest)
-    metrics = _read_json(folder.model_metrics)
-    health = _read_json(folder.data_health)
+    metrics = in_language(_read_json(folder.model_metrics), words)  # sentences in `words`
+    health = in_language(_read_json(folder.data_health), words)
     earlier = None
     if previous is not None:
         try:
@@ -186,12 +205,16 @@ def render_report(
         horizon_days=metrics.get("horizon_days"),
         warning=metrics.get("warning"),
         scored=folder.scores.exists(),
+        scores=_read_csv(folder.scores) if folder.scores.exists() else None,
+        monthly=_read_csv(folder.monthly_at_risk),
     )
     headline = sparkline_charts(folder, headline)
     charts = {name: folder.relative(folder.chart(name)) for name in CHARTS}
     charts = {name: rel for name, rel in charts.items() if (folder.path / rel).exists()}
     sparklines = {f"spark_{t.key}": t.sparkline for t in headline.kpis if t.sparkline}
     headline = headline.replace(charts={**sparklines, **charts})
+    executive = executive_view(folder, cfg, words, earlier_runs)
+    headline = headline.replace(what_changed=executive["what_changed"])
     headline.write(folder.headline)
 
     scores = _read_csv(folder.scores)
@@ -205,23 +228,26 @@ def render_report(
     early_warning = _read_csv(folder.early_warning)
     context = {
         "h": headline,
+        "executive": executive,
         "cfg": cfg,
         "words": words,
         "health_by_tier": health_by_tier(scores),
         "has_revenue": bool(len(scores)) and bool(scores["arr"].notna().any()),
-        "findings": _records(findings, 6),
+        "findings": in_language(_records(findings, 6), words),
         "early_warning": _records(early_warning, 10),
         "early_warning_total": len(early_warning),
         "drivers": _records(_read_csv(folder.drivers), 8),
         "metrics": metrics,
+        **trust_context(metrics, words, findings.head(6)),
         "health": health,
-        "notes": fitted_to_data(health, metrics, manifest),
+        "notes": fitted_to_data(health, metrics, manifest, words),
         "manifest": manifest,
         "charts": {name: folder.path / rel for name, rel in headline.charts.items()},
         "chart_titles": {name: words.chart_title(name) for name in CHARTS},
         "scored_accounts": len(scores),
-        "monitoring": _read_json(folder.monitoring),
+        "monitoring": in_language(_read_json(folder.monitoring), words),
         "track_record": track_record_rows(_read_csv(folder.track_record)),
+        **accounts_context(scores, cfg, words),
     }
     html = (
         environment(words.language, words.currency).get_template("report.html.j2").render(**context)

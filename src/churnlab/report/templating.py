@@ -3,8 +3,9 @@
 HTML templates (``*.html.j2``) are autoescaped: account names and reasons are user data.
 Text templates (``*.txt.j2``) are not. An undefined variable is an error, never an empty
 string, so a renamed field fails a test instead of vanishing from the report. Filters
-come from :mod:`churnlab.vocabulary` (``money``, ``rate``, ``tier``, ``date`` ...) plus
-``datauri`` (a PNG embedded in the page); every word comes from the language's catalogue
+come from :mod:`churnlab.vocabulary` (``money``, ``rate``, ``number``, ``fixed``, ``date``,
+``month``, ``tier`` ...) plus ``datauri`` (a PNG embedded in the page); every word comes
+from the language's catalogue
 through the global ``t``: ``{{ t("report.renewals.title") }}``, ``{{ t("x.y", n=3) }}``;
 ``lang`` is the language code (``<html lang>``).
 """

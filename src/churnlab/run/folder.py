@@ -44,7 +44,15 @@ __all__ = [
 LAYOUT_VERSION = 2
 
 #: The charts the stages leave in ``charts/`` (PNG, about 700 px wide), by name.
-CHARTS = ("retention_trend", "cohort_effects", "calibration", "health_by_tier", "drivers")
+CHARTS = (
+    "retention_trend",
+    "mrr_bridge",
+    "cohort_retention",
+    "cohort_effects",
+    "calibration",
+    "health_by_tier",
+    "drivers",
+)
 _SPARKLINE_PREFIX = "spark_"
 #: The file that marks a folder as churnlab's reports folder.
 MARKER = ".churnlab-reports"
@@ -128,12 +136,35 @@ class RunFolder:
     scoring = RunFile("scoring.parquet", "the accounts to score at as_of, with features")
     account_names = RunFile("account_names.parquet", "account_id and name of every account")
     periods = RunFile("periods.parquet", "active periods (event-log data only)")
+    cohort_retention = RunFile(
+        "cohort_retention.csv", "logo and revenue retention by start cohort and months since start"
+    )
+    onboarding = RunFile(
+        "onboarding.csv", "onboarding completion and median time to value by start cohort"
+    )
+    engagement = RunFile(
+        "engagement.csv", "per account: the last CSM touch of each kind, touches in the window"
+    )
     cohort_comparison = RunFile("cohort_comparison.csv", "churned vs retained, ranked")
     model = RunFile("model", "the champion model (folder)")
     model_metrics = RunFile("model_metrics.json", "backtest metrics, champion, calibration")
     scores_raw = RunFile("scores_raw.parquet", "scores before reasons are attached")
+    backtest_predictions = RunFile(
+        "backtest_predictions.parquet", "the champion's backtest predictions on held-out rows"
+    )
     scores = RunFile("scores.csv", "every active account: probability, health, reasons")
-    renewal_map = RunFile("renewal_map.csv", "renewals in the window, by expected ARR at risk")
+    renewal_map = RunFile(
+        "renewal_map.csv", "contract renewals in the window, by expected ARR at risk"
+    )
+    monthly_at_risk = RunFile(
+        "monthly_at_risk.csv", "the monthly book (no contract), by expected ARR at risk"
+    )
+    renewal_map_top = RunFile(
+        "renewal_map_top.csv", "the top report.top_accounts rows of renewal_map.csv (email)"
+    )
+    monthly_at_risk_top = RunFile(
+        "monthly_at_risk_top.csv", "the top report.top_accounts rows of monthly_at_risk.csv (email)"
+    )
     early_warning = RunFile("early_warning.csv", "accounts that entered red or lost health")
     drivers = RunFile("drivers.csv", "global drivers of churn risk (mean |SHAP|)")
     headline = RunFile("headline.json", "the report's first screen as data (Headline)")

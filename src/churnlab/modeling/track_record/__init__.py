@@ -73,7 +73,7 @@ Deciles
 
 The code: ``_outcomes`` measures a run (:func:`window_closed`, :func:`measure_run`,
 :class:`GroupStats`, :class:`TrackRecord`); ``_summary`` presents measured runs
-(:func:`track_record_table`, :func:`sentence`).
+(:func:`track_record_table`, :func:`sentence`, :func:`sentence_message`).
 """
 
 from churnlab.modeling.track_record._outcomes import (
@@ -84,7 +84,12 @@ from churnlab.modeling.track_record._outcomes import (
     measure_run,
     window_closed,
 )
-from churnlab.modeling.track_record._summary import TABLE_COLUMNS, sentence, track_record_table
+from churnlab.modeling.track_record._summary import (
+    TABLE_COLUMNS,
+    sentence,
+    sentence_message,
+    track_record_table,
+)
 
 __all__ = [
     "OUTCOMES",
@@ -94,6 +99,7 @@ __all__ = [
     "TrackRecord",
     "measure_run",
     "sentence",
+    "sentence_message",
     "track_record_table",
     "window_closed",
 ]

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 import pandas as pd
 
+from churnlab.messages import message, render_message
 from churnlab.modeling.track_record._outcomes import _COUNT_FIELDS, _STAT_FIELDS, TrackRecord
+from churnlab.vocabulary import vocabulary
 
 _DATE_COLUMNS = ("as_of", "window_start", "window_end", "data_end")
 
@@ -51,6 +54,47 @@ def track_record_table(records: Sequence[TrackRecord]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in empty.items()})
 
 
+def sentence_message(record: TrackRecord) -> dict[str, Any]:
+    """How the earlier run's flagged accounts fared, as a message of the catalogues.
+
+    ``messages.track_record.*`` (see :mod:`churnlab.messages`); its ``text`` is the
+    English sentence with churnlab's formats (``23.0%``, ``Jul 31, 2026``).
+    """
+    flagged, rest = record.flagged, record.rest
+    as_of = pd.Timestamp(record.as_of).date().isoformat()
+    if flagged.n_accounts == 0:
+        return message(
+            "messages.track_record.none_flagged",
+            as_of=as_of,
+            rest_rate=rest.churn_rate,
+            rest=rest.n_accounts,
+        )
+    extra: dict[str, Any] | str = ""
+    in_lead = flagged.n_churned_in_lead
+    other = flagged.n_unknown - flagged.n_churned_in_lead
+    if in_lead and other:
+        extra = message(
+            "messages.track_record.in_lead_and_unknown",
+            n=in_lead,
+            lead_days=record.lead_days,
+            unknown=other,
+        )
+    elif in_lead:
+        extra = message("messages.track_record.in_lead", n=in_lead, lead_days=record.lead_days)
+    elif other:
+        extra = message("messages.track_record.unknown", n=other)
+    key = "flagged_one" if flagged.n_accounts == 1 else "flagged"
+    return message(
+        f"messages.track_record.{key}",
+        flagged=flagged.n_accounts,
+        as_of=as_of,
+        churned=flagged.n_churned,
+        rate=flagged.churn_rate,
+        rest_rate=rest.churn_rate,
+        extra=extra,
+    )
+
+
 def sentence(
     record: TrackRecord,
     *,
@@ -60,6 +104,8 @@ def sentence(
     missing: str = "n/a",
 ) -> str:
     """One English sentence on how the earlier run's flagged accounts fared.
+
+    The sentence of :func:`sentence_message`, in the formats given here.
 
     Parameters
     ----------
@@ -84,30 +130,12 @@ def sentence(
         30-day lead time and 1 could not be measured (not in the rates)."``.
     """
 
-    def pct(x: float) -> str:
+    def pct(x: float | None) -> str:
         return missing if x is None or math.isnan(x) else percent(x)
 
-    when = date(record.as_of)
-    flagged, rest = record.flagged, record.rest
-    if flagged.n_accounts == 0:
-        return (
-            f"No account was flagged on {when}; {pct(rest.churn_rate)} of the "
-            f"{number(rest.n_accounts)} other accounts churned."
-        )
-    noun = "account" if flagged.n_accounts == 1 else "accounts"
-    text = (
-        f"Of the {number(flagged.n_accounts)} {noun} flagged on {when}, "
-        f"{number(flagged.n_churned)} churned "
-        f"({pct(flagged.churn_rate)}, vs {pct(rest.churn_rate)} of the rest)"
-    )
-    clauses = []
-    if flagged.n_churned_in_lead:
-        clauses.append(
-            f"a further {number(flagged.n_churned_in_lead)} churned during the "
-            f"{record.lead_days}-day lead time"
-        )
-    if other := flagged.n_unknown - flagged.n_churned_in_lead:
-        clauses.append(f"{number(other)} could not be measured")
-    if clauses:
-        text += "; " + " and ".join(clauses) + " (not in the rates)"
-    return text + "."
+    formats: dict[str, Callable[[Any], str]] = {
+        "number": number,
+        "rate": pct,
+        "date": lambda day: date(pd.Timestamp(day)),
+    }
+    return render_message(sentence_message(record), vocabulary("en"), formats)

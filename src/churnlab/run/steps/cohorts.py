@@ -15,7 +15,7 @@ import pandas as pd
 
 from churnlab.config import Params
 from churnlab.csvsafe import write_csv
-from churnlab.run.steps.context import StageContext, save_chart
+from churnlab.run.steps.context import StageContext, chart_words, save_chart
 
 __all__ = [
     "compare_cohorts",
@@ -141,7 +141,8 @@ def run(ctx: StageContext) -> None:
     cfg = ctx.cfg
     cohort = select_cohorts(cfg, read_observations(ctx), ctx.as_of)
     comparison = compare_cohorts(cfg, cohort)
-    save_chart(plot_effect_sizes(comparison, top=10), ctx.folder.chart("cohort_effects"))
+    fig = plot_effect_sizes(comparison, top=10, words=chart_words(cfg))
+    save_chart(fig, ctx.folder.chart("cohort_effects"))
     top_metric_bins(cfg, cohort, comparison)
     cs_lenses(cohort)
     survival = survival_table(ctx)

@@ -138,10 +138,10 @@ def open_stage(
 
 
 def chart_words(cfg: Params) -> Vocabulary:
-    """The words of a run's charts: ``report.language`` and ``report.currency``.
+    """The words of what a stage makes for readers: ``report.language`` and ``report.currency``.
 
-    The report shows the charts, so they speak its language; the notebooks' own text
-    stays English.
+    The charts and the text values of the CSV files (reasons, next steps) follow the
+    report's language; the notebooks' own text and the CSV column names stay English.
     """
     return vocabulary(cfg.report.language, cfg.report.currency)
 

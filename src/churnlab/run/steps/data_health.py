@@ -15,14 +15,17 @@ import pandas as pd
 from churnlab.atomic import write_json
 from churnlab.config import Params, deep_merge, validate_params
 from churnlab.csvsafe import write_csv
+from churnlab.run.steps import executive
 from churnlab.run.steps.context import (
     Inputs,
     StageContext,
     account_names,
+    chart_words,
     load_inputs,
     resolve_data_end,
     save_chart,
 )
+from churnlab.vocabulary import Vocabulary
 
 if TYPE_CHECKING:  # the observations package loads the features engine (Ibis, DuckDB)
     from churnlab.observations import HistoryFit, ObservationTables
@@ -31,6 +34,7 @@ __all__ = [
     "active_periods",
     "adapt",
     "check",
+    "data_warning_messages",
     "data_warnings",
     "fit_history",
     "kpi_table",
@@ -105,6 +109,13 @@ def data_warnings(inputs: Inputs) -> list[str]:
     A typical failed export job: the subscriptions are current, the events stopped weeks
     ago. The days without events would read as silence (falling usage, false risk).
     """
+    return [str(m["text"]) for m in data_warning_messages(inputs)]
+
+
+def data_warning_messages(inputs: Inputs) -> list[dict[str, Any]]:
+    """:func:`data_warnings` as messages of the catalogues (``churnlab.messages``)."""
+    from churnlab.messages import message
+
     if inputs.shape == "snapshot":
         return []
     ends = {
@@ -116,9 +127,13 @@ def data_warnings(inputs: Inputs) -> list[str]:
         gap = (inputs.data_end - end.normalize()).days
         if gap > STALE_TABLE_DAYS:
             out.append(
-                f"The {table} table ends on {end.date()}, {gap} days before the data's last "
-                f"day ({inputs.data_end.date()}): if its export stopped early, the missing "
-                "days read as inactivity. Check the export before acting on these scores."
+                message(
+                    "messages.data.table_ends_early",
+                    table=table,
+                    table_end=end.date(),
+                    gap=gap,
+                    data_end=inputs.data_end.date(),
+                )
             )
     return out
 
@@ -210,14 +225,14 @@ def _snapshot_kpis(cfg: Params, inputs: Inputs) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def retention_chart(kpis: pd.DataFrame) -> Any:
-    """GRR and NRR by month (None when the data has no monthly history)."""
+def retention_chart(kpis: pd.DataFrame, words: Vocabulary | None = None) -> Any:
+    """GRR and NRR by month (None when the data has no monthly history), in ``words``."""
     from churnlab.plots.kpis import plot_retention_trend
 
     overall = kpis[kpis["segment"] == "all"]
     if len(overall) < 2 or overall["net_revenue_retention"].isna().all():
         return None
-    return plot_retention_trend(overall)
+    return plot_retention_trend(overall, words=words)
 
 
 def observation_tables(
@@ -323,16 +338,22 @@ def write(
     ``data_health.json`` records what was adapted to the data: ``adapted`` (the settings
     of ``fit``, which the later stages use) and ``notes`` (every adaptation in words).
     """
+    from churnlab.messages import literal
+
     folder = ctx.folder
     health = inputs.health.to_dict() if hasattr(inputs.health, "to_dict") else {}
     health["data_end"] = str(inputs.data_end.date())
-    health["notes"] = [
-        *health.get("notes", []),
-        *(fit.notes if fit is not None else ()),
-        *tables.summary.get("notes", []),
+    notes = [  # each note as a message (churnlab.messages), the loaders' as they are
+        *(health.get("notes_messages") or map(literal, health.get("notes", []))),
+        *((fit.messages or tuple(map(literal, fit.notes))) if fit is not None else ()),
+        *map(literal, tables.summary.get("notes", [])),
     ]
+    health["notes"] = [m["text"] for m in notes]
+    health["notes_messages"] = notes
     health["adapted"] = fit.as_params() if fit is not None else {}
-    health["warnings"] = data_warnings(inputs)
+    warnings = data_warning_messages(inputs)
+    health["warnings"] = [m["text"] for m in warnings]
+    health["warnings_messages"] = warnings
     if inputs.events is not None:
         health["event_types"] = sorted(map(str, inputs.events["event_type"].dropna().unique()))
     health["observations"] = {
@@ -363,8 +384,9 @@ def run(ctx: StageContext) -> None:
     cfg = adapt(cfg, fit)
     periods = active_periods(cfg, inputs)
     kpis = kpi_table(cfg, inputs, periods)
-    fig = retention_chart(kpis)
+    fig = retention_chart(kpis, chart_words(cfg))
     if fig is not None:
         save_chart(fig, ctx.folder.chart("retention_trend"))
     tables = observation_tables(cfg, inputs, periods, ctx.as_of)
     write(ctx, inputs, periods, kpis, tables, fit)
+    executive.write(ctx, cfg, inputs, periods, kpis)

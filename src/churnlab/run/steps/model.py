@@ -25,7 +25,7 @@ import pandas as pd
 
 from churnlab.atomic import write_json
 from churnlab.config import Params
-from churnlab.run.steps.context import StageContext, save_chart
+from churnlab.run.steps.context import StageContext, chart_words, save_chart
 
 if TYPE_CHECKING:  # the models load lightgbm and scikit-learn: only when a step needs them
     from churnlab.modeling import Candidate, ModelComparison
@@ -38,6 +38,7 @@ __all__ = [
     "compare_models",
     "event_types",
     "fit_champion",
+    "held_out",
     "model_features",
     "model_metrics",
     "read_inputs",
@@ -45,6 +46,7 @@ __all__ = [
     "score",
     "skipped_metrics",
     "stop_if_untrained",
+    "trust",
     "untrainable",
     "write",
 ]
@@ -74,23 +76,18 @@ class FeatureChoice:
     categorical: list[str]
     left_out: dict[str, str] = field(default_factory=dict)
     reference: list[str] = field(default_factory=list)
+    #: ``left_out`` with each reason as a message of the catalogues (``churnlab.messages``).
+    left_out_messages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def notes(self) -> list[str]:
         """What was left out, in words: empty and constant columns by name, the rest with why."""
-        if not self.left_out:
-            return []
-        out = []
-        for kind in ("empty", "constant"):
-            names = [c for c, why in self.left_out.items() if why.startswith(kind)]
-            if names:
-                out.append(f"Left out of the models as {kind}: {', '.join(names)}.")
-        others = {
-            c: why for c, why in self.left_out.items() if not why.startswith(("empty", "constant"))
-        }
-        if others:
-            listing = "; ".join(f"{col} ({why})" for col, why in others.items())
-            out.append(f"Left out of the models: {listing}.")
-        return out
+        return [str(m["text"]) for m in self.note_messages()]
+
+    def note_messages(self) -> list[dict[str, Any]]:
+        """:meth:`notes` as messages of the catalogues (``churnlab.messages``)."""
+        from churnlab.modeling.sentences import left_out_notes
+
+        return left_out_notes(self.left_out_messages or self.left_out)
 
     def __repr__(self) -> str:
         lines = [f"{len(self.numeric)} numeric and {len(self.categorical)} text features"]
@@ -126,11 +123,11 @@ def model_features(
     ``features.exclude`` is left out first; ``features.include`` keeps an id-like or wide
     column; constant and empty columns never reach a model.
     """
-    from churnlab.observations import count_column, feature_columns, usable_features
+    from churnlab.observations import count_column, feature_columns, usable_features_said
 
     numeric, categorical = feature_columns(table)
     drop = set(cfg.features.exclude)
-    numeric, categorical, left_out = usable_features(
+    numeric, categorical, said = usable_features_said(
         table,
         [c for c in numeric if c not in drop],
         [c for c in categorical if c not in drop],
@@ -140,7 +137,8 @@ def model_features(
     window = min(cfg.features.windows, key=lambda w: (abs(w - REFERENCE_WINDOW), w))
     counts = [count_column(t, window) for t in event_types]
     reference = [c for c in dict.fromkeys(counts) if c in numeric]
-    return FeatureChoice(numeric, categorical, left_out, reference)
+    left_out = {col: str(m["text"]) for col, m in said.items()}
+    return FeatureChoice(numeric, categorical, left_out, reference, said)
 
 
 #: Fewest churned (and retained) labelled observations to train and check a model on.
@@ -149,21 +147,17 @@ MIN_CLASS_ROWS = 10
 
 def untrainable(table: pd.DataFrame) -> str | None:
     """Why no model can learn from the labelled observations (None when one can)."""
-    if table.empty:
-        return "there is no labelled observation"
-    labels = table["label"].astype(int)
+    reason = untrainable_reason(table)
+    return None if reason is None else str(reason["text"])
+
+
+def untrainable_reason(table: pd.DataFrame) -> dict[str, Any] | None:
+    """:func:`untrainable` as a message of the catalogues (``churnlab.messages``)."""
+    from churnlab.modeling.sentences import untrainable_reason as reason
+
+    labels = table["label"].astype(int) if len(table) else pd.Series(dtype=int)
     churned, retained = int(labels.sum()), int((1 - labels).sum())
-    if churned == 0:
-        return "no labelled observation churned: there is no churner to learn from"
-    if retained == 0:
-        return "every labelled observation churned: there is no retained account to learn from"
-    if min(churned, retained) < MIN_CLASS_ROWS:
-        which = "churned" if churned < retained else "were retained"
-        return (
-            f"only {min(churned, retained)} labelled observations {which}: at least "
-            f"{MIN_CLASS_ROWS} are needed to train a model and check it"
-        )
-    return None
+    return reason(len(table), churned, retained, MIN_CLASS_ROWS)
 
 
 def _model_params(cfg: Params) -> dict[str, dict[str, Any]]:
@@ -206,8 +200,11 @@ def compare_models(cfg: Params, table: pd.DataFrame, features: FeatureChoice) ->
 
 def backtest(
     cfg: Params, table: pd.DataFrame, features: FeatureChoice
-) -> tuple[ModelComparison | None, str | None]:
+) -> tuple[ModelComparison | None, dict[str, Any] | str | None]:
     """The model comparison, or None and the reason when no model can learn from the data.
+
+    The reason is a message of the catalogues (``churnlab.messages``), or the model's
+    error in words.
 
     No model can learn when the labelled observations hold a single class, or when no
     backtest fold has both classes in its training rows. A suspected label leak is not a
@@ -215,7 +212,7 @@ def backtest(
     """
     from churnlab.errors import ModelError
 
-    reason = untrainable(table)
+    reason = untrainable_reason(table)
     if reason is not None:
         return None, reason
     try:
@@ -259,12 +256,46 @@ def fit_champion(cfg: Params, table: pd.DataFrame, champion: str | Candidate) ->
     )
 
 
-def calibration_on_holdout(comparison: ModelComparison, name: str) -> pd.DataFrame:
-    """Calibration curve of a model's backtest predictions (data it never saw)."""
-    from churnlab.modeling import calibration_curve
+def held_out(ctx: StageContext, comparison: ModelComparison) -> pd.DataFrame:
+    """The champion's backtest predictions (rows it never trained on), saved to the run.
 
-    predictions = comparison.backtests[name].predictions
-    return calibration_curve(predictions["label"].astype(int), predictions["churn_probability"])
+    ``backtest_predictions.parquet``: ``account_id``, ``as_of``, ``fold``, ``label``,
+    ``churn_probability``; the trust figures and the calibration chart are made from it.
+    """
+    predictions = comparison.backtests[comparison.champion].predictions
+    columns = ["account_id", "as_of", "fold", "label", "churn_probability"]
+    table = predictions[[c for c in columns if c in predictions]].reset_index(drop=True)
+    table = table.assign(label=table["label"].astype("int8"))
+    table.to_parquet(ctx.folder.backtest_predictions, index=False)
+    return table
+
+
+def calibration_on_holdout(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Calibration of held-out predictions on equal-count bins, with a Wilson interval each.
+
+    See :func:`churnlab.modeling.metrics.quantile_calibration` (ten bins, fewer when there
+    are fewer than 400 rows).
+    """
+    from churnlab.modeling.metrics import quantile_calibration
+
+    return quantile_calibration(predictions["label"].astype(int), predictions["churn_probability"])
+
+
+def trust(comparison: ModelComparison, horizon_days: int | None) -> dict[str, Any]:
+    """The trust figures of the champion's backtest (``model_metrics.json`` key ``trust``).
+
+    See :func:`churnlab.modeling.trust.trust_figures`: the churn rate among the riskiest
+    10% beside the average, and the calibration of the riskiest bin.
+    """
+    from churnlab.modeling.trust import trust_figures
+
+    result = comparison.backtests[comparison.champion]
+    return trust_figures(
+        result.predictions,
+        horizon_days=horizon_days,
+        scheme=result.scheme,
+        snapshot=result.scheme == "stratified_kfold",
+    )
 
 
 def score(cfg: Params, model: Any, scoring: pd.DataFrame, names: pd.DataFrame) -> pd.DataFrame:
@@ -297,79 +328,91 @@ def model_metrics(
     rows = []
     for name, row in comparison.table.iterrows():
         rows.append({"model": name, **{k: _plain(v) for k, v in row.items()}})
+    from churnlab.modeling import sentences
+
     scheme = str(best.get("scheme", ""))
-    scheme_text = {
-        "rolling_origin": "rolling-origin backtest: trained on earlier as-of dates, tested on "
-        "the following period",
-        "account_kfold": "cross-validation across accounts (the history is too short to test "
-        "on a later period)",
-    }.get(scheme, "stratified cross-validation (snapshot data has no time order)")
-    summary = (
-        f"The {champion} model ranks a churning account above a renewing one "
-        f"{100 * best['roc_auc']:.0f}% of the time (ROC AUC {best['roc_auc']:.2f}); the 10% of "
-        f"accounts it rates riskiest churn {best['lift_10']:.1f}× as often as average; predicted "
-        f"probabilities are off by {100 * best['ece']:.1f} points on average (ECE), measured by "
-        f"{scheme_text}."
+    summary = sentences.summary(
+        champion, float(best["roc_auc"]), float(best["lift_10"]), float(best["ece"]), scheme
     )
-    notes = [*(features.notes() if features else [])]
+    notes = [*(features.note_messages() if features else [])]
     for name, result in comparison.backtests.items():
-        notes += [f"{name}: backtest {why}." for why in result.skipped]
-    notes += _reference_note(comparison)
+        reasons = result.skipped_messages or result.skipped
+        notes += [sentences.backtest_skipped(name, why) for why in reasons]
+    reference = _reference_note(comparison)
+    notes += reference
     metrics = {
         "status": "trained",
         "champion": champion,
         "champion_metric": comparison.metric,
-        "summary": summary,
+        "summary": summary["text"],
+        "summary_message": summary,
         "scheme": scheme,
-        "scheme_description": f"Metrics pooled over the folds of a {scheme_text}.",
+        "scheme_description": sentences.scheme_description(scheme)["text"],
+        "scheme_description_message": sentences.scheme_description(scheme),
         "comparison": rows,
         "training": {k: _plain(v) for k, v in getattr(model, "training", {}).items()},
         "horizon_days": getattr(model, "training", {}).get("horizon_days"),
+        "trust": trust(comparison, getattr(model, "training", {}).get("horizon_days")),
         "excluded_features": dict(features.left_out) if features else {},
-        "notes": notes,
+        "notes": [m["text"] for m in notes],
+        "notes_messages": notes,
+        "reference_note": reference[0]["text"] if reference else None,
+        "reference_note_message": reference[0] if reference else None,
         "warning": None,
     }
     floor = cfg.model.min_useful_auc if cfg is not None else 0.55
     auc = float(best["roc_auc"])
     if not auc >= floor:  # NaN too: a backtest without both classes proves nothing
-        metrics["warning"] = (
-            f"The scores do not rank churners better than chance (backtest ROC AUC {auc:.2f}, "
-            f"below {floor:.2f}): do not act on them."
-        )
+        metrics["warning_message"] = sentences.warning(auc, floor)
+        metrics["warning"] = metrics["warning_message"]["text"]
     return metrics
 
 
-def _reference_note(comparison: ModelComparison) -> list[str]:
+def _reference_note(comparison: ModelComparison) -> list[dict[str, Any]]:
     table, metric = comparison.table, comparison.metric
     if REFERENCE not in table.index:
         return []
     others = table.drop(index=REFERENCE)[metric]
     best_other = others.idxmin() if metric in ("brier", "log_loss", "ece") else others.idxmax()
     ref, other = table.loc[REFERENCE, metric], others.loc[best_other]
-    if comparison.champion == REFERENCE:
-        return [
-            f"The plain reference (each event type's 28-day count, logistic) wins the backtest "
-            f"on {metric} ({ref:.3f} against {best_other}'s {other:.3f}): it is the champion."
-        ]
-    return [
-        f"{best_other} beats the plain reference (each event type's 28-day count, logistic) "
-        f"on {metric}: {other:.3f} against {ref:.3f}."
-    ]
+    from churnlab.modeling.sentences import reference_note
+
+    note = reference_note(
+        metric,
+        float(ref),
+        str(best_other),
+        float(other),
+        reference_wins=comparison.champion == REFERENCE,
+    )
+    return [note]
 
 
-def skipped_metrics(reason: str, features: FeatureChoice | None = None) -> dict[str, Any]:
-    """The ``model_metrics.json`` payload when no model can be trained."""
+def skipped_metrics(
+    reason: dict[str, Any] | str, features: FeatureChoice | None = None
+) -> dict[str, Any]:
+    """The ``model_metrics.json`` payload when no model can be trained.
+
+    ``reason``: a message of the catalogues (``churnlab.messages``) or a sentence.
+    """
+    from churnlab.messages import literal
+    from churnlab.modeling.sentences import skipped_note, skipped_summary
+
+    why = literal(reason) if isinstance(reason, str) else reason
+    notes = [skipped_note(why), *(features.note_messages() if features else [])]
     return {
         "status": "skipped",
-        "reason": reason,
-        "summary": f"No churn model this run: {reason}.",
-        "notes": [f"No churn model: {reason}.", *(features.notes() if features else [])],
+        "reason": why["text"],
+        "reason_message": why,
+        "summary": skipped_summary(why)["text"],
+        "summary_message": skipped_summary(why),
+        "notes": [m["text"] for m in notes],
+        "notes_messages": notes,
         "warning": None,
     }
 
 
 def stop_if_untrained(
-    ctx: StageContext, reason: str | None, features: FeatureChoice | None = None
+    ctx: StageContext, reason: dict[str, Any] | str | None, features: FeatureChoice | None = None
 ) -> None:
     """Without a model: write why in ``model_metrics.json`` and end the stage, as skipped.
 
@@ -382,8 +425,9 @@ def stop_if_untrained(
 
     if reason is None:
         return
-    write(ctx, None, skipped_metrics(reason, features), None)
-    raise StageSkipped(f"no churn model this run: {reason}")
+    metrics = skipped_metrics(reason, features)
+    write(ctx, None, metrics, None)
+    raise StageSkipped(f"no churn model this run: {metrics['reason']}")
 
 
 def _plain(value: Any) -> Any:
@@ -426,8 +470,9 @@ def run(ctx: StageContext) -> None:
     stop_if_untrained(ctx, reason, features)
     champion = comparison.candidates[comparison.champion]
     model = fit_champion(cfg, observations, champion)
-    calibration = calibration_on_holdout(comparison, comparison.champion)
-    save_chart(plot_calibration(calibration), ctx.folder.chart("calibration"))
+    words = chart_words(cfg)
+    calibration = calibration_on_holdout(held_out(ctx, comparison))
+    save_chart(plot_calibration(calibration, words=words), ctx.folder.chart("calibration"))
     scores = score(cfg, model, scoring, names)
-    save_chart(plot_health_distribution(scores), ctx.folder.chart("health_by_tier"))
+    save_chart(plot_health_distribution(scores, words=words), ctx.folder.chart("health_by_tier"))
     write(ctx, model, model_metrics(comparison, model, cfg, features), scores)

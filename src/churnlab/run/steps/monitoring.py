@@ -34,6 +34,7 @@ from churnlab.run.steps.context import StageContext, adapted_params, load_run_pa
 
 __all__ = [
     "champion_change",
+    "champion_change_message",
     "drift",
     "earlier_records",
     "read_inputs",
@@ -179,13 +180,17 @@ def summary(
     cfg: Params,
     drift_rows: pd.DataFrame,
     records: list[Any],
-    champion_change: str | None = None,
+    champion_change: dict[str, Any] | str | None = None,
 ) -> dict[str, Any]:
-    """``monitoring.json``: the drift warning, the largest shifts, the track-record sentences."""
-    from churnlab.modeling.track_record import sentence
-    from churnlab.vocabulary import vocabulary
+    """``monitoring.json``: the drift warning, the largest shifts, the track-record sentences.
 
-    words = vocabulary()
+    Each sentence is stored in English and, beside it (``<name>_message``,
+    ``track_record_messages``), as a message the report says in its language.
+    """
+    from churnlab.messages import literal
+    from churnlab.modeling.sentences import drift_warning
+    from churnlab.modeling.track_record import sentence_message
+
     limit = cfg.monitoring.drift_warn_psi
     warning = None
     top: list[dict[str, Any]] = []
@@ -194,32 +199,35 @@ def summary(
         ignored = set(cfg.monitoring.drift_ignore)
         shifted = vs_training[(vs_training["psi"] >= limit) & ~vs_training["feature"].isin(ignored)]
         if len(shifted):
-            names = ", ".join(words.feature_label(f) for f in shifted["feature"].head(5))
-            warning = (
-                f"The accounts scored this run differ from those the model learnt from "
-                f"(population stability index {limit:g} or more): {names}. The model is "
-                "refitted every run, but on older accounts: check the track record before "
-                "relying on these scores, and look for a change in the product or the data."
-            )
+            warning = drift_warning(limit, [str(f) for f in shifted["feature"].head(5)])
         top = drift_rows.sort_values("psi", ascending=False, na_position="last").head(8)
         top = [
             {k: (None if pd.isna(v) else v) for k, v in row.items()}
             for row in top[["comparison", "feature", "psi", "level"]].to_dict("records")
         ]
+    if isinstance(champion_change, str):  # a sentence of the caller's
+        champion_change = literal(champion_change)
+    sentences = [sentence_message(r) for r in records]
     return {
-        "drift_warning": warning,
-        "champion_change": champion_change,
+        "drift_warning": warning["text"] if warning else None,
+        "drift_warning_message": warning,
+        "champion_change": champion_change["text"] if champion_change else None,
+        "champion_change_message": champion_change,
         "drift_top": top,
-        "track_record": [
-            sentence(r, number=lambda n: words.number(n), percent=words.rate, date=words.date)
-            for r in records
-        ],
+        "track_record": [m["text"] for m in sentences],
+        "track_record_messages": sentences,
         "measured_runs": [r.run_id for r in records],
     }
 
 
 def champion_change(ctx: StageContext) -> str | None:
     """A note when the champion model differs from the previous run's (scores jump then)."""
+    note = champion_change_message(ctx)
+    return None if note is None else str(note["text"])
+
+
+def champion_change_message(ctx: StageContext) -> dict[str, Any] | None:
+    """:func:`champion_change` as a message of the catalogues (``churnlab.messages``)."""
     if ctx.previous is None or not ctx.folder.model_metrics.exists():
         return None
     try:
@@ -230,10 +238,9 @@ def champion_change(ctx: StageContext) -> str | None:
     old, new = before.get("champion"), now.get("champion")
     if not old or not new or old == new:
         return None
-    return (
-        f"The champion model changed since the last run ({old} then, {new} now): health "
-        "changes and early warnings partly reflect the model, not the accounts."
-    )
+    from churnlab.modeling.sentences import champion_change as change
+
+    return change(str(old), str(new))
 
 
 def write(
@@ -253,4 +260,5 @@ def run(ctx: StageContext) -> None:
     inputs = read_inputs(ctx)
     drift_rows = drift(cfg, inputs, ctx.previous)
     records = track_record(ctx)
-    write(ctx, drift_rows, records, summary(cfg, drift_rows, records, champion_change(ctx)))
+    info = summary(cfg, drift_rows, records, champion_change_message(ctx))
+    write(ctx, drift_rows, records, info)

@@ -14,4 +14,4 @@ def run(ctx: StageContext) -> None:
     """Render the executive report of the run (and its headline) into the run folder."""
     from churnlab.report import render_report
 
-    render_report(ctx.folder, ctx.cfg, previous=ctx.previous)
+    render_report(ctx.folder, ctx.cfg, previous=ctx.previous, earlier_runs=ctx.earlier)
