@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from churnlab.csvsafe import FORMULA_PREFIXES, neutralise_formulas, write_csv
+from churnlab.csvsafe import (
+    FORMULA_PREFIXES,
+    neutralise_formulas,
+    read_csv,
+    restore_formulas,
+    write_csv,
+)
 
 MALICIOUS = ['=HYPERLINK("http://evil","x")', "@SUM(1+1)", "-2+3", "\t=cmd", "+1", "\rX"]
 
@@ -113,7 +119,42 @@ def test_no_cell_starts_a_formula_and_text_is_recoverable(values):
     for original, cell in zip(values, safe, strict=True):
         if isinstance(original, str):
             assert not cell.startswith(FORMULA_PREFIXES)
-            risky = original.startswith(FORMULA_PREFIXES)
+            risky = original.lstrip("'").startswith(FORMULA_PREFIXES)
             assert cell == ("'" + original if risky else original)
         else:
             assert cell is original or cell == original
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="'=+-@\t\rab ,\"", max_size=8),
+            st.text(max_size=8),
+            st.floats(allow_nan=False),
+            st.integers(),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_the_escape_is_undone_exactly(values):
+    # #22 item 3: the report and the email showed 'HYPERLINK(...), '-Minus Co: read back
+    # through restore_formulas, every text is what was written, also one that starts '=
+    frame = pd.DataFrame({"cell": pd.Series(values, dtype=object), "=label": 1})
+    back = restore_formulas(neutralise_formulas(frame))
+    assert back["cell"].tolist() == values and list(back.columns) == ["cell", "=label"]
+
+
+def test_read_csv_gives_back_the_names_as_written(tmp_path):
+    names = ['=HYPERLINK("http://x")', "-Minus Co", "+Plus GmbH", "'=quoted", "Acme", "@home"]
+    frame = pd.DataFrame({"account_id": ["-1", "A2", "A3", "A4", "A5", "A6"], "name": names})
+    path = write_csv(frame, tmp_path / "scores.csv")
+    on_disk = pd.read_csv(path, dtype=str)
+    assert on_disk["name"].tolist()[:4] == [
+        '\'=HYPERLINK("http://x")',
+        "'-Minus Co",
+        "'+Plus GmbH",
+        "''=quoted",
+    ]
+    assert on_disk["account_id"].tolist()[0] == "'-1"
+    pd.testing.assert_frame_equal(read_csv(path, dtype=str), frame)

@@ -8,11 +8,18 @@ single quote ``'`` (the spreadsheet then shows the text as typed).
 
 Only text cells are touched: numeric columns, and numbers inside mixed
 (object) columns, stay numbers, so a negative MRR is still ``-120.5``.
+
+The escape can be undone exactly: a text that already starts with quotes before such a
+character (``'=x``) gets one more, so :func:`read_csv` (the way churnlab reads its own
+CSV files back: the report, the email, later runs) removes one quote and gets every
+value as it was (``=HYPERLINK(...)``, ``-Minus Co``, ``'=x``), never the spreadsheet's
+escape.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +29,11 @@ from churnlab.atomic import write_bytes
 
 #: Leading characters that make a spreadsheet evaluate a cell (OWASP CSV injection).
 FORMULA_PREFIXES: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_PATTERN = r"^[=+\-@\t\r]"
+_FORMULA_PATTERN = r"^'*[=+\-@\t\r]"
+#: An escaped text: one quote more than the original had before the formula character.
+_ESCAPED_PATTERN = r"^'+[=+\-@\t\r]"
 
-__all__ = ["FORMULA_PREFIXES", "neutralise_formulas", "write_csv"]
+__all__ = ["FORMULA_PREFIXES", "neutralise_formulas", "read_csv", "restore_formulas", "write_csv"]
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -82,6 +91,55 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return write_bytes(target, data)
 
 
+def restore_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Undo :func:`neutralise_formulas`: the text cells and labels as they were.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A frame read from a CSV file churnlab wrote. It is not modified.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame whose escaped text cells (and column labels) lost their added quote.
+    """
+    out = df.copy()
+    for position in range(out.shape[1]):
+        out.isetitem(position, _restore_series(out.iloc[:, position]))
+    out.columns = out.columns.map(_restore_label)
+    return out
+
+
+def read_csv(path: str | os.PathLike[str], **kwargs: object) -> pd.DataFrame:
+    """Read a CSV file written by :func:`write_csv`, with every value as it was written.
+
+    ``kwargs`` go to :func:`pandas.read_csv` (``dtype``, ``usecols`` ...).
+    """
+    return restore_formulas(pd.read_csv(path, **kwargs))  # type: ignore[call-overload]
+
+
+def _restore_series(values: pd.Series) -> pd.Series:
+    if not (is_object_dtype(values.dtype) or is_string_dtype(values.dtype)):
+        return values
+    try:
+        text = values.str
+    except AttributeError:
+        return values
+    escaped = text.contains(_ESCAPED_PATTERN, regex=True, na=False).astype(bool)
+    if not escaped.any():
+        return values
+    out = values.copy()
+    out[escaped] = values[escaped].astype(str).str.slice(1)
+    return out
+
+
+def _restore_label(label: object) -> object:
+    if isinstance(label, str) and re.match(_ESCAPED_PATTERN, label):
+        return label[1:]
+    return label
+
+
 def _neutralise_series(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.CategoricalDtype):
         categories = values.cat.categories
@@ -105,6 +163,6 @@ def _neutralise_series(values: pd.Series) -> pd.Series:
 
 
 def _neutralise_label(label: object) -> object:
-    if isinstance(label, str) and label.startswith(FORMULA_PREFIXES):
+    if isinstance(label, str) and re.match(_FORMULA_PATTERN, label):
         return "'" + label
     return label

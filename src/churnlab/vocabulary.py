@@ -44,6 +44,7 @@ __all__ = [
     "Vocabulary",
     "feature_label",
     "languages",
+    "shorten",
     "tier_rule",
     "touch_tier",
     "vocabulary",
@@ -301,7 +302,19 @@ class Vocabulary:
             "tier": self.tier_label,
             "band": self.band_label,
             "feature": self.feature_label,
+            "shorten": shorten,
         }
+
+
+#: Characters of a name (an account, a CSM) shown in a table or the email; longer names
+#: are cut with an ellipsis (the report keeps the full name in a tooltip).
+NAME_CHARS = 80
+
+
+def shorten(text: Any, limit: int = NAME_CHARS) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (user data in a table cell)."""
+    value = "" if text is None else str(text)
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
 @functools.cache

@@ -147,3 +147,51 @@ def test_command_line_writes_png_and_reports_errors(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert main([str(tmp_path / "missing.html"), str(out)]) == 1
     assert "report not found" in capsys.readouterr().err
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example","click")', "-Minus Co", "+Plus GmbH", "L" * 10_000]
+
+
+@pytest.fixture(scope="module")
+def hostile_run(pipeline_run, pipeline_cfg, tmp_path_factory):
+    """The real run whose four riskiest renewals have names a spreadsheet or a page fears.
+
+    Stage 03 writes its tables with csvsafe.write_csv; the report and the email read them
+    back: the names go the producer's way, then the real report and email are made.
+    """
+    from churnlab import csvsafe
+    from churnlab.report import render_report
+    from tests.helpers import copy_run
+
+    run = copy_run(pipeline_run, tmp_path_factory.mktemp("hostile") / "reports")
+    renewals = csvsafe.read_csv(run.renewal_map, dtype={"account_id": str})
+    names = dict(zip(renewals["account_id"].head(len(HOSTILE)), HOSTILE, strict=True))
+    for path in (run.scores, run.renewal_map, run.renewal_map_top):
+        table = csvsafe.read_csv(path, dtype={"account_id": str})
+        table["name"] = table["account_id"].map(names).fillna(table["name"])
+        csvsafe.write_csv(table, path)
+    render_report(run, pipeline_cfg)
+    return run
+
+
+def test_names_show_as_written_and_a_long_name_does_not_widen_the_page(driver, hostile_run):
+    # #22 items 3 and 4: the report showed the spreadsheet escape ('-Minus Co) and a
+    # 10,000-character name pushed ARR, risk and health off the page
+    from churnlab.delivery import DeliverySettings, build_message
+    from churnlab.report import Headline
+
+    on_disk = hostile_run.renewal_map.read_text(encoding="utf-8")
+    assert "'-Minus Co" in on_disk and "'+Plus GmbH" in on_disk  # the CSV stays safe
+    shown = [r.name for r in Headline.read(hostile_run.headline).top_renewals[:4]]
+    assert shown == HOSTILE
+    html = hostile_run.report.read_text(encoding="utf-8")
+    assert "-Minus Co" in html and "+Plus GmbH" in html and "=HYPERLINK(" in html
+    assert "'-Minus Co" not in html and "'+Plus" not in html and "'=HYPERLINK" not in html
+    assert f'title="{HOSTILE[3]}"' in html and "L" * 79 + "…" in html
+    assert _layout_problems(check_page(driver, hostile_run.report)) == []
+
+    settings = DeliverySettings.from_params(recipients=["vp-cs@example.com"])
+    message = build_message(hostile_run.path, settings, preview=True)
+    body = message.get_body(preferencelist=("html",)).get_content()
+    assert "-Minus Co" in body and "'-Minus Co" not in body and "'+Plus" not in body
+    assert "L" * 10_000 not in body and "L" * 79 + "…" in body

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
+from churnlab import csvsafe
 from churnlab.report.headline import Headline, KpiTile, Renewal
 from churnlab.run.folder import RunFolder
-from churnlab.vocabulary import Vocabulary
+from churnlab.vocabulary import Vocabulary, shorten
 
 __all__ = [
     "EMAIL_CHARTS",
@@ -283,7 +282,7 @@ def _renewal(row: Renewal, words: Vocabulary, *, monthly: bool = False) -> dict[
         )
     band = str(row.health_band or "")
     return {
-        "name": str(row.name or row.account_id),
+        "name": shorten(row.name or row.account_id),
         "account_id": str(row.account_id),
         "facts": words.text("email.separator").join(facts),
         "band": band,
@@ -353,7 +352,7 @@ def _key_figure(name: str, headline: Headline, folder: RunFolder, words: Vocabul
 def _health_figure(folder: RunFolder, words: Vocabulary) -> str:
     """ "312 of 2,492 accounts are red ($5.2M ARR)" from ``scores.csv``; "" without it."""
     try:
-        scores = pd.read_csv(folder.scores, usecols=lambda c: c in {"health_band", "arr"})
+        scores = csvsafe.read_csv(folder.scores, usecols=lambda c: c in {"health_band", "arr"})
     except (OSError, ValueError):
         return ""
     if not {"health_band", "arr"} <= set(scores.columns) or scores.empty:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnlab import csvsafe
 from churnlab import executive as ex
 from churnlab.config import Params
 from churnlab.run.folder import RunFolder
@@ -28,7 +29,7 @@ TREND_RUNS = 8
 
 def _csv(path: Any, **kwargs: Any) -> pd.DataFrame:
     try:
-        return pd.read_csv(path, dtype={"account_id": str}, **kwargs)
+        return csvsafe.read_csv(path, dtype={"account_id": str}, **kwargs)
     except (FileNotFoundError, pd.errors.EmptyDataError):
         return pd.DataFrame()
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnlab import csvsafe
 from churnlab.atomic import write_text
 from churnlab.config import Params
 from churnlab.errors import RunError
@@ -28,7 +29,7 @@ __all__ = ["health_by_tier", "render_report", "sparkline_charts"]
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame()
-    return pd.read_csv(path, dtype={"account_id": str, "name": str})
+    return csvsafe.read_csv(path, dtype={"account_id": str, "name": str})
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -195,7 +196,7 @@ def render_report(
         except RunError as exc:  # a damaged earlier run: no change shown, never a failure
             warnings.warn(f"the previous run is skipped: {exc}", stacklevel=2)
     headline = build_headline(
-        pd.read_csv(folder.kpis),
+        csvsafe.read_csv(folder.kpis),
         _read_csv(folder.renewal_map),
         cfg,
         as_of=str(manifest.get("as_of") or cfg.scoring_as_of()),

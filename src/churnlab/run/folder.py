@@ -5,7 +5,7 @@ runner, the stage steps, the report, delivery and the notebooks reach its files 
 the properties below, never by spelling a file name themselves::
 
     folder = RunFolder("reports/latest")
-    scores = pd.read_csv(folder.scores)
+    scores = csvsafe.read_csv(folder.scores)   # the values as written (see churnlab.csvsafe)
     folder.chart("drivers")            # charts/drivers.png
     folder.notebook("02_churn_model")  # notebooks/02_churn_model.ipynb
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnlab import csvsafe
 from churnlab.errors import UsageError
 from churnlab.run.folder import ReportsFolder, process_alive
 from churnlab.run.lineage import RunInfo, scan_runs
@@ -149,7 +150,7 @@ def diff_runs(a: RunInfo, b: RunInfo) -> tuple[pd.DataFrame, pd.DataFrame]:
     for run in (a, b):
         path = run.folder.scores
         frame = (
-            pd.read_csv(path, dtype={"account_id": str}, usecols=lambda c: c in cols)
+            csvsafe.read_csv(path, dtype={"account_id": str}, usecols=lambda c: c in cols)
             if path.exists()
             else pd.DataFrame(columns=cols)
         )

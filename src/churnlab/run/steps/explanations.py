@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnlab import csvsafe
 from churnlab.config import Params
 from churnlab.csvsafe import write_csv
 from churnlab.run.folder import RunFolder
@@ -204,7 +205,7 @@ def renewals_and_warnings(
     earlier = None
     if previous is not None:
         try:
-            earlier = pd.read_csv(previous.scores, dtype={"account_id": str})
+            earlier = csvsafe.read_csv(previous.scores, dtype={"account_id": str})
             earlier = earlier[["account_id", "health_score", "health_band"]]
         except (OSError, ValueError, KeyError, pd.errors.ParserError) as exc:
             # a damaged earlier run is skipped, with a warning, rather than blocking this one

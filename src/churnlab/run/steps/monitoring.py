@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from churnlab import csvsafe
 from churnlab.atomic import write_json
 from churnlab.config import Params
 from churnlab.csvsafe import write_csv
@@ -166,12 +167,12 @@ def track_record(ctx: StageContext) -> list[Any]:
 
 def _scores_and_flags(run: RunFolder) -> tuple[pd.DataFrame, set[str]]:
     """An earlier run's scores and the accounts it flagged (red, or in its early warning)."""
-    scores = pd.read_csv(
+    scores = csvsafe.read_csv(
         run.scores, dtype={"account_id": str}, parse_dates=["as_of", "renewal_date"]
     )
     flagged = set(scores.loc[scores["health_band"] == "red", "account_id"])
     if run.early_warning.exists():
-        warned = pd.read_csv(run.early_warning, dtype={"account_id": str})
+        warned = csvsafe.read_csv(run.early_warning, dtype={"account_id": str})
         flagged |= set(warned["account_id"])
     return scores, flagged
 
