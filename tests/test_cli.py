@@ -197,6 +197,8 @@ def test_exit_codes_in_help_match_the_docs_and_the_code():
     assert _codes(pages["run"]) == EXIT_CODES_DOC
     assert _codes(pages["send"]) <= EXIT_CODES_DOC and {0, 2, 3} <= _codes(pages["send"])
     assert _codes(pages["validate"]) == {1, 2}
+    for command, page in pages.items():  # every command says its exit codes
+        assert "Exit code" in " ".join(page.split()) and _codes(page) <= EXIT_CODES_DOC, command
     from churnlab.cli import EXIT_DELIVERY, EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE
 
     assert {EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY, EXIT_STORAGE} == {0, 1, 2, 3, 4}

@@ -82,6 +82,7 @@ def params(
 
     --explain: every key with its type, effective value and meaning.
     --schema: the JSON Schema editors use to complete and check params files.
+    Exit codes: 0 printed, 2 invalid parameters.
     """
     if schema and explain:
         console.print("[bold red]error[/]: use --schema or --explain, not both", highlight=False)
@@ -152,6 +153,7 @@ def sample(
 
     The data is deterministic for a given seed. Existing files are kept unless --force:
     a generated sample is never overwritten by accident.
+    Exit codes: 0 written (or kept), 2 invalid parameters.
     """
     from churnlab.sample import generate_sample, write_sample
 

@@ -18,7 +18,8 @@ runs_app = typer.Typer(
     name="runs",
     help=(
         "The runs in the reports folder: list them (status, as_of, data set, duration, key "
-        "KPIs, delivery), show one, compare two, prune old ones."
+        "KPIs, delivery), show one, compare two, prune old ones. Exit codes: 0 success, "
+        "2 invalid parameters or no such run."
     ),
     no_args_is_help=False,
     invoke_without_command=True,
@@ -114,7 +115,10 @@ def runs_show(
     overlay: Overlay = None,
     override: Override = None,
 ) -> None:
-    """Show one run: status, dates, data set, previous run, stages, warnings, delivery."""
+    """Show one run: status, dates, data set, previous run, stages, warnings, delivery.
+
+    Exit codes: 0 shown, 2 invalid parameters or no such run.
+    """
     from churnlab.run.index import delivery_state, find_run, status
 
     try:
@@ -158,7 +162,10 @@ def runs_diff(
     overlay: Overlay = None,
     override: Override = None,
 ) -> None:
-    """Compare two runs: their KPIs, and the accounts whose health changed most."""
+    """Compare two runs: their KPIs, and the accounts whose health changed most.
+
+    Exit codes: 0 compared, 2 invalid parameters or no such run.
+    """
     from churnlab.run.index import diff_runs, find_run
 
     try:
@@ -234,6 +241,7 @@ def runs_prune(
     Also kept: the run reports/latest points to, a run in progress, and failed or
     interrupted runs newer than a data set's newest success. The track record looks back
     at runs whose label window has closed (4-5 months with the defaults): keep 6 or more.
+    Exit codes: 0 pruned (or listed with --dry-run), 2 invalid parameters or a --keep of zero.
     """
     from churnlab.run.index import prune_runs
 
