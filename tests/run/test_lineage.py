@@ -97,13 +97,21 @@ def test_fingerprint_changes_with_results_not_with_wording_mail_folders_or_dates
     assert changed == ["model"]
     for override in (
         "report.title=Board pack",
+        "report.company=Acme",
+        "report.cs_cost=50000",
         "delivery.recipients=[cs@example.com]",
         "run.reports_dir=/somewhere/else",
         "data.as_of=2026-09-30",
         "observation.as_of=2026-08-31",
     ):
         assert params_fingerprint(_params(*FILES, override)) == base, override
-    assert not {"report", "delivery", "run", "sample"} & set(base["sections"])
+    assert not {"delivery", "run", "sample"} & set(base["sections"])
+    # the report's language and currency are the words and money the stages write
+    for override in ("report.language=ja", "report.currency=EUR", "report.top_accounts=5"):
+        changed_words = params_fingerprint(_params(*FILES, override))["sections"]
+        assert [k for k in base["sections"] if base["sections"][k] != changed_words[k]] == [
+            "report"
+        ], override
 
 
 def test_fingerprint_of_a_recorded_params_dict_equals_that_of_the_params():

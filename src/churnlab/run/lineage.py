@@ -29,6 +29,7 @@ from churnlab.config import Params
 from churnlab.run.folder import ReportsFolder, RunFolder
 
 __all__ = [
+    "REPORT_ONLY_KEYS",
     "RESULT_FREE_SECTIONS",
     "DatasetIdentity",
     "RunInfo",
@@ -41,8 +42,12 @@ __all__ = [
 
 logger = logging.getLogger("churnlab.run")
 
-#: Params sections that change no number of a run (its wording, mail, folders, sample).
-RESULT_FREE_SECTIONS = ("report", "delivery", "run", "sample")
+#: Params sections that change no file of a notebook stage (mail, folders, sample).
+RESULT_FREE_SECTIONS = ("delivery", "run", "sample")
+#: Keys of ``report`` that only the report stage (always rerun) reads; the others change
+#: the words, money and top lists the notebook stages write (language, currency,
+#: top_accounts, segments) and are part of the fingerprint.
+REPORT_ONLY_KEYS = ("title", "company", "cs_cost")
 #: Dates compared on their own, not part of the fingerprint: ``(section, key)``.
 _DATES = (("data", "as_of"), ("observation", "as_of"))
 
@@ -111,7 +116,8 @@ def params_fingerprint(cfg: Params | Mapping[str, Any]) -> dict[str, Any]:
     """Digests of the params that change results: ``{"all": ..., "sections": {...}}``.
 
     Sections in :data:`RESULT_FREE_SECTIONS` are left out, and so are ``data.as_of`` and
-    ``observation.as_of`` (a run's dates are compared on their own).
+    ``observation.as_of`` (a run's dates are compared on their own) and the keys of
+    ``report`` that only the report reads (:data:`REPORT_ONLY_KEYS`).
     """
     params = cfg.to_dict() if isinstance(cfg, Params) else dict(cfg)
     sections: dict[str, str] = {}
@@ -120,6 +126,8 @@ def params_fingerprint(cfg: Params | Mapping[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(values, Mapping):
             values = {k: v for k, v in values.items() if (section, k) not in _DATES}
+            if section == "report":
+                values = {k: v for k, v in values.items() if k not in REPORT_ONLY_KEYS}
         sections[section] = _digest(values)[:16]
     return {"all": _digest(sections)[:16], "sections": dict(sorted(sections.items()))}
 

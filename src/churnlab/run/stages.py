@@ -90,6 +90,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
             "model",
             "health",
             "engagement",
+            "report",
         ),
     ),
     Stage(
@@ -98,7 +99,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         reads=("data_health", "observations", "scoring", "periods"),
         writes=("cohort_comparison",),
         charts=("cohort_effects",),
-        params=("data", "observation", "features", "tiers", "model", "cohorts"),
+        params=("data", "observation", "features", "tiers", "model", "cohorts", "report"),
     ),
     Stage(
         "02_churn_model",
