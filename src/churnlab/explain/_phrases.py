@@ -356,9 +356,7 @@ def _statement(words: Vocabulary, ph: Phrasing, value: Any) -> str:
         )
     if kind == "mrr_change":
         way = "flat" if round(v) == 0 else ("up" if v > 0 else "down")
-        return words.text(
-            f"reasons.mrr_change.{way}", amount=words.money_exact(abs(v)), days=ph.days
-        )
+        return words.text(f"reasons.mrr_change.{way}", amount=words.money(abs(v)), days=ph.days)
     if kind == "trend":
         way = "flat" if round(100 * v) == 0 else ("up" if v > 0 else "down")
         return words.text(
@@ -395,9 +393,9 @@ def _shown(words: Vocabulary, ph: Phrasing, value: float) -> str:
     if kind == "trend":
         return _signed_rate(words, value)
     if kind == "money":
-        return words.money_exact(value)
+        return words.money(value)
     if kind == "mrr_change":
-        return ("+" if value > 0 else ("-" if value < 0 else "")) + words.money_exact(abs(value))
+        return ("+" if value > 0 else ("-" if value < 0 else "")) + words.money(abs(value))
     if kind == "contract":
         return _statement(words, ph, value)
     return words.number(value)
