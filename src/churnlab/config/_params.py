@@ -191,14 +191,18 @@ class DeliveryParams(_Section):
         None,
         description=(
             "Subject template; null: the report language's (catalogue email.subject). "
-            "Placeholders {as_of}, {arr_at_risk}, {days} (the renewal "
-            "window), {run_id}, {company}, {headline_kpi} (the first KPI tile). A run without "
-            "an ARR at risk (snapshot data, no model) is sent as "
-            "'Churn report {as_of}: {headline_kpi}'."
+            "Placeholders {as_of}, {arr_at_risk} (the whole book's), {days} (the model's "
+            "horizon), {run_id}, {company}, {headline_kpi} (the first KPI tile). A run without "
+            "an ARR at risk (snapshot data, no model) is sent with the catalogue's "
+            "email.subject_no_risk ('Churn report {as_of}: {headline_kpi}')."
         ),
     )
     attach_csv: bool = Field(
-        True, description="Attach the renewal map as a CSV file to the report email."
+        True,
+        description=(
+            "Attach the top report.top_accounts rows of the renewal map and of the monthly "
+            "accounts at risk as CSV files (the full lists stay in the run folder)."
+        ),
     )
     max_retries: int = Field(
         3,

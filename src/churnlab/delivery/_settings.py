@@ -41,8 +41,8 @@ class DeliverySettings:
     failure_recipients : sequence of str, optional
         Addresses that receive the short notice about a failed run.
     subject_template : str or None
-        ``str.format`` template (None: the catalogue's ``email.subject``); placeholders ``{as_of}``, ``{arr_at_risk}``, ``{days}``
-        (the renewal window), ``{run_id}``, ``{company}``, ``{headline_kpi}`` (the first
+        ``str.format`` template (None: the catalogue's ``email.subject``); placeholders
+        ``{as_of}``, ``{arr_at_risk}``, ``{days}`` (the model's horizon), ``{run_id}``, ``{company}``, ``{headline_kpi}`` (the first
         tile, e.g. "Logo churn (monthly) 1.5%"). A run without an ARR at risk (a snapshot
         without renewal dates, no model) uses the catalogue's ``email.subject_no_risk``.
     security : {"starttls", "ssl", "none"}
@@ -53,7 +53,8 @@ class DeliverySettings:
         Names of the environment variables holding the SMTP user and password.
         When neither variable is set, mail is sent without AUTH.
     attach_csv : bool
-        Attach ``renewal_map.csv`` to the report email.
+        Attach the small top-rows CSVs of the renewal map and the monthly book
+        (``renewal_map_top.csv``, ``monthly_at_risk_top.csv``) to the report email.
     max_retries : int
         Retries after a transient failure before the message data was handed over
         (4xx reply, refused or dropped connection, timeout). Never after it: then the
