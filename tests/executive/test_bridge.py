@@ -9,6 +9,7 @@ import pytest
 from churnlab.executive import kpi_changes, mrr_bridge, overall
 from churnlab.kpis import kpi_table, monthly_kpis
 from churnlab.observations.periods import active_periods
+from tests.executive import subs_frame
 
 T = pd.Timestamp
 
@@ -29,17 +30,8 @@ ROWS = [
 ]
 
 
-def subs_of(rows) -> pd.DataFrame:
-    s = pd.DataFrame(rows, columns=["account_id", "start_date", "end_date", "mrr"])
-    return s.assign(
-        start_date=pd.to_datetime(s["start_date"]),
-        end_date=pd.to_datetime(s["end_date"]),
-        mrr=s["mrr"].astype(float),
-    )
-
-
 def test_january_bridge_by_hand():
-    subs = subs_of(ROWS)
+    subs = subs_frame(ROWS)
     periods = active_periods(subs, 30, T("2026-12-31"))
     kpis = monthly_kpis(subs, periods, "2025-12-01", "2026-02-01", 30).assign(segment="all")
     jan = mrr_bridge(kpis[kpis["month"] <= T("2026-01-01")], 1)
@@ -65,7 +57,7 @@ def _random_subs(seed: int, n: int = 30) -> pd.DataFrame:
             rows.append((f"a{i:02d}", day, day + length, mrr))
             day = day + length + pd.Timedelta(days=int(rng.choice([0, 0, 0, 15, 60])))
             mrr = max(10.0, mrr + float(rng.choice([-20, 0, 0, 30])))
-    return subs_of(rows)
+    return subs_frame(rows)
 
 
 def _plain_bridge(subs: pd.DataFrame, month: pd.Timestamp) -> dict[str, float]:
@@ -168,7 +160,7 @@ def test_kpi_table_changes_come_from_kpis_csv(pipeline_run):
 
 
 def test_short_history_and_old_kpi_tables_degrade():
-    subs = subs_of(ROWS)
+    subs = subs_frame(ROWS)
     periods = active_periods(subs, 30, T("2026-12-31"))
     kpis = kpi_table(subs, periods, "2026-01-01", "2026-02-01", 30)
     assert mrr_bridge(kpis, 12).months == 2  # the data covers two months

@@ -14,6 +14,7 @@ from churnlab.executive import (
     touch_table,
 )
 from churnlab.observations.periods import active_periods
+from tests.executive import subs_frame
 
 T = pd.Timestamp
 GRACE = 0
@@ -32,12 +33,7 @@ SUBS = [
 
 
 def _subs() -> pd.DataFrame:
-    s = pd.DataFrame(SUBS, columns=["account_id", "start_date", "end_date", "mrr"])
-    return s.assign(
-        start_date=pd.to_datetime(s["start_date"]),
-        end_date=pd.to_datetime(s["end_date"]),
-        mrr=s["mrr"].astype(float),
-    )
+    return subs_frame(SUBS)
 
 
 def test_cohort_retention_by_hand():

@@ -339,29 +339,17 @@ def _cross_checks(
 def _duplicates(health: DataHealth, events: pd.DataFrame, file: str, *, keep: bool) -> pd.DataFrame:
     """Count the events that repeat an earlier row exactly; exclude them unless ``keep``."""
     copies = events.duplicated(keep="first")
-    reason, show = "exact copies of an earlier row", ["account_id", "event_type"]
+    where = {
+        "name": "events",
+        "file": file,
+        "column": "timestamp",
+        "reason": "exact copies of an earlier row",
+        "show": ["account_id", "event_type"],
+    }
     if keep:
-        flag(
-            health,
-            events,
-            copies,
-            name="events",
-            file=file,
-            column="timestamp",
-            reason=reason,
-            show=show,
-        )
+        flag(health, events, copies, **where)  # type: ignore[arg-type]
         return events
-    return exclude(
-        health,
-        events,
-        copies,
-        name="events",
-        file=file,
-        column="timestamp",
-        reason=reason,
-        show=show,
-    )
+    return exclude(health, events, copies, **where)  # type: ignore[arg-type]
 
 
 def overlapping(subs: pd.DataFrame) -> pd.Series:
