@@ -102,12 +102,6 @@ def explain(cfg: Params, model: Any, scoring: pd.DataFrame, observations: pd.Dat
     return explain_model(model, scoring, background=background)
 
 
-def _words(cfg: Params) -> Any:
-    from churnlab.vocabulary import vocabulary
-
-    return vocabulary(cfg.report.language, cfg.report.currency)
-
-
 def account_reasons(
     cfg: Params, shap: Any, scoring: pd.DataFrame, observations: pd.DataFrame
 ) -> pd.DataFrame:
@@ -124,7 +118,7 @@ def account_reasons(
     context = reason_context(reference, by="touch_tier", features=list(shap.features))
     topics = feature_topics(list(shap.features), reference)
     return top_reasons(
-        shap, scoring, k=cfg.explain.top_k, context=context, topics=topics, words=_words(cfg)
+        shap, scoring, k=cfg.explain.top_k, context=context, topics=topics, words=chart_words(cfg)
     )
 
 
@@ -152,7 +146,7 @@ def attach_reasons(
     """
     from churnlab.explain import next_steps, reasons_summary
 
-    words = _words(cfg)
+    words = chart_words(cfg)
     summary = reasons_summary(reasons, k=cfg.explain.top_k, sep=words.text("reasons.separator"))
     steps = next_steps(reasons, cfg.playbook, words)
     ids = scoring["account_id"].astype(str)
@@ -216,7 +210,7 @@ def renewals_and_warnings(
             )
             earlier = None
     flagged = early_warning(
-        scores, earlier, drop_points=int(cfg.health.early_warning_drop), words=_words(cfg)
+        scores, earlier, drop_points=int(cfg.health.early_warning_drop), words=chart_words(cfg)
     )
     extra = scores[
         [c for c in ("account_id", "name", "touch_tier", "reasons", "next_step", "csm_owner")
