@@ -6,6 +6,7 @@ Every message names what is wrong and how to fix it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -118,8 +119,14 @@ class StageSkipped(ChurnlabError):
     """A stage has nothing to do with this data (e.g. no model can be trained): not a failure.
 
     The runner records the stage as ``skipped`` with this message as the reason, and the
-    run goes on; the report states what is missing and why.
+    run goes on; the report states what is missing and why. ``said``: the reason as a
+    message of the catalogues (``churnlab.messages``), so the report can say it in its
+    language; the runner stores it as the stage's ``reason_message``.
     """
+
+    def __init__(self, reason: str, said: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.said = said
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -28,6 +28,7 @@ it its own way through :class:`~churnlab.vocabulary.Vocabulary`:
 ``{x:feature}``    the feature's label inside a sentence; ``Feature`` its label
 ``{x:tier}``       a touch tier's label (``band``: a health band's)
 ``{x:word}``       a catalogue word, ``messages.words.<x>`` ("higher", "lower")
+``{x:level}``      a category value in words where the catalogue has them (NPS)
 ``{x:plain}``      the value as it is (a run id, a column name, a year)
 ``{x:clauses}``    a list of messages, joined as clauses
 =================  ==============================================================
@@ -56,6 +57,8 @@ __all__ = [
     "literal",
     "message",
     "render_message",
+    "row_reason",
+    "rows_in_language",
 ]
 
 #: A sentence stored in a run file: ``{"key", "fields", "text"}`` (``text`` alone: literal).
@@ -82,6 +85,7 @@ SPECS = (
     "tier",
     "band",
     "word",
+    "level",
     "plain",
     "clauses",
 )
@@ -113,6 +117,36 @@ def message(key: str, **fields: Any) -> Message:
 def literal(text: str) -> Message:
     """A sentence that has no catalogue key (shown as it is in every language)."""
     return {"text": text}
+
+
+def row_reason(reason: str) -> Message:
+    """Why a loader excluded or flagged rows (its English words), as a message.
+
+    The catalogues say the loaders' reasons under ``messages.rows.<name>``, whose English
+    text is the reason the loader stores; a reason they do not know is a literal.
+    """
+    reasons = vocabulary("en").catalogue["messages"]["rows"]
+    for name, text in reasons.items():
+        if text == reason and "{" not in str(text):
+            return message(f"messages.rows.{name}")
+    return literal(reason)
+
+
+def rows_in_language(rows: Mapping[str, Any], words: Vocabulary) -> dict[str, Any]:
+    """``data_health.json``'s ``rejected_rows`` (``"<table>: <reason>"`` -> count) in words.
+
+    A key whose reason the catalogues do not know keeps its English text.
+    """
+    out: dict[str, Any] = {}
+    for key, count in rows.items():
+        table, sep, reason = str(key).partition(": ")
+        said = str(key)
+        if sep:
+            said = render_message(
+                message("messages.rows.item", table=table, reason=row_reason(reason)), words
+            )
+        out[said] = out.get(said, 0) + count
+    return out
 
 
 def render_message(
@@ -223,6 +257,8 @@ def _shown(
         raise ValueError(f"unknown field format {spec!r}; known: {', '.join(SPECS[1:])}")
     if spec == "plain":
         return "" if value is None else str(value)
+    if spec == "level":
+        return "" if value is None else words.level_label(value)
     if spec == "word":  # a name the catalogue does not know is shown as it is
         try:
             return words.text(f"messages.words.{value}")

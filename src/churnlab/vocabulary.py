@@ -39,6 +39,7 @@ from babel.numbers import format_compact_currency, format_currency, format_decim
 
 __all__ = [
     "BANDS",
+    "LEVEL_WORDS",
     "LOWEST_TIER",
     "TIERS",
     "Vocabulary",
@@ -56,6 +57,9 @@ TIERS = ("high_touch", "low_touch", "tech_touch")
 LOWEST_TIER = "tech_touch"
 #: Health bands, worst first.
 BANDS = ("red", "yellow", "green")
+#: Categorical features whose values the catalogue says in words: feature -> the
+#: catalogue section holding a word per value (``reasons.nps.detractor``).
+LEVEL_WORDS = {"nps_category": "reasons.nps"}
 
 _WINDOW = re.compile(r"_(\d+)d$")
 
@@ -164,6 +168,23 @@ class Vocabulary:
     def tier_label(self, tier: str) -> str:
         """Display name of a touch tier (``high_touch`` -> "High touch")."""
         return str(self.catalogue["tiers"].get(tier, str(tier).replace("_", " ")))
+
+    def level_label(self, level: Any) -> str:
+        """A category value in words where the catalogue has them (NPS ``detractor``).
+
+        The values of the categorical features listed in :data:`LEVEL_WORDS` are said by
+        the catalogue's words for them (``reasons.nps.detractor``); any other value is
+        shown as it is.
+        """
+        text = str(level)
+        for section in LEVEL_WORDS.values():
+            try:
+                said = self.text(f"{section}.{text}")
+            except KeyError:
+                continue
+            if "{" not in said:
+                return said
+        return text
 
     def band_label(self, band: str) -> str:
         """Display name of a health band."""

@@ -222,7 +222,7 @@ def test_the_loaders_notes_are_messages_beside_their_english():
     ]
     assert [m["text"] for m in saved["notes_messages"]] == saved["notes"]
     said = in_language(saved, JA)["notes"]
-    assert said[0] == "顧客: 1,234 行 (without any subscription)"
+    assert said[0] == "顧客: 1,234 行 (契約が 1 件もない)"
     assert said[1] == "a loader's sentence without a key" and JAPANESE.search(said[2])
 
 
@@ -269,3 +269,84 @@ def _leaves(node: object, prefix: str = "messages") -> dict[str, str]:
             for k, v in _leaves(child, f"{prefix}.{key}").items()
         }
     return {prefix: node} if isinstance(node, str) else {}
+
+
+def test_the_japanese_report_says_no_stored_english_reason_or_category(
+    pipeline_run, pipeline_cfg, tmp_path
+):
+    """The lineage note, skip reasons, row reasons and NPS categories follow the language."""
+    from churnlab.data import DataHealth
+    from churnlab.run.runner import _lineage_hint
+
+    run = copy_run(pipeline_run, tmp_path / "reports")
+    manifest, health = _json(run.manifest), _json(run.data_health)
+    hint = message(
+        "messages.lineage.other_files", dataset="export_2026_05", n=2, latest="export_2026_04"
+    )
+    manifest["lineage_note"], manifest["lineage_note_message"] = hint["text"], hint
+    skipped = message(
+        "messages.stages.nothing_to_explain", reason=message("messages.stages.no_model_trained")
+    )
+    manifest["stages"] = [
+        *manifest.get("stages", []),
+        {"name": "09_extra", "status": "skipped", "reason": skipped["text"]}
+        | {"reason_message": skipped},
+    ]
+    run.manifest.write_text(json.dumps(manifest), encoding="utf-8")
+    loaded = DataHealth()
+    english_reasons = [
+        "after data_end",
+        "with negative MRR",
+        "of accounts not in the accounts table",
+        "exact copies of an earlier row",
+    ]
+    for reason in english_reasons:
+        loaded.reject("events", reason, 3, "")
+    loaded.flag("accounts", "without any subscription", 2)
+    health["rejected_rows"] = {**loaded.to_dict()["rejected_rows"], "events: odd rows": 1}
+    health["notes"] = [*health["notes"], *loaded.to_dict()["notes"]]
+    health["notes_messages"] = [*health["notes_messages"], *loaded.to_dict()["notes_messages"]]
+    run.data_health.write_text(json.dumps(health), encoding="utf-8")
+    findings = pd.read_csv(run.cohort_comparison)
+    row = {c: findings.iloc[0][c] for c in findings.columns} | {
+        "feature": "nps_category",
+        "kind": "categorical",
+        "level": "detractor",
+        "significant": True,
+        "small_group": False,
+        "risk_difference": 0.12,
+        "rd_low": 0.05,
+        "rd_high": 0.2,
+    }
+    said = message(
+        "messages.findings.level_likely",
+        likely=message("messages.findings.more_likely"),
+        feature="nps_category",
+        level="detractor",
+        share_churned=0.4,
+        share_retained=0.2,
+    )
+    row["finding"], row["finding_message"] = said["text"], json.dumps(said)
+    pd.concat([pd.DataFrame([row]), findings]).to_csv(run.cohort_comparison, index=False)
+
+    html = render_report(run, pipeline_cfg, words=JA).read_text(encoding="utf-8")
+    body = html.split("<body", 1)[-1]
+    for english in [
+        hint["text"][:40],
+        "Nothing to explain",
+        "nothing to explain",
+        "stage 02 trained no model",
+        *english_reasons,
+        "without any subscription",
+        "= detractor",  # the appendix's effect of a category
+        "「detractor」",  # the finding
+    ]:
+        assert english not in body, english
+    assert render_message(hint, JA) in body and render_message(skipped, JA) in body
+    footer = body.split('id="data-freshness"')[1]
+    assert "イベント: data_end より後: 3" in footer and "イベント: odd rows: 1" in footer
+    assert "批判者" in body
+    assert _lineage_hint([], None, None) is None
+    english = render_report(run, pipeline_cfg, words=EN).read_text(encoding="utf-8")
+    assert "events: after data_end: 3" in english and hint["text"][1:40] in english
+    assert "= detractor" in english and said["text"] in english

@@ -340,7 +340,10 @@ def test_dated_export_files_get_a_hint_to_name_the_lineage():
     september = _info("sep", "2026-09-30", dataset=B)
     october = dataset_identity(_params(*FILES))
     hint = _lineage_hint([september], october, dt.date(2026, 10, 31))
-    assert hint is not None and "set run.name" in hint and "1 earlier run(s)" in hint
+    assert (
+        hint is not None and "set run.name" in hint["text"] and "1 earlier run(s)" in hint["text"]
+    )
+    assert hint["key"] == "messages.lineage.other_files"  # said in the report's language
     # a named lineage, or no earlier run of another data set: nothing to suggest
     named = dataset_identity(_params(*FILES, "run.name=acme"))
     assert _lineage_hint([september], named, dt.date(2026, 10, 31)) is None

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from churnlab.messages import Message, literal, message
+from churnlab.messages import Message, literal, message, row_reason
 
 __all__ = ["DataHealth", "DataWarning", "TableHealth"]
 
@@ -240,4 +240,6 @@ def _html_table(title: str, frame: pd.DataFrame) -> str:
 
 def _flagged(table: str, count: int, reason: str) -> Message:
     """The note on rows kept but flagged (``reason``: the loader's words)."""
-    return message("messages.data.flagged_rows", table=table, count=count, reason=literal(reason))
+    return message(
+        "messages.data.flagged_rows", table=table, count=count, reason=row_reason(reason)
+    )

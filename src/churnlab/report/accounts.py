@@ -18,7 +18,7 @@ import pandas as pd
 
 from churnlab.config import Params
 from churnlab.run.folder import RunFolder
-from churnlab.vocabulary import Vocabulary
+from churnlab.vocabulary import LEVEL_WORDS, Vocabulary
 
 __all__ = ["SEGMENT_ROWS", "accounts_context", "arr_at_risk_parts", "segment_tables"]
 
@@ -109,6 +109,8 @@ def segment_tables(
             )
             if column == "touch_tier":
                 value = words.tier_label(value)
+            elif column in LEVEL_WORDS and str(row.segment_value) != "":
+                value = words.level_label(value)
             shown.append(
                 {
                     "value": value,

@@ -14,7 +14,7 @@ from churnlab import csvsafe
 from churnlab.atomic import write_text
 from churnlab.config import Params
 from churnlab.errors import RunError
-from churnlab.messages import in_language, message, render_message
+from churnlab.messages import in_language, message, render_message, rows_in_language
 from churnlab.report.accounts import accounts_context
 from churnlab.report.executive import executive_view
 from churnlab.report.headline import Headline, build_headline
@@ -145,13 +145,15 @@ def fitted_to_data(
     words = words or vocabulary()
     health, metrics = in_language(health, words), in_language(metrics, words)
     notes = [*health.get("notes", []), *metrics.get("notes", [])]
-    if manifest.get("lineage_note"):
-        notes.append(manifest["lineage_note"][0].upper() + manifest["lineage_note"][1:])
+    lineage = in_language(manifest, words).get("lineage_note")
+    if lineage:
+        notes.append(lineage[0].upper() + lineage[1:])
     if metrics.get("status") != "skipped":  # else the model's note says why 02 and 03 skipped
         for stage in manifest.get("stages") or []:
             if stage.get("status") == "skipped" and stage.get("reason"):
+                reason = stage.get("reason_message") or stage["reason"]
                 skipped = message(
-                    "messages.fitted.stage_skipped", stage=stage["name"], reason=stage["reason"]
+                    "messages.fitted.stage_skipped", stage=stage["name"], reason=reason
                 )
                 notes.append(render_message(skipped, words))
     return list(dict.fromkeys(notes))
@@ -189,6 +191,8 @@ def render_report(
     manifest = _read_json(folder.manifest)
     metrics = in_language(_read_json(folder.model_metrics), words)  # sentences in `words`
     health = in_language(_read_json(folder.data_health), words)
+    for rows in ("rejected_rows", "flagged_rows"):  # "<table>: <reason>" in `words`
+        health[rows] = rows_in_language(health.get(rows) or {}, words)
     earlier = None
     if previous is not None:
         try:

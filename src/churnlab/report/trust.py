@@ -141,7 +141,7 @@ def effect_sizes(findings: pd.DataFrame | None, words: Vocabulary) -> list[dict[
             continue
         label = words.feature_label(str(row["feature"]))
         if categorical and _present(row.get("level")):
-            label = f"{label} = {row['level']}"
+            label = f"{label} = {words.level_label(row['level'])}"
         effect, low, high = (_two(row.get(c), words) for c in cols)
         out.append({"label": label, "effect": effect, "low": low, "high": high})
     return out

@@ -23,6 +23,7 @@ from typing import Any
 from churnlab.atomic import write_text
 from churnlab.config import Params
 from churnlab.errors import ChurnlabError, Interrupted, RunError, StageSkipped
+from churnlab.messages import message
 from churnlab.run.faults import (
     mark_abandoned,
     run_log,
@@ -226,8 +227,9 @@ def run_pipeline(
                 manifest["warnings"].append(warning)
                 logger.warning("run %s: %s", folder.name, warning)
             if previous is None and (hint := _lineage_hint(runs, dataset, as_of)):
-                manifest["lineage_note"] = hint
-                logger.info("run %s: %s", folder.name, hint)
+                manifest["lineage_note"] = hint["text"]
+                manifest["lineage_note_message"] = hint
+                logger.info("run %s: %s", folder.name, hint["text"])
             names = [s.name for s in (*selected, REPORT)]
             notify("start", {"run_dir": folder.path, "stages": names})
             signum = None
@@ -275,7 +277,9 @@ def run_pipeline(
         return result
 
 
-def _lineage_hint(runs: Sequence[RunInfo], dataset: Any, as_of: dt.date | None) -> str | None:
+def _lineage_hint(
+    runs: Sequence[RunInfo], dataset: Any, as_of: dt.date | None
+) -> dict[str, Any] | None:
     """Why there is no previous run when earlier runs read other files of the same shape."""
     others = [
         r
@@ -289,10 +293,11 @@ def _lineage_hint(runs: Sequence[RunInfo], dataset: Any, as_of: dt.date | None) 
     ]
     if not others or dataset.name:
         return None
-    return (
-        f"no earlier run of this data set ({dataset.label}); {len(others)} earlier run(s) "
-        f"read other files (the latest: {others[-1].dataset.label}). If the export's file "
-        "names change every month, set run.name to keep the months in one lineage."
+    return message(
+        "messages.lineage.other_files",
+        dataset=dataset.label,
+        n=len(others),
+        latest=others[-1].dataset.label,
     )
 
 
@@ -440,6 +445,8 @@ def _run_in_process(stage: Stage, ctx: StageContext, record: dict[str, Any]) -> 
     except StageSkipped as exc:  # nothing to do with this data: said, not failed
         record["status"] = "skipped"
         record["reason"] = str(exc)
+        if exc.said is not None:
+            record["reason_message"] = exc.said
     except Exception as exc:  # the stage failing fails the run, loudly, with its traceback
         record["status"] = "failed"
         record["error"] = error_record(exc, cell_index=None)

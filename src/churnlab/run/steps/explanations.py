@@ -69,16 +69,20 @@ def read_inputs(ctx: StageContext) -> tuple[Any, pd.DataFrame, pd.DataFrame, pd.
         When stage 02 trained no model (its reason is in ``model_metrics.json``).
     """
     from churnlab.errors import StageSkipped
+    from churnlab.messages import literal, message
     from churnlab.modeling import load_model
 
     folder = ctx.folder
     if not folder.model.exists():
-        reason = "stage 02 trained no model"
+        reason: Any = message("messages.stages.no_model_trained")
         if folder.model_metrics.exists():
-            reason = json.loads(folder.model_metrics.read_text(encoding="utf-8")).get(
-                "reason", reason
-            )
-        raise StageSkipped(f"nothing to explain: {reason}")
+            metrics = json.loads(folder.model_metrics.read_text(encoding="utf-8"))
+            if metrics.get("reason_message"):
+                reason = metrics["reason_message"]
+            elif metrics.get("reason"):
+                reason = literal(metrics["reason"])
+        said = message("messages.stages.nothing_to_explain", reason=reason)
+        raise StageSkipped(said["text"], said)
     return (
         load_model(folder.model),
         pd.read_parquet(folder.scoring),

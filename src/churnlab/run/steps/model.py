@@ -422,12 +422,14 @@ def stop_if_untrained(
         When ``reason`` is not None (the runner records the stage as skipped).
     """
     from churnlab.errors import StageSkipped
+    from churnlab.messages import message
 
     if reason is None:
         return
     metrics = skipped_metrics(reason, features)
     write(ctx, None, metrics, None)
-    raise StageSkipped(f"no churn model this run: {metrics['reason']}")
+    said = message("messages.stages.no_model", reason=metrics["reason_message"])
+    raise StageSkipped(said["text"], said)
 
 
 def _plain(value: Any) -> Any:
