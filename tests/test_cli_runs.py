@@ -168,7 +168,7 @@ def test_a_running_run_whose_process_is_gone_shows_as_abandoned(tmp_path):
 
 @pytest.fixture(scope="module")
 def only_run(pipeline_run, pipeline_cfg, tmp_path_factory):
-    """``churnlab run --in-process --only 03`` on a folder with two earlier runs of the sample.
+    """``churnlab run --in-process --only 04`` on a folder with two earlier runs of the sample.
 
     September (a re-dated copy of the full run, its logo churn 1 pp higher) is the previous
     run; the full run (same as_of) is the one whose files are reused.
@@ -188,7 +188,7 @@ def only_run(pipeline_run, pipeline_cfg, tmp_path_factory):
         f"data.{t}={getattr(pipeline_cfg.data, t)}" for t in ("accounts", "subscriptions", "events")
     ]
     result = invoke(
-        "run", "--in-process", "--only", "03",
+        "run", "--in-process", "--only", "04",
         *_reports_args(reports), "-p", f"run.cache_dir={work / 'cache'}",
         *[arg for item in data for arg in ("-p", item)],
     )  # fmt: skip
@@ -199,12 +199,12 @@ def test_run_without_a_terminal_prints_one_timestamped_line_per_stage(only_run):
     reports, _, _, result = only_run
     assert result.exit_code == 0, result.output
     text = result.stdout
-    for stage in ("03_explanations", "report"):
+    for stage in ("04_explanations", "report"):
         assert len(re.findall(rf"^{STAMP} stage {stage} started$", text, re.MULTILINE)) == 1, text
         done = rf"^{STAMP} stage {stage} succeeded in \d+\.\d s$"
         assert len(re.findall(done, text, re.MULTILINE)) == 1, text
     started = re.findall(rf"^{STAMP} stage (\S+) started$", text, re.MULTILINE)
-    assert started == ["03_explanations", "report"]  # the reused stages do not run
+    assert started == ["04_explanations", "report"]  # the reused stages do not run
     assert re.search(rf"^{STAMP} run started: .*\(2 stages\)$", text, re.MULTILINE)
     assert re.search(rf"^{STAMP} run succeeded: ", text, re.MULTILINE)
     assert "\x1b[" not in text  # no live display, no colour codes in a log
@@ -221,7 +221,7 @@ def test_the_manifest_of_a_cli_run_records_lineage_and_command(only_run, pipelin
     command = manifest["command"]
     assert command[:4] == ["churnlab", "run", "--params-file", PARAMS]
     assert command[-1] == "--in-process"
-    assert "--only" not in command and "03" not in command  # re-runs take the whole pipeline
+    assert "--only" not in command and "04" not in command  # re-runs take the whole pipeline
 
 
 def test_runs_show_latest_names_the_previous_run_and_the_stages(only_run):
@@ -233,13 +233,13 @@ def test_runs_show_latest_names_the_previous_run_and_the_stages(only_run):
     assert text.startswith(f"run {latest.name}: succeeded")
     assert re.search(rf"^  previous\s+{SEPTEMBER}$", text, re.MULTILINE), text
     assert re.search(
-        rf"^  reused\s+00_data_health, 01_cohort_comparison, 02_churn_model, 04_monitoring "
+        rf"^  reused\s+00_data_health, 01_cohort_comparison, 02_churn_model, 05_monitoring "
         rf"from {october.name}$",
         text,
         re.MULTILINE,
     )
     stages = re.findall(r"^  stage (\S+)\s+(\S+)", text, re.MULTILINE)
-    assert stages == [("03_explanations", "succeeded"), ("report", "succeeded")]
+    assert stages == [("04_explanations", "succeeded"), ("report", "succeeded")]
     # a unique prefix names a run too
     first = invoke("runs", "show", "2026-09", *_reports_args(reports))
     assert first.exit_code == 0 and first.stdout.startswith(f"run {SEPTEMBER}: succeeded")

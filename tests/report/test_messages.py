@@ -198,12 +198,12 @@ def test_fitted_to_data_says_the_notes_in_the_language():
     )
     assert fit.notes and [m["text"] for m in fit.messages] == list(fit.notes)
     health = {"notes": list(fit.notes), "notes_messages": list(fit.messages)}
-    manifest = {"stages": [{"name": "03_explanations", "status": "skipped", "reason": "why"}]}
+    manifest = {"stages": [{"name": "04_explanations", "status": "skipped", "reason": "why"}]}
     english = fitted_to_data(health, {}, manifest)
-    assert english == [*fit.notes, "Stage 03_explanations skipped: why."]
+    assert english == [*fit.notes, "Stage 04_explanations skipped: why."]
     japanese = fitted_to_data(health, {}, manifest, JA)
     assert len(japanese) == len(english) and all(JAPANESE.search(n) for n in japanese)
-    assert japanese[-1] == "ステージ 03_explanations はスキップされました: why。"
+    assert japanese[-1] == "ステージ 04_explanations はスキップされました: why。"
 
 
 def test_the_loaders_notes_are_messages_beside_their_english():

@@ -168,7 +168,7 @@ def test_a_full_disk_fails_the_run_with_exit_4_and_a_true_record(
     assert "no space left on the device" in line
     manifest = _manifest(tmp_path / "reports")
     assert manifest["status"] == "failed" and manifest["error_kind"] == "storage"
-    assert manifest["failed_stage"] == "03_explanations"
+    assert manifest["failed_stage"] == "04_explanations"
     monkeypatch.undo()
     again = CliRunner().invoke(app, ["run", "--in-process", "--params-file", str(params)])
     assert again.exit_code == 0, again.output

@@ -227,7 +227,7 @@ def test_only_refuses_a_run_whose_data_end_differs(tmp_path):
             again.scoring_as_of(),
             params_fingerprint(again),
             inputs,
-            select(["03"]),
+            select(["04"]),
             data_end=again.data_end().isoformat(),
         )
 
@@ -247,7 +247,7 @@ def _edit_manifest(run: RunFolder, **changes) -> None:
 def _only_03(sample_dir, tmp_path, *overrides):
     cfg = sample_params(sample_dir, tmp_path / "work", *overrides)
     with pytest.raises(UsageError) as info:
-        run_pipeline(cfg, only=["03"], in_process=True)
+        run_pipeline(cfg, only=["04"], in_process=True)
     return str(info.value)
 
 
@@ -307,18 +307,18 @@ def test_only_refuses_when_the_runs_are_of_another_data_set(copied, sample_dir, 
 def test_only_reuses_a_run_whose_differences_change_no_result(
     copied, sample_dir, tmp_path, pipeline_run
 ):
-    """A new report title changes no number: --only 03 takes the rest from the full run."""
+    """A new report title changes no number: --only 04 takes the rest from the full run."""
     cfg = sample_params(sample_dir, tmp_path / "work", "report.title=Board pack")
-    result = run_pipeline(cfg, only=["03"], in_process=True)
+    result = run_pipeline(cfg, only=["04"], in_process=True)
     assert result.succeeded, [s.get("error") for s in result.stages]
     manifest = json.loads(result.folder.manifest.read_text())
     full = pipeline_run.read_manifest()
     assert manifest["reused_from"] == {
         "run": copied.name,
-        "stages": ["00_data_health", "01_cohort_comparison", "02_churn_model", "04_monitoring"],
+        "stages": ["00_data_health", "01_cohort_comparison", "02_churn_model", "05_monitoring"],
     }
-    assert manifest["only"] == ["03_explanations"]
-    assert [s["name"] for s in manifest["stages"]] == ["03_explanations", "report"]
+    assert manifest["only"] == ["04_explanations"]
+    assert [s["name"] for s in manifest["stages"]] == ["04_explanations", "report"]
     assert manifest["dataset"] == full["dataset"]
     assert manifest["params_fingerprint"] == full["params_fingerprint"]
     assert manifest["params"]["report"]["title"] == "Board pack"

@@ -58,7 +58,7 @@ def test_notebooks_write_the_run_folder_the_steps_write(pipeline_run, sample_dir
 
 def test_pipeline_notebooks_follow_the_papermill_conventions():
     looks_back = {s.name for s in NOTEBOOK_STAGES if s.looks_back}
-    assert looks_back == {"04_monitoring"}
+    assert looks_back == {"05_monitoring"}
     for stage in STAGE_NAMES:
         nb = nbformat.read(ROOT / "notebooks" / notebook_file(stage), as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -147,8 +147,8 @@ def test_notebooks_stop_with_a_reason_when_no_model_can_be_trained(tmp_path):
         "00_data_health": "succeeded",
         "01_cohort_comparison": "succeeded",
         "02_churn_model": "skipped",
-        "03_explanations": "skipped",
-        "04_monitoring": "succeeded",  # nothing scored: no drift; earlier runs: none
+        "04_explanations": "skipped",
+        "05_monitoring": "succeeded",  # nothing scored: no drift; earlier runs: none
         "report": "succeeded",
     }
     reasons = {s["name"]: s.get("reason", "") for s in result.stages}

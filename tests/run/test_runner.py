@@ -103,7 +103,7 @@ def test_successful_run_then_failure_keeps_latest(cfg, tmp_path, pipeline_run):
     assert "\x1b[" not in record["error"]["traceback"]
     executed = nbformat.read(bad.run_dir / "notebooks" / "02_churn_model.ipynb", as_version=4)
     assert any(o.get("ename") == "ValueError" for c in executed.cells for o in c.get("outputs", []))
-    assert not (bad.run_dir / "notebooks" / "03_explanations.ipynb").exists()
+    assert not (bad.run_dir / "notebooks" / "04_explanations.ipynb").exists()
     assert (reports / "latest").resolve() == ok.run_dir.resolve()  # untouched
     assert (ok.run_dir / "report.html").exists()  # earlier run intact
 
@@ -123,7 +123,7 @@ def test_lock_stops_a_second_run(tmp_path):
 
 def test_only_needs_an_earlier_run(cfg):
     with pytest.raises(UsageError, match="run the whole pipeline once first"):
-        run_pipeline(cfg, only=["03"])
+        run_pipeline(cfg, only=["04"])
     with pytest.raises(UsageError, match="no such stage"):
         run_pipeline(cfg, only=["99_nothing"])
 

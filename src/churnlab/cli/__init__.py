@@ -251,7 +251,7 @@ def run(
         typer.Option(
             "--only",
             metavar="STAGE",
-            help="Run only this stage (e.g. 03_explanations or 03; repeatable); the other stages' "
+            help="Run only this stage (e.g. 04_explanations or 04; repeatable); the other stages' "
             "files are taken from the latest successful run of the same data set and as_of "
             "(refused, exit 2, when its data or the params those stages read changed).",
         ),

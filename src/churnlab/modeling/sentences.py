@@ -1,7 +1,7 @@
 """The model's sentences in the run files, as messages of the catalogues.
 
 Stage 02 writes the model's summary, notes, warning and (without a model) the reason into
-``model_metrics.json``; stage 04 writes the drift warning and the champion change into
+``model_metrics.json``; stage 05 writes the drift warning and the champion change into
 ``monitoring.json``. Each is made here as a :func:`churnlab.messages.message`
 (``messages.model.*``, ``messages.monitoring.*``): the stage stores its English ``text``
 under the key it always had and the message beside it, and the report says it in its

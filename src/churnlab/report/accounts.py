@@ -48,7 +48,7 @@ def segment_tables(
     Parameters
     ----------
     scores : pandas.DataFrame
-        ``scores.csv`` (stage 03 copies the segment columns into it).
+        ``scores.csv`` (stage 04 copies the segment columns into it).
     cfg : Params
         ``report.segments`` and ``cohorts.segment``.
     words : Vocabulary

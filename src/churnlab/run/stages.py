@@ -110,7 +110,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         params=("data", "observation", "features", "tiers", "model", "health", "report"),
     ),
     Stage(
-        "03_explanations",
+        "04_explanations",
         steps.explanations.run,
         reads=("data_health", "model", "model_metrics", "scoring", "scores_raw", "observations"),
         writes=(
@@ -137,7 +137,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         ),
     ),
     Stage(
-        "04_monitoring",
+        "05_monitoring",
         steps.monitoring.run,
         reads=(
             "data_health",

@@ -1,6 +1,6 @@
-"""Stage 03, explanations: SHAP values, global drivers, reasons, renewal map, early warning.
+"""Stage 04, explanations: SHAP values, global drivers, reasons, renewal map, early warning.
 
-Notebook ``03_explanations`` calls these functions cell by cell; :func:`run` calls them in
+Notebook ``04_explanations`` calls these functions cell by cell; :func:`run` calls them in
 the same order without a kernel. Reads ``model/``, ``scoring.parquet``,
 ``scores_raw.parquet`` and ``observations.parquet`` (and the previous run's
 ``scores.csv``); writes ``scores.csv``, ``renewal_map.csv`` (contract renewals in the
@@ -271,7 +271,7 @@ def write(
 
 
 def run(ctx: StageContext) -> None:
-    """The whole stage, as notebook ``03_explanations`` runs it."""
+    """The whole stage, as notebook ``04_explanations`` runs it."""
     from churnlab.explain import global_importance
     from churnlab.plots.explain import plot_importance_bar
 

@@ -1,6 +1,6 @@
-"""Stage 04, monitoring: has the population drifted, and did earlier predictions hold up?
+"""Stage 05, monitoring: has the population drifted, and did earlier predictions hold up?
 
-Notebook ``04_monitoring`` calls these functions cell by cell; :func:`run` calls them in
+Notebook ``05_monitoring`` calls these functions cell by cell; :func:`run` calls them in
 the same order without a kernel. Reads this run's ``observations.parquet``,
 ``scoring.parquet``, ``scores_raw.parquet``, ``periods.parquet``, ``data_health.json``
 and ``model/``, and the scores of earlier runs of the same data set; writes
@@ -256,7 +256,7 @@ def write(
 
 
 def run(ctx: StageContext) -> None:
-    """The whole stage, as notebook ``04_monitoring`` runs it."""
+    """The whole stage, as notebook ``05_monitoring`` runs it."""
     cfg = ctx.cfg
     inputs = read_inputs(ctx)
     drift_rows = drift(cfg, inputs, ctx.previous)
