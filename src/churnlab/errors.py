@@ -76,6 +76,14 @@ class DeliveryError(ChurnlabError):
     """The report could not be delivered (SMTP, authentication, TLS)."""
 
 
+class ExportError(ChurnlabError):
+    """A run's scores could not be written to the database (exit code 5).
+
+    The run is not exportable (it did not succeed, it has no scores), the database cannot
+    be reached, or its tables do not match the schema (``churnlab export --migrate``).
+    """
+
+
 class RunError(ChurnlabError):
     """A pipeline run failed (a notebook raised, a lock is held)."""
 
@@ -124,9 +132,40 @@ class StageSkipped(ChurnlabError):
     language; the runner stores it as the stage's ``reason_message``.
     """
 
+    #: Marks the line of a notebook's error output that carries ``said`` (as JSON).
+    SAID = "churnlab-said: "
+
     def __init__(self, reason: str, said: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.said = said
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows in a notebook instead of a traceback: the reason, then ``said``.
+
+        The runner reads ``said`` back from the executed notebook's error output
+        (:meth:`said_in`), so a stage skipped under papermill keeps its reason in words
+        of every language, as one run in-process does.
+        """
+        import json
+
+        lines = [f"{type(self).__name__}: {self}"]
+        if self.said is not None:
+            lines.append(self.SAID + json.dumps(self.said, ensure_ascii=False))
+        return lines
+
+    @classmethod
+    def said_in(cls, traceback: Sequence[str] | None) -> dict[str, Any] | None:
+        """The ``said`` message in a notebook's error output (None when it has none)."""
+        import json
+
+        for line in traceback or ():
+            if line.startswith(cls.SAID):
+                try:
+                    said = json.loads(line[len(cls.SAID) :])
+                except ValueError:
+                    return None
+                return said if isinstance(said, dict) else None
+        return None
 
 
 def _indent(text: str, prefix: str = "    ") -> str:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import string
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -123,13 +124,25 @@ def row_reason(reason: str) -> Message:
     """Why a loader excluded or flagged rows (its English words), as a message.
 
     The catalogues say the loaders' reasons under ``messages.rows.<name>``, whose English
-    text is the reason the loader stores; a reason they do not know is a literal.
+    text is the reason the loader stores (with ``{field:plain}`` parts, such as a column
+    name, read back from the text); a reason they do not know is a literal.
     """
     reasons = vocabulary("en").catalogue["messages"]["rows"]
     for name, text in reasons.items():
-        if text == reason and "{" not in str(text):
-            return message(f"messages.rows.{name}")
+        fields = _fields_of(str(text), reason)
+        if fields is not None and "{reason}" not in str(text):
+            return message(f"messages.rows.{name}", **fields)
     return literal(reason)
+
+
+def _fields_of(template: str, text: str) -> dict[str, str] | None:
+    """The ``{field:plain}`` values that make ``template`` read ``text`` (None: no match)."""
+    parts = re.split(r"\{(\w+)(?::plain)?\}", template)
+    pattern = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
+    )
+    found = re.fullmatch(pattern, text)
+    return None if found is None else found.groupdict()
 
 
 def rows_in_language(rows: Mapping[str, Any], words: Vocabulary) -> dict[str, Any]:

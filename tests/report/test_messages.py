@@ -226,6 +226,20 @@ def test_the_loaders_notes_are_messages_beside_their_english():
     assert said[1] == "a loader's sentence without a key" and JAPANESE.search(said[2])
 
 
+def test_a_loader_reason_with_a_column_name_is_said_in_the_language():
+    """A reason built from a template (the snapshot loader's blank-to-0) keeps its column."""
+    from churnlab.messages import row_reason, rows_in_language
+
+    reason = message("messages.rows.blank_set_to_zero", column="TotalCharges")["text"]
+    assert reason == "blank TotalCharges set to 0 (tenure 0)"
+    said = row_reason(reason)
+    assert said["key"] == "messages.rows.blank_set_to_zero"
+    assert said["fields"] == {"column": "TotalCharges"}
+    rows = rows_in_language({f"snapshot: {reason}": 11, "snapshot: an odd reason": 2}, JA)
+    assert rows == {"スナップショット: 空欄の TotalCharges を 0 に設定 (契約期間 0)": 11,
+                    "スナップショット: an odd reason": 2}  # fmt: skip
+
+
 def test_the_features_left_out_say_why_in_the_language():
     from churnlab.modeling.sentences import left_out_notes
     from churnlab.observations import usable_features, usable_features_said

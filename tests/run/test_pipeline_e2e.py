@@ -10,9 +10,11 @@ import pytest
 from papermill.translators import PythonTranslator
 
 from churnlab.config import load_params
+from churnlab.messages import render_message
 from churnlab.run.folder import notebook_file
 from churnlab.run.runner import run_pipeline
 from churnlab.run.stages import NOTEBOOK_STAGES
+from churnlab.vocabulary import vocabulary
 from tests.helpers import ROOT, SECTIONS, check_self_contained, sample_params
 from tests.run.compare import differences
 
@@ -153,5 +155,11 @@ def test_notebooks_stop_with_a_reason_when_no_model_can_be_trained(tmp_path):
     }
     reasons = {s["name"]: s.get("reason", "") for s in result.stages}
     assert "no churner to learn from" in reasons["02_churn_model"]
+    # the notebook hands its reason back as a message, so a Japanese report says it in Japanese
+    said = {s["name"]: s.get("reason_message") for s in result.stages}
+    assert said["02_churn_model"]["key"] == "messages.stages.no_model"
+    assert said["04_explanations"]["key"] == "messages.stages.nothing_to_explain"
+    japanese = render_message(said["02_churn_model"], vocabulary("ja"))
+    assert "解約モデル" in japanese and "no churner" not in japanese
     assert result.folder.notebook("02_churn_model").exists()  # the executed notebook says why
     assert "no churner to learn from" in result.folder.report.read_text()

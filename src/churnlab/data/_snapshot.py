@@ -327,7 +327,7 @@ def _numeric(
     )
     n = int(fixable.sum())
     if n:
-        reason = f"blank {column} set to 0 (tenure 0)"
+        reason = message("messages.rows.blank_set_to_zero", column=column)["text"]
         checks.health.flagged[(_NAME, reason)] = n
         checks.health.note(message("messages.data.blank_set_to_zero", n=n, column=column))
     return values.mask(fixable, 0.0)

@@ -411,6 +411,9 @@ def _run_notebook(
         if exc.ename == StageSkipped.__name__:  # the notebook says there is nothing to do
             record["status"] = "skipped"
             record["reason"] = exc.evalue
+            said = StageSkipped.said_in(exc.traceback)
+            if said is not None:
+                record["reason_message"] = said
         else:
             record["status"] = "failed"
             record["error"] = {
