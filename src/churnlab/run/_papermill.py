@@ -1,11 +1,14 @@
 """Running a stage's notebook with papermill, and its HTML copy for analysts.
 
 The engine reports cell progress to a callback (for the run progress display) and starts
-kernels over Unix sockets.
+kernels over Unix sockets. A stage's kernel may be started ahead (:class:`KernelAhead`):
+the runner launches the next stage's kernel while this stage runs, and has it import the
+stage's module quietly, so a notebook does not wait for its kernel's start-up and imports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import tempfile
@@ -107,7 +110,71 @@ class ProgressEngine(NBClientEngine):
 
             nb_man.cell_complete = cell_complete
         kwargs.setdefault("kernel_manager_class", LocalKernelManager)
-        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        if kwargs.get("km") is None:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        # a kernel started ahead: as papermill's own engine does, but the client shuts the
+        # kernel down at the end (papermill leaves a kernel it did not start running)
+        from papermill.clientwrap import PapermillNotebookClient
+        from papermill.log import logger
+        from papermill.utils import merge_kwargs, remove_args
+
+        execution_timeout = kwargs.pop("execution_timeout", None) or kwargs.get("timeout")
+        start_timeout = kwargs.pop("start_timeout", 60)
+        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
+        final = merge_kwargs(
+            kwargs,
+            timeout=execution_timeout,
+            startup_timeout=start_timeout,
+            kernel_name=kernel_name,
+            log=logger,
+        )
+        return PapermillNotebookClient(nb_man, **final).execute(cleanup_kc=True)
+
+
+class KernelAhead:
+    """A notebook's kernel, launched before the notebook runs (see :func:`execute_notebook`).
+
+    The kernel starts at once (the launch returns without waiting for it to be ready) in
+    ``cwd``, the directory papermill would start it in; ``warm_up`` is code it runs quietly
+    first (``silent``: no output, no execution count, an error ignored — the notebook meets
+    it again and reports it). papermill then runs the notebook on it and shuts it down;
+    :meth:`close` shuts down a kernel whose notebook never ran.
+
+    Parameters
+    ----------
+    kernel_name : str
+        The Jupyter kernel to launch.
+    cwd : Path
+        Its working directory.
+    warm_up : str
+        Code to run before the notebook (e.g. the stage's imports).
+    """
+
+    def __init__(self, kernel_name: str, cwd: Path, warm_up: str = "") -> None:
+        from jupyter_client import BlockingKernelClient
+        from jupyter_core.utils import run_sync
+
+        self.km = LocalKernelManager(kernel_name=kernel_name)
+        run_sync(self.km.start_kernel)(cwd=str(cwd))
+        self._client: Any = None
+        if warm_up:
+            client = BlockingKernelClient()
+            client.load_connection_info(self.km.get_connection_info())
+            client.start_channels()
+            client.execute(warm_up, silent=True, store_history=False, allow_stdin=False)
+            self._client = client  # open until the notebook ran: a closed socket drops the request
+
+    def close(self) -> None:
+        """Stop the warm-up channels; shut the kernel down when it still runs."""
+        from jupyter_core.utils import run_sync
+
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
+        if self.km.has_kernel:
+            with contextlib.suppress(RuntimeError):  # already gone
+                run_sync(self.km.shutdown_kernel)(now=True)
+        run_sync(self.km.cleanup_resources)()
 
 
 def register_engine() -> str:
@@ -125,8 +192,12 @@ def execute_notebook(
     cwd: Path,
     timeout: int,
     on_cell: Callable[[int, int], None] | None = None,
+    kernel_ahead: KernelAhead | None = None,
 ) -> None:
     """Execute ``source`` with ``parameters`` into ``target`` (kept also when a cell fails).
+
+    ``kernel_ahead``: run on this kernel, started earlier (it is shut down at the end),
+    instead of starting one.
 
     Raises
     ------
@@ -144,6 +215,7 @@ def execute_notebook(
         log_output=False,
         execution_timeout=timeout,
         cell_callback=on_cell,
+        **({"km": kernel_ahead.km} if kernel_ahead is not None else {}),
     )
 
 

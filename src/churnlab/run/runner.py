@@ -343,21 +343,56 @@ def _run_stages(
         "previous_run_dir": str(ctx.previous.path) if ctx.previous else "",
     }
     earlier = "\n".join(str(f.path) for f in ctx.earlier)
-    for stage in stages:
-        if stage is REPORT:
-            _collect_counts(ctx.folder, record.manifest)
-        entry = record.stage_started(stage.name)
-        notify("stage_start", {"name": stage.name})
-        if stage.notebook and not in_process:
-            given = {**parameters, "earlier_run_dirs": earlier} if stage.looks_back else parameters
-            _run_notebook(stage, nb_dir, ctx.folder, given, cfg, notify, entry)
-        else:
-            _run_in_process(stage, ctx, entry)
-        check()
-        record.stage_ended(entry)
-        notify("stage_end", {"name": stage.name, "record": entry})
-        if entry["status"] == "failed":
-            break
+    notebooks = [s for s in stages if s.notebook and not in_process]
+    ahead: dict[str, Any] = {}  # the next notebook's kernel, started while this stage runs
+    try:
+        for stage in stages:
+            if stage is REPORT:
+                _collect_counts(ctx.folder, record.manifest)
+            entry = record.stage_started(stage.name)
+            notify("stage_start", {"name": stage.name})
+            if stage in notebooks:
+                kernel = ahead.pop(stage.name, None) or _start_kernel(stage, cfg)
+                after = notebooks.index(stage) + 1
+                if after < len(notebooks):
+                    ahead[notebooks[after].name] = _start_kernel(notebooks[after], cfg)
+                given = (
+                    {**parameters, "earlier_run_dirs": earlier} if stage.looks_back else parameters
+                )
+                _run_notebook(stage, nb_dir, ctx.folder, given, cfg, notify, entry, kernel)
+            else:
+                _run_in_process(stage, ctx, entry)
+            check()
+            record.stage_ended(entry)
+            notify("stage_end", {"name": stage.name, "record": entry})
+            if entry["status"] == "failed":
+                break
+    finally:
+        for kernel in ahead.values():  # a failed or stopped run leaves no kernel behind
+            kernel.close()
+
+
+def _start_kernel(stage: Stage, cfg: Params) -> Any:
+    """Launch ``stage``'s kernel now, importing the stage's module quietly once it is up.
+
+    The runner starts the next notebook's kernel as a stage begins, so the kernel's
+    start-up and the heavy imports (pandas, LightGBM, SHAP…: the step module's
+    ``WARM_UP``) overlap the stage instead of following it. The imports run inside a
+    function, so the notebook's namespace stays empty: its cells run exactly as they would
+    on a fresh kernel.
+    """
+    from churnlab.run._papermill import KernelAhead
+
+    warm_up = (
+        "def _churnlab_warm_up():\n"
+        "    import importlib\n"
+        f"    step = importlib.import_module({stage.step.__module__!r})\n"
+        "    for name in getattr(step, 'WARM_UP', ()):\n"
+        "        importlib.import_module(name)\n"
+        "_churnlab_warm_up()\n"
+        "del _churnlab_warm_up\n"
+    )
+    return KernelAhead(cfg.run.kernel, cfg.root, warm_up=warm_up)
 
 
 def _copy_other_stages(previous: RunFolder, folder: RunFolder, selected: list[Stage]) -> None:
@@ -383,6 +418,7 @@ def _run_notebook(
     cfg: Params,
     notify: ProgressCallback,
     record: dict[str, Any],
+    kernel: Any = None,
 ) -> None:
     from papermill.exceptions import PapermillExecutionError
 
@@ -405,6 +441,7 @@ def _run_notebook(
             on_cell=lambda done, total: notify(
                 "cell", {"name": stage.name, "done": done, "total": total}
             ),
+            kernel_ahead=kernel,
         )
         record["status"] = "succeeded"
     except PapermillExecutionError as exc:
@@ -427,6 +464,9 @@ def _run_notebook(
     except Exception as exc:  # kernel died, missing notebook, timeout...
         record["status"] = "failed"
         record["error"] = error_record(exc, cell_index=None)
+    finally:
+        if kernel is not None:
+            kernel.close()  # papermill shut it down; this covers a notebook that never ran
     record["duration_s"] = round(time.perf_counter() - t0, 2)
     if target.exists():
         try:

@@ -17,6 +17,9 @@ from churnlab.config import Params
 from churnlab.csvsafe import write_csv
 from churnlab.run.steps.context import StageContext, chart_words, save_chart
 
+#: What the stage imports, for a kernel started ahead to import while the stage before runs.
+WARM_UP = ("churnlab.cohorts", "churnlab.plots.cohorts")
+
 __all__ = [
     "compare_cohorts",
     "read_observations",

@@ -30,6 +30,16 @@ from churnlab.vocabulary import Vocabulary
 if TYPE_CHECKING:  # the observations package loads the features engine (Ibis, DuckDB)
     from churnlab.observations import HistoryFit, ObservationTables
 
+#: What the stage imports, for a kernel started ahead to import while the stage before runs.
+WARM_UP = (
+    "churnlab.data",
+    "churnlab.observations",
+    "churnlab.kpis",
+    "churnlab.executive",
+    "churnlab.plots.kpis",
+    "churnlab.plots.executive",
+)
+
 __all__ = [
     "active_periods",
     "adapt",

@@ -30,6 +30,9 @@ from churnlab.run.steps.context import StageContext, chart_words, save_chart
 if TYPE_CHECKING:  # the models load lightgbm and scikit-learn: only when a step needs them
     from churnlab.modeling import Candidate, ModelComparison
 
+#: What the stage imports, for a kernel started ahead to import while the stage before runs.
+WARM_UP = ("churnlab.modeling", "churnlab.plots.model", "lightgbm", "sklearn.linear_model")
+
 __all__ = [
     "REFERENCE",
     "FeatureChoice",

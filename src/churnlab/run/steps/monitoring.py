@@ -33,6 +33,9 @@ from churnlab.csvsafe import write_csv
 from churnlab.run.folder import RunFolder
 from churnlab.run.steps.context import StageContext, adapted_params, load_run_params
 
+#: What the stage imports, for a kernel started ahead to import while the stage before runs.
+WARM_UP = ("churnlab.modeling", "churnlab.modeling.track_record", "churnlab.plots.model")
+
 __all__ = [
     "champion_change",
     "champion_change_message",
