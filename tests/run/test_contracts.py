@@ -38,7 +38,7 @@ def recorded_access(monkeypatch):
     """Record which RunFolder files each in-process stage touches: {stage: {attribute}}."""
     seen: dict[str, set[str]] = {}
     real_get = RunFile.__get__
-    real_run = runner_module._run_in_process
+    real_run = runner_module.run_in_process
 
     def spy_get(self, folder, owner):
         current = _current.get()
@@ -62,7 +62,7 @@ def recorded_access(monkeypatch):
     sections: dict[str, set[str]] = {}
     seen["params"] = sections  # type: ignore[assignment]
     monkeypatch.setattr(RunFile, "__get__", spy_get)
-    monkeypatch.setattr(runner_module, "_run_in_process", spy_run)
+    monkeypatch.setattr(runner_module, "run_in_process", spy_run)
     monkeypatch.setattr(Params, "__getattribute__", spy_params)
     return seen
 

@@ -22,8 +22,9 @@ from typing import Any
 
 from churnlab.atomic import write_text
 from churnlab.config import Params
-from churnlab.errors import ChurnlabError, Interrupted, RunError, StageSkipped
+from churnlab.errors import ChurnlabError, Interrupted
 from churnlab.messages import message
+from churnlab.run._execute import ProgressCallback, run_in_process, run_notebook, start_kernel
 from churnlab.run.faults import (
     mark_abandoned,
     run_log,
@@ -36,7 +37,6 @@ from churnlab.run.folder import (
     LAYOUT_VERSION,
     ReportsFolder,
     RunFolder,
-    notebook_file,
     process_record,
 )
 from churnlab.run.lineage import (
@@ -49,8 +49,6 @@ from churnlab.run.lineage import (
 )
 from churnlab.run.record import (
     RunRecord,
-    clean_traceback,
-    error_record,
     git_commit,
     input_fingerprints,
     package_versions,
@@ -67,8 +65,6 @@ from churnlab.run.steps.context import (
 __all__ = ["ProgressCallback", "RunResult", "run_pipeline"]
 
 logger = logging.getLogger("churnlab.run")
-
-ProgressCallback = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -352,16 +348,16 @@ def _run_stages(
             entry = record.stage_started(stage.name)
             notify("stage_start", {"name": stage.name})
             if stage in notebooks:
-                kernel = ahead.pop(stage.name, None) or _start_kernel(stage, cfg)
+                kernel = ahead.pop(stage.name, None) or start_kernel(stage, cfg)
                 after = notebooks.index(stage) + 1
                 if after < len(notebooks):
-                    ahead[notebooks[after].name] = _start_kernel(notebooks[after], cfg)
+                    ahead[notebooks[after].name] = start_kernel(notebooks[after], cfg)
                 given = (
                     {**parameters, "earlier_run_dirs": earlier} if stage.looks_back else parameters
                 )
-                _run_notebook(stage, nb_dir, ctx.folder, given, cfg, notify, entry, kernel)
+                run_notebook(stage, nb_dir, ctx.folder, given, cfg, notify, entry, kernel)
             else:
-                _run_in_process(stage, ctx, entry)
+                run_in_process(stage, ctx, entry)
             check()
             record.stage_ended(entry)
             notify("stage_end", {"name": stage.name, "record": entry})
@@ -370,29 +366,6 @@ def _run_stages(
     finally:
         for kernel in ahead.values():  # a failed or stopped run leaves no kernel behind
             kernel.close()
-
-
-def _start_kernel(stage: Stage, cfg: Params) -> Any:
-    """Launch ``stage``'s kernel now, importing the stage's module quietly once it is up.
-
-    The runner starts the next notebook's kernel as a stage begins, so the kernel's
-    start-up and the heavy imports (pandas, LightGBM, SHAP…: the step module's
-    ``WARM_UP``) overlap the stage instead of following it. The imports run inside a
-    function, so the notebook's namespace stays empty: its cells run exactly as they would
-    on a fresh kernel.
-    """
-    from churnlab.run._papermill import KernelAhead
-
-    warm_up = (
-        "def _churnlab_warm_up():\n"
-        "    import importlib\n"
-        f"    step = importlib.import_module({stage.step.__module__!r})\n"
-        "    for name in getattr(step, 'WARM_UP', ()):\n"
-        "        importlib.import_module(name)\n"
-        "_churnlab_warm_up()\n"
-        "del _churnlab_warm_up\n"
-    )
-    return KernelAhead(cfg.run.kernel, cfg.root, warm_up=warm_up)
 
 
 def _copy_other_stages(previous: RunFolder, folder: RunFolder, selected: list[Stage]) -> None:
@@ -408,92 +381,6 @@ def _copy_other_stages(previous: RunFolder, folder: RunFolder, selected: list[St
                 shutil.copytree(src, dst)
             elif src.exists():
                 shutil.copy2(src, dst)
-
-
-def _run_notebook(
-    stage: Stage,
-    nb_dir: Path,
-    folder: RunFolder,
-    parameters: dict[str, Any],
-    cfg: Params,
-    notify: ProgressCallback,
-    record: dict[str, Any],
-    kernel: Any = None,
-) -> None:
-    from papermill.exceptions import PapermillExecutionError
-
-    from churnlab.run._papermill import execute_notebook, notebook_to_html
-
-    source = nb_dir / notebook_file(stage.name)
-    target = folder.notebook(stage.name)
-    record["notebook"] = folder.relative(target)
-    t0 = time.perf_counter()
-    try:
-        if not source.exists():
-            raise RunError(f"notebook {source} is missing")
-        execute_notebook(
-            source,
-            target,
-            parameters,
-            kernel=cfg.run.kernel,
-            cwd=cfg.root,
-            timeout=cfg.run.cell_timeout_seconds,
-            on_cell=lambda done, total: notify(
-                "cell", {"name": stage.name, "done": done, "total": total}
-            ),
-            kernel_ahead=kernel,
-        )
-        record["status"] = "succeeded"
-    except PapermillExecutionError as exc:
-        if exc.ename == StageSkipped.__name__:  # the notebook says there is nothing to do
-            record["status"] = "skipped"
-            record["reason"] = exc.evalue
-            said = StageSkipped.said_in(exc.traceback)
-            if said is not None:
-                record["reason_message"] = said
-        else:
-            record["status"] = "failed"
-            record["error"] = {
-                "cell_index": exc.cell_index,
-                "execution_count": exc.exec_count,
-                "ename": exc.ename,
-                "evalue": exc.evalue,
-                "source": (exc.source or "")[:500],
-                "traceback": clean_traceback(exc.traceback),
-            }
-    except Exception as exc:  # kernel died, missing notebook, timeout...
-        record["status"] = "failed"
-        record["error"] = error_record(exc, cell_index=None)
-    finally:
-        if kernel is not None:
-            kernel.close()  # papermill shut it down; this covers a notebook that never ran
-    record["duration_s"] = round(time.perf_counter() - t0, 2)
-    if target.exists():
-        try:
-            html = notebook_to_html(target, folder.notebook_html(stage.name))
-            record["html"] = folder.relative(html)
-        except Exception as exc:  # an HTML export failure must not hide the notebook's own result
-            record["html_error"] = str(exc)
-
-
-def _run_in_process(stage: Stage, ctx: StageContext, record: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # charts are saved, never shown
-    record["notebook"] = None
-    t0 = time.perf_counter()
-    try:
-        stage.step(ctx)
-        record["status"] = "succeeded"
-    except StageSkipped as exc:  # nothing to do with this data: said, not failed
-        record["status"] = "skipped"
-        record["reason"] = str(exc)
-        if exc.said is not None:
-            record["reason_message"] = exc.said
-    except Exception as exc:  # the stage failing fails the run, loudly, with its traceback
-        record["status"] = "failed"
-        record["error"] = error_record(exc, cell_index=None)
-    record["duration_s"] = round(time.perf_counter() - t0, 2)
 
 
 def _collect_counts(folder: RunFolder, manifest: dict[str, Any]) -> None:

@@ -1,0 +1,134 @@
+"""Executing one stage: its notebook under papermill (on a kernel started ahead), or in-process.
+
+The runner (:mod:`churnlab.run.runner`) decides the order and records each stage; this
+module runs one and fills its record: status, duration, the executed notebook and its
+HTML copy, the reason of a skipped stage, the error of a failed one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from churnlab.config import Params
+from churnlab.errors import RunError, StageSkipped
+from churnlab.run.folder import RunFolder, notebook_file
+from churnlab.run.record import clean_traceback, error_record
+from churnlab.run.stages import Stage
+from churnlab.run.steps.context import StageContext
+
+__all__ = ["ProgressCallback", "run_in_process", "run_notebook", "start_kernel"]
+
+#: ``progress(event, info)``: how the runner reports a run as it goes.
+ProgressCallback = Callable[[str, dict[str, Any]], None]
+
+
+def start_kernel(stage: Stage, cfg: Params) -> Any:
+    """Launch ``stage``'s kernel now, importing the stage's module quietly once it is up.
+
+    The runner starts the next notebook's kernel as a stage begins, so the kernel's
+    start-up and the heavy imports (pandas, LightGBM, SHAP…: the step module's
+    ``WARM_UP``) overlap the stage instead of following it. The imports run inside a
+    function, so the notebook's namespace stays empty: its cells run exactly as they would
+    on a fresh kernel.
+    """
+    from churnlab.run._papermill import KernelAhead
+
+    warm_up = (
+        "def _churnlab_warm_up():\n"
+        "    import importlib\n"
+        f"    step = importlib.import_module({stage.step.__module__!r})\n"
+        "    for name in getattr(step, 'WARM_UP', ()):\n"
+        "        importlib.import_module(name)\n"
+        "_churnlab_warm_up()\n"
+        "del _churnlab_warm_up\n"
+    )
+    return KernelAhead(cfg.run.kernel, cfg.root, warm_up=warm_up)
+
+
+def run_notebook(
+    stage: Stage,
+    nb_dir: Path,
+    folder: RunFolder,
+    parameters: dict[str, Any],
+    cfg: Params,
+    notify: ProgressCallback,
+    record: dict[str, Any],
+    kernel: Any = None,
+) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    from churnlab.run._papermill import execute_notebook, notebook_to_html
+
+    source = nb_dir / notebook_file(stage.name)
+    target = folder.notebook(stage.name)
+    record["notebook"] = folder.relative(target)
+    t0 = time.perf_counter()
+    try:
+        if not source.exists():
+            raise RunError(f"notebook {source} is missing")
+        execute_notebook(
+            source,
+            target,
+            parameters,
+            kernel=cfg.run.kernel,
+            cwd=cfg.root,
+            timeout=cfg.run.cell_timeout_seconds,
+            on_cell=lambda done, total: notify(
+                "cell", {"name": stage.name, "done": done, "total": total}
+            ),
+            kernel_ahead=kernel,
+        )
+        record["status"] = "succeeded"
+    except PapermillExecutionError as exc:
+        if exc.ename == StageSkipped.__name__:  # the notebook says there is nothing to do
+            record["status"] = "skipped"
+            record["reason"] = exc.evalue
+            said = StageSkipped.said_in(exc.traceback)
+            if said is not None:
+                record["reason_message"] = said
+        else:
+            record["status"] = "failed"
+            record["error"] = {
+                "cell_index": exc.cell_index,
+                "execution_count": exc.exec_count,
+                "ename": exc.ename,
+                "evalue": exc.evalue,
+                "source": (exc.source or "")[:500],
+                "traceback": clean_traceback(exc.traceback),
+            }
+    except Exception as exc:  # kernel died, missing notebook, timeout...
+        record["status"] = "failed"
+        record["error"] = error_record(exc, cell_index=None)
+    finally:
+        if kernel is not None:
+            kernel.close()  # papermill shut it down; this covers a notebook that never ran
+    record["duration_s"] = round(time.perf_counter() - t0, 2)
+    if target.exists():
+        try:
+            html = notebook_to_html(target, folder.notebook_html(stage.name))
+            record["html"] = folder.relative(html)
+        except Exception as exc:  # an HTML export failure must not hide the notebook's own result
+            record["html_error"] = str(exc)
+
+
+def run_in_process(stage: Stage, ctx: StageContext, record: dict[str, Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # charts are saved, never shown
+    record["notebook"] = None
+    t0 = time.perf_counter()
+    try:
+        stage.step(ctx)
+        record["status"] = "succeeded"
+    except StageSkipped as exc:  # nothing to do with this data: said, not failed
+        record["status"] = "skipped"
+        record["reason"] = str(exc)
+        if exc.said is not None:
+            record["reason_message"] = exc.said
+    except Exception as exc:  # the stage failing fails the run, loudly, with its traceback
+        record["status"] = "failed"
+        record["error"] = error_record(exc, cell_index=None)
+    record["duration_s"] = round(time.perf_counter() - t0, 2)
