@@ -13,6 +13,10 @@ peak memory (``ru_maxrss``) is measured separately:
   this shared machine at the time of the run (it drifts);
 * ``engine``: :func:`churnlab.observations.build_observation_table` on all
   accounts x 12 month-end ``as_of`` dates, DuckDB reading the Parquet in place;
+* ``spark`` (with ``--spark``): the same function on PySpark (``--spark-master``,
+  ``local[2]`` by default), Spark reading the Parquet itself; its peak memory is the
+  Python process plus the Spark JVM (sampled every 0.2 s), its CPU time both processes';
+  every column of its table must equal the DuckDB table's (to 1e-9, nulls alike);
 * ``pandas``: the same feature families in plain pandas (a loop over ``as_of``
   dates, groupby per window) on the first ``--pandas-accounts`` accounts only;
   its rate is reported per input event and extrapolated to the full log.
@@ -91,7 +95,8 @@ def generate(
             "billing_period_months": rng.choice([1, 12], n_accounts),
         }
     )
-    subs.to_parquet(data_dir / "subscriptions.parquet", index=False)
+    # microseconds: Spark cannot read Parquet timestamps in nanoseconds (pandas' default)
+    subs.to_parquet(data_dir / "subscriptions.parquet", index=False, coerce_timestamps="us")
     id_dict = pa.array(ids)
     type_dict = pa.array(EVENT_TYPES)
     user_dict = pa.array([f"u{i}" for i in range(20)])
@@ -135,23 +140,36 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_engine(data_dir: Path, threads: int, memory_limit: str, temp_dir: str, out: Path) -> dict:
+def run_engine(
+    data_dir: Path,
+    threads: int,
+    memory_limit: str,
+    temp_dir: str,
+    out: Path,
+    spark_master: str | None = None,
+) -> dict:
     import ibis
 
     from churnlab.observations import build_observation_table
 
     t0 = time.perf_counter()
-    con = ibis.duckdb.connect(
-        threads=threads,
-        memory_limit=memory_limit,
-        temp_directory=temp_dir,
-        preserve_insertion_order=False,
-    )
+    if spark_master:
+        from churnlab.observations._engine.backend import spark_session
+
+        session, _ = spark_session(spark_master, {"spark.driver.memory": "6g"})
+        con = ibis.pyspark.connect(session)
+    else:
+        con = ibis.duckdb.connect(
+            threads=threads,
+            memory_limit=memory_limit,
+            temp_directory=temp_dir,
+            preserve_insertion_order=False,
+        )
     accounts = con.read_parquet(data_dir / "accounts.parquet")
     subs = con.read_parquet(data_dir / "subscriptions.parquet")
     events = con.read_parquet(data_dir / "events.parquet")
-    n_events = int(events.count().execute())
-    ids = accounts.select("account_id").execute()["account_id"]
+    n_events = int(con.execute(events.count()))
+    ids = con.execute(accounts.select("account_id"))["account_id"].sort_values()
     spine = pd.DataFrame(
         {"account_id": np.repeat(ids.to_numpy(), len(AS_OFS)), "as_of": np.tile(AS_OFS, len(ids))}
     )
@@ -166,8 +184,43 @@ def run_engine(data_dir: Path, threads: int, memory_limit: str, temp_dir: str, o
         con=con,
     )
     seconds = time.perf_counter() - t0
-    table[["account_id", "as_of", *CHECKED]].to_parquet(out)
+    table.to_parquet(out)
     return {"rows": len(table), "columns": table.shape[1], "events": n_events, "seconds": seconds}
+
+
+class _Sampler:
+    """Peak RSS and CPU time of this process and its children (the Spark JVM), sampled."""
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak = 0
+        self.cpu: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        import psutil
+
+        while not self.stop.wait(0.2):
+            total = 0
+            for proc in [self.me, *self.me.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                    times = proc.cpu_times()
+                    self.cpu[proc.pid] = times.user + times.system
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total)
+
+    def result(self) -> tuple[float, float]:
+        self.stop.set()
+        self.thread.join()
+        return self.peak / 2**20, sum(self.cpu.values())
 
 
 def run_pandas(data_dir: Path, n_accounts: int, out: Path) -> dict:
@@ -255,6 +308,15 @@ def _child(args: argparse.Namespace) -> None:
         result = run_engine(
             Path(args.data_dir), args.threads, args.memory_limit, args.temp_dir, out
         )
+    elif args.child == "spark":
+        sampler = _Sampler()
+        result = run_engine(
+            Path(args.data_dir), args.threads, args.memory_limit, args.temp_dir, out,
+            spark_master=args.spark_master,
+        )  # fmt: skip
+        result["peak_rss_mb"], result["cpu_seconds"] = sampler.result()
+        print(json.dumps(result))
+        return
     else:
         result = run_pandas(Path(args.data_dir), args.pandas_accounts, out)
     result["peak_rss_mb"] = _peak_mb()
@@ -274,7 +336,12 @@ def main() -> None:
     parser.add_argument("--data-dir", default="/tmp/churnlab-bench")
     parser.add_argument("--temp-dir", default="/tmp/churnlab-bench-duckdb-tmp")
     parser.add_argument(
-        "--child", choices=["reference", "engine", "pandas"], help=argparse.SUPPRESS
+        "--spark", action="store_true", help="also run the engine on Spark (needs churnlab[spark])"
+    )
+    parser.add_argument("--spark-master", default="local[2]")
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas side")
+    parser.add_argument(
+        "--child", choices=["reference", "engine", "spark", "pandas"], help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.child:
@@ -289,10 +356,12 @@ def main() -> None:
             flush=True,
         )
     results = {}
-    for child in ("reference", "engine", "pandas"):
+    children = ["reference", "engine", *(["spark"] if args.spark else [])]
+    children += [] if args.no_pandas else ["pandas"]
+    for child in children:
         cmd = [sys.executable, __file__, "--child", child, "--data-dir", str(data_dir)]
         cmd += ["--threads", str(args.threads), "--memory-limit", args.memory_limit]
-        cmd += ["--temp-dir", args.temp_dir]
+        cmd += ["--temp-dir", args.temp_dir, "--spark-master", args.spark_master]
         cmd += ["--pandas-accounts", str(args.pandas_accounts)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results[child] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -311,6 +380,16 @@ def main() -> None:
             flush=True,
         )
     eng = pd.read_parquet(data_dir / "result-engine.parquet")
+    if args.spark:
+        on_spark = pd.read_parquet(data_dir / "result-spark.parquet")
+        pd.testing.assert_frame_equal(on_spark, eng, check_exact=False, rtol=0, atol=1e-9)
+        print(
+            f"spark = duckdb: all {eng.shape[1]} columns of {len(eng):,} rows (1e-9, nulls alike)"
+        )
+        ratio = results["spark"]["seconds"] / results["engine"]["seconds"]
+        print(f"spark / duckdb wall time: {ratio:.1f}x")
+    if args.no_pandas:
+        return
     pan = pd.read_parquet(data_dir / "result-pandas.parquet")
     both = pan.merge(eng, on=["account_id", "as_of"], suffixes=("_pandas", "_engine"))
     # counts are 0 on the pandas side where a group is empty; a missing value (no login

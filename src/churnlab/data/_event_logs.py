@@ -231,7 +231,9 @@ def _subscriptions(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame
 
 
 def _events(raw: pd.DataFrame, file: str, checks: Checks) -> pd.DataFrame:
-    out = raw.copy()
+    # a shallow copy: every checked column is replaced, never written into (the event log
+    # is the largest table; a deep copy doubled it)
+    out = raw.copy(deep=False)
     if not checks.require(raw, REQUIRED_COLUMNS["events"], file=file, name="events"):
         return out
     out["account_id"] = checks.ids(raw, "account_id", file=file, shown=raw)
@@ -338,7 +340,7 @@ def _cross_checks(
 
 def _duplicates(health: DataHealth, events: pd.DataFrame, file: str, *, keep: bool) -> pd.DataFrame:
     """Count the events that repeat an earlier row exactly; exclude them unless ``keep``."""
-    copies = events.duplicated(keep="first")
+    copies = exact_copies(events)
     where = {
         "name": "events",
         "file": file,
@@ -350,6 +352,38 @@ def _duplicates(health: DataHealth, events: pd.DataFrame, file: str, *, keep: bo
         flag(health, events, copies, **where)  # type: ignore[arg-type]
         return events
     return exclude(health, events, copies, **where)  # type: ignore[arg-type]
+
+
+def exact_copies(table: pd.DataFrame) -> pd.Series:
+    """``table.duplicated(keep="first")``, with a fraction of its memory and time on large tables.
+
+    Rows are first reduced to one 64-bit hash each (numbers normalised so that values
+    ``duplicated`` takes as equal hash alike: -0.0 and 0.0, every NaN); only rows whose
+    hash occurs more than once are compared exactly. Identical rows always share a hash,
+    so the result is exactly ``duplicated``'s; a hash collision only adds a candidate. On
+    27M events ``duplicated`` itself took 90 s and 3 GB of memory on top of the table
+    (it factorises every column and combines the codes).
+    """
+    if len(table) < 100_000:
+        return table.duplicated(keep="first")
+    hashes = np.zeros(len(table), dtype="uint64")
+    for i, column in enumerate(table.columns):
+        values = table[column]
+        if pd.api.types.is_float_dtype(values.dtype):
+            numbers = values.to_numpy(dtype="float64") + 0.0  # -0.0 + 0.0 is 0.0
+            values = pd.Series(np.where(np.isnan(numbers), np.nan, numbers), copy=False)
+        elif values.dtype == object and values.isna().any():
+            values = values.where(values.notna(), None)  # None, NaN and NA are one missing
+        column_hash = pd.util.hash_pandas_object(values, index=False).to_numpy()
+        # mix the columns in (multiply-xor with an odd constant per column, as pandas does)
+        hashes ^= column_hash * np.uint64(0x9E3779B97F4A7C15 + 2 * i)
+        del column_hash
+    candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    del hashes
+    copies = np.zeros(len(table), dtype=bool)
+    if candidates.any():
+        copies[candidates] = table[candidates].duplicated(keep="first").to_numpy()
+    return pd.Series(copies, index=table.index)
 
 
 def overlapping(subs: pd.DataFrame) -> pd.Series:

@@ -96,7 +96,14 @@ def load_table(
             f"could not be read as {fmt} ({type(exc).__name__}: {exc})",
             hint=f"export the {name} table as UTF-8 CSV with a header row, or as Parquet",
         ) from exc
-    table = table.reset_index(drop=True)
+    if not table.index.equals(pd.RangeIndex(len(table))):
+        table = table.reset_index(drop=True)  # a copy of every column: only when needed
+    if fmt == "parquet":
+        # Arrow keeps the buffers it read with in its pool: hand them back (about 1 GB
+        # per 27M events)
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
     if wanted is not None:
         mapped = {k: v for k, v in mapped.items() if v in wanted}
     return rename_columns(table, mapped, file=str(path), name=name)
@@ -208,7 +215,8 @@ def rename_columns(
                 hint=f"fix data.columns.{name}.{churnlab_name} in params.yaml",
             )
     rename = {user: ours for ours, user in columns.items() if user != ours}
-    return table.rename(columns=rename)
+    # a new frame with the same column arrays (the loaders replace columns, never edit them)
+    return table.rename(columns=rename, copy=False)
 
 
 def missing_column_error(

@@ -1,4 +1,4 @@
-"""Leakage-safe as-of features: the observation table (Ibis expressions on DuckDB).
+"""Leakage-safe as-of features: the observation table (Ibis expressions on DuckDB or Spark).
 
 :func:`build_observation_table` adds features to a spine of
 ``(account_id, as_of)`` rows (from :mod:`churnlab.observations.labels`). Every feature of a
@@ -6,7 +6,7 @@ row is computed only from data strictly before its ``as_of``: events with
 ``timestamp < as_of`` and subscription rows with ``start_date < as_of`` (the
 current contract is the one covering ``as_of - 1 day``). Every ``as_of`` must
 be a midnight (a date); windows are whole calendar days. The work runs as a
-few DuckDB queries built with Ibis: small ones (the distinct ``as_of`` days and
+few queries built with Ibis (on DuckDB or Spark): small ones (the distinct ``as_of`` days and
 event types, the event and account counts), the event block's stages (temporary
 tables, see :mod:`churnlab.observations._engine.events`) and the final query: no Python
 loop touches rows or accounts. How the windows avoid joining events to observations: see
@@ -43,11 +43,8 @@ Feature definitions (``w`` in ``windows``; window ``[as_of - w days, as_of)``):
 
 from __future__ import annotations
 
-import tempfile
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -55,6 +52,7 @@ import numpy as np
 import pandas as pd
 
 from churnlab.errors import DataError
+from churnlab.observations._engine.backend import Engine, default_duckdb_settings, engine_for
 from churnlab.observations._engine.contract import contract_block
 from churnlab.observations._engine.events import day_number, event_block, finish_window_columns
 from churnlab.observations.schema import CONTRACT_COLUMNS, STATIC_COLUMNS
@@ -77,15 +75,10 @@ _LATE_COLUMNS = (
 TableLike = pd.DataFrame | ir.Table
 
 
-# settings of the DuckDB connection the engine opens when none is given: bounded memory,
-# spilling under the system temp directory, no insertion-order bookkeeping (the result is
-# sorted in pandas)
-DUCKDB_CONFIG = {
-    "threads": 2,
-    "memory_limit": "6GB",
-    "preserve_insertion_order": False,
-    "temp_directory": str(Path(tempfile.gettempdir()) / "churnlab-duckdb"),
-}
+# settings of the DuckDB connection the engine opens when none is given (features.duckdb
+# overrides them in a run): bounded memory (min(6 GB, 40 % of the RAM)), spilling under the
+# system temp directory, no insertion-order bookkeeping (the result is sorted in the query)
+DUCKDB_CONFIG = default_duckdb_settings()
 
 
 def _backend(con: object, tables: Sequence[TableLike]) -> object:
@@ -162,14 +155,17 @@ def build_observation_table(
         ``(low_touch_min_arr, high_touch_min_arr)``.
     trend_windows : sequence of int
         Windows with a trend column (last window vs the one before).
-    con : ibis DuckDB backend, optional
+    con : ibis backend (DuckDB or PySpark), optional
         Where to run; default: the backend of an Ibis input, else a new
-        in-memory DuckDB with :data:`DUCKDB_CONFIG` (2 threads, 6 GB memory
-        limit, spilling under the system temp directory, no insertion order).
+        in-memory DuckDB with :data:`DUCKDB_CONFIG` (at most 2 threads, memory
+        limit min(6 GB, 40 % of the RAM), spilling under the system temp
+        directory, no insertion order). With ``ibis.pyspark.connect(spark)`` the
+        same definitions run on Spark (``_engine/backend.py`` holds what differs).
         The event block's intermediate results (account ids, per-bucket
-        counts, sparse events, user presence, running values) are created there as
-        temporary tables named ``_churnlab_stage_<hex>`` and dropped before
-        this returns, also when it fails.
+        counts, sparse events, user presence, running values) are staged there
+        (DuckDB: temporary tables; Spark: persisted DataFrames under temporary
+        views) named ``_churnlab_stage_<hex>`` and dropped before this returns,
+        also when it fails.
     notes : list of str, optional
         Collects what was left out (ratios whose columns the data does not give).
 
@@ -186,6 +182,7 @@ def build_observation_table(
         raise ValueError(f"windows must be positive day counts, got {windows} / {trend_windows}")
     low, high = touch_thresholds
     backend = _backend(con, [accounts, subscriptions, events, spine])
+    engine = engine_for(backend)
 
     acc = _table(
         accounts, "accounts", ["account_id"], {c: "string" for c in (*STATIC_COLUMNS, "plan")}
@@ -233,7 +230,16 @@ def build_observation_table(
     n_accounts = max(1, int(backend.execute(keys.account_id.nunique())))
     guess = 4 * -(-n_events // n_accounts)
     # the event block's intermediate tables live as temporary tables until the fetch
-    with _Stages(backend) as stages:
+    with _Stages(engine) as stages:
+        # a backend that recomputes a shared part of a query at every use (Spark inlines
+        # common table expressions) gets those parts staged; DuckDB computes them once
+        reuse = stages if engine.stage_shared else _as_is
+        keys = reuse(keys)
+        if not isinstance(events, ir.Table):
+            # events given as a pandas frame: on Spark an in-memory table is one partition
+            # held in the query plan and sent to every step that scans it; staged once it
+            # is read like any cached table
+            ev = reuse(ev)
         events_table = event_block(
             keys,
             ev,
@@ -244,15 +250,18 @@ def build_observation_table(
             max_events_per_account=guess,
             all_event_types=all_event_types,
             stage=stages,
-            execute=backend.execute,
+            execute=engine.execute,
             release=stages.drop,
+            last_before=engine.last_before,
+            packed=engine.packed,
+            reuse=reuse,
         )
         win = finish_window_columns(
             events_table, windows=windows, trend_windows=trend_windows, event_types=event_types
         )
         win = win.select(*[c for c in win.columns if c not in _LATE_COLUMNS], *_LATE_COLUMNS)
         table = sp
-        for block in (contract_block(keys, subs), win):
+        for block in (reuse(contract_block(keys, subs)), reuse(win)):
             table = _attach(table, block, ["account_id", "as_of"])
         static = acc.select("account_id", *STATIC_COLUMNS, account_plan=acc.plan)
         table = _attach(table, static, ["account_id"])
@@ -276,7 +285,7 @@ def build_observation_table(
         # the spine's other columns break ties: an account may have two observations on
         # one day (a month end that is also a renewal checkpoint); their order is fixed
         tie_breaks = [c for c in sp.columns if c not in ("as_of", "account_id")]
-        result = backend.to_pyarrow(table.order_by(["as_of", "account_id", *tie_breaks]))
+        result = engine.fetch(table.order_by(["as_of", "account_id", *tie_breaks]))
     # self_destruct: Arrow columns are freed as they are converted
     df = result.to_pandas(
         date_as_object=False, coerce_temporal_nanoseconds=True, self_destruct=True
@@ -285,17 +294,21 @@ def build_observation_table(
     return _tidy(df, spine_columns=list(sp.columns), event_types=event_types)
 
 
-class _Stages:
-    """Materialise intermediate tables as temporary tables of ``backend``; drop them on exit."""
+def _as_is(table: ir.Table) -> ir.Table:
+    return table
 
-    def __init__(self, backend: object) -> None:
-        self.backend = backend
+
+class _Stages:
+    """Materialise intermediate tables on the engine's backend (``Engine.stage``); drop them on exit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.names: list[str] = []
 
     def __call__(self, table: ir.Table) -> ir.Table:
-        name = f"_churnlab_stage_{uuid.uuid4().hex}"
+        name = self.engine.new_name()
         self.names.append(name)
-        return self.backend.create_table(name, table, temp=True)
+        return self.engine.stage(name, table)
 
     def __enter__(self) -> _Stages:
         return self
@@ -305,11 +318,7 @@ class _Stages:
         name = table.get_name()
         if name in self.names:
             self.names.remove(name)
-            self._drop(name)
-
-    def _drop(self, name: str) -> None:
-        # plain SQL: Ibis 12's drop_table renders an empty table name with sqlglot 30
-        self.backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+            self.engine.drop(name)
 
     def __exit__(self, *exc: object) -> None:
         # every table is dropped even if one drop fails; a failure of the build itself
@@ -318,7 +327,7 @@ class _Stages:
         while self.names:
             name = self.names.pop()
             try:
-                self._drop(name)
+                self.engine.drop(name)
             except Exception as err:  # noqa: BLE001 - reported below, after the others
                 failed.append(f"{name}: {err}")
         if failed:

@@ -165,7 +165,7 @@ def _user_presence(
         f"au{w}": (seen.prev.isnull() | (seen.prev + w < seen.b)).cast("int64") for w in windows
     }
     ends = {f"e{w}": (seen.nxt.isnull() | (seen.nxt > seen.b + w)).cast("int64") for w in windows}
-    end_pack = Packing(list(ends), (1 << pack.bits) - 1)
+    end_pack = Packing(list(ends), (1 << pack.bits) - 1, packed=pack.packed)
     # one pass over the logins: packed run starts and packed run ends
     per = seen.group_by(["aid", "b"]).aggregate(
         **{word: term.sum() for word, term in pack.pack(starts).items()},
@@ -211,6 +211,9 @@ def event_block(
     stage: Callable[[ir.Table], ir.Table] | None = None,
     execute: Callable[[ir.Scalar], object] | None = None,
     release: Callable[[ir.Table], None] | None = None,
+    last_before: Callable[[ir.Table, ir.Table, str], ir.Table] | None = None,
+    packed: bool = True,
+    reuse: Callable[[ir.Table], ir.Table] | None = None,
 ) -> ir.Table:
     """Every event feature per ``(account_id, as_of)``.
 
@@ -243,9 +246,14 @@ def event_block(
     and the running values are then computed one at a time, each with the
     whole memory budget, rather than as parts of one query whose hash tables
     all live at once (and spill). ``release`` drops a staged table that no
-    later step reads.
+    later step reads. ``last_before`` (``Engine.last_before`` of the backend:
+    an ASOF join on DuckDB, a range join elsewhere) finds the last NPS answer;
+    ``packed=False`` gives every count its own word (no shifts, no masks).
+    ``reuse`` stages the parts read several times on a backend that would
+    recompute them at every use (Spark); on DuckDB it returns them as they are.
     """
     stage = stage or (lambda table: table)
+    reuse = reuse or (lambda table: table)
     release = release or (lambda table: None)
     offsets = marker_offsets(windows, trend_windows)
     cal_df = marker_calendar(as_of_days, offsets)
@@ -261,7 +269,7 @@ def event_block(
     ids = stage(ids.mutate(aid=ibis.row_number().over(order_by="account_id")))
 
     def packed_counts(bound: int) -> tuple[Packing, list[str], ir.Table]:
-        pack = Packing(fields, bound)
+        pack = Packing(fields, bound, packed=packed)
         # one row per counted event type: what one event adds to each packed count word
         count_words = list(dict.fromkeys(pack.word_of[f"c{i}"] for i in range(len(ctypes))))
         # login and the CSM touches join the table even when their counts are not asked for
@@ -334,7 +342,7 @@ def event_block(
     au = stage(_user_presence(logins, user_windows, pack, calendar, first))
 
     obs = keys.join(ids, "account_id")
-    obs = obs.select("account_id", "as_of", aid=ids.aid, day=day_number(obs.as_of))
+    obs = reuse(obs.select("account_id", "as_of", aid=ids.aid, day=day_number(obs.as_of)))
     probes = obs.cross_join(ibis.memtable(pd.DataFrame({"o": offsets})))
     markers = probes.select("aid", b=probes.day - probes.o).distinct()
 
@@ -388,7 +396,8 @@ def event_block(
         first_value_day=ibis.ifelse(before[1], firsts.first_value_day, ibis.null("int64")),
         last_csm_touch_day=at("last_csm_touch_day", 0),
     )
-    for block in (_median_resolution(keys, sparse, max(windows)), _last_nps(keys, sparse)):
+    nps = _last_nps(keys, sparse, last_before or _asof_last)
+    for block in (_median_resolution(keys, sparse, max(windows)), nps):
         joined = out.left_join(block, _KEYS)
         out = joined.select(
             *[out[c] for c in out.columns], *[block[c] for c in block.columns if c not in _KEYS]
@@ -414,14 +423,18 @@ class Packing:
     one per field (DuckDB's cost is per window aggregate).
     """
 
-    def __init__(self, fields: Sequence[str], max_events_per_account: int) -> None:
+    def __init__(
+        self, fields: Sequence[str], max_events_per_account: int, *, packed: bool = True
+    ) -> None:
         self.bits = max(1, int(max_events_per_account).bit_length())
         if self.bits > 52:
             raise ValueError(
                 f"{max_events_per_account:,} events in one account: counts above 2**52 "
                 "cannot be summed exactly in float64"
             )
-        per_word = max(1, 52 // self.bits)
+        #: False: one field per word (the unpacked variant, no shifts or masks)
+        self.packed = packed
+        per_word = max(1, 52 // self.bits) if packed else 1
         self.word_of = {f: f"w{i // per_word}" for i, f in enumerate(fields)}
         self.shift = {f: self.bits * (i % per_word) for i, f in enumerate(fields)}
         self.words = list(dict.fromkeys(self.word_of.values()))
@@ -437,6 +450,8 @@ class Packing:
 
     def unpack(self, word: ir.IntegerValue, field: str) -> ir.IntegerValue:
         """The value of ``field`` in a (running) word."""
+        if not self.packed:
+            return word
         return (word >> self.shift[field]) & ((1 << self.bits) - 1)
 
 
@@ -530,12 +545,25 @@ def _median_resolution(keys: ir.Table, events: ir.Table, top: int) -> ir.Table:
     )
 
 
-def _last_nps(keys: ir.Table, events: ir.Table) -> ir.Table:
-    """``last_nps``: ASOF join on the latest NPS timestamp before ``as_of`` (ties: highest)."""
+def _last_nps(
+    keys: ir.Table,
+    events: ir.Table,
+    last_before: Callable[[ir.Table, ir.Table, str], ir.Table],
+) -> ir.Table:
+    """``last_nps``: the answer at the latest NPS timestamp before ``as_of`` (ties: highest).
+
+    ``last_before`` is the backend's way to take the latest row before a date
+    (``Engine.last_before``: an ASOF join on DuckDB, a range join on Spark).
+    """
     nps = events.filter(events.event_type == NPS)
     nps = nps.group_by(["account_id", "timestamp"]).aggregate(last_nps=nps.value.max())
-    joined = keys.asof_join(nps, on=keys.as_of > nps.timestamp, predicates="account_id")
-    return joined.select("account_id", "as_of", "last_nps")
+    return last_before(keys, nps, "last_nps")
+
+
+def _asof_last(keys: ir.Table, values: ir.Table, column: str) -> ir.Table:
+    """The latest ``column`` before ``as_of`` by an ASOF join (DuckDB's way)."""
+    joined = keys.asof_join(values, on=keys.as_of > values.timestamp, predicates="account_id")
+    return joined.select("account_id", "as_of", column)
 
 
 def finish_window_columns(
