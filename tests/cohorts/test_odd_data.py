@@ -295,9 +295,9 @@ def test_plots_on_one_group_or_one_bin_still_draw():
     from churnlab.plots.cohorts import plot_churn_by_bins, plot_km, plot_lens
 
     fig = plot_km([1, 2, 3], [1, 0, 1], ["high_touch"] * 3)
-    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["high_touch (n=3)"]
-    fig = plot_churn_by_bins(churn_by_bins(cohort([1, 0, 0], m=2.0), "m"))
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["[2, 2]"]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["High touch (n=3)"]
+    fig = plot_churn_by_bins(churn_by_bins(cohort([1, 0, 0], m=2.0), "m"))  # one bar: says so
+    assert texts(fig) == ["nothing to show: M takes a single value here: nothing to compare"]
     fig = plot_lens(churn_rate_table(cohort([1, 0], g="only"), "g"))
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["only (n=2)"]
     assert texts(fig) == []

@@ -6,6 +6,7 @@ import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic_core import to_jsonable_python
 
 
 class _Section(BaseModel):
@@ -25,3 +26,29 @@ class _Section(BaseModel):
             if bool not in kinds and any(k in (int, float) for k in kinds):
                 raise ValueError("a number is expected, not true/false")
         return value
+
+    def _repr_html_(self) -> str:
+        """The effective values with their meaning (a notebook shows ``cfg`` as a table)."""
+        import json
+
+        from churnlab.display import html_block
+        from churnlab.vocabulary import vocabulary
+
+        words = vocabulary()
+        rows: list[tuple[str, ...]] = []
+
+        def walk(section: BaseModel, prefix: str) -> None:
+            for name, field in type(section).model_fields.items():
+                value = getattr(section, name)
+                if name == "root" or field.exclude:
+                    continue
+                if isinstance(value, BaseModel):
+                    rows.append((f"{prefix}{name}: {field.description or ''}",))
+                    walk(value, f"{prefix}{name}.")
+                    continue
+                shown = json.dumps(to_jsonable_python(value), ensure_ascii=False)
+                rows.append((f"{prefix}{name}", shown, field.description or ""))
+
+        walk(self, "")
+        header = [words.text(f"workbench.params.{k}") for k in ("key", "value", "meaning")]
+        return html_block(words.text("workbench.params.title"), rows, header=header)

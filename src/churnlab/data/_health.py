@@ -181,6 +181,9 @@ class DataHealth:
         parts += [f"ERROR: {e}" for e in self.errors]
         return "\n".join(parts)
 
+    def __repr__(self) -> str:
+        return self.__str__()
+
     def __rich__(self) -> Any:
         from rich.console import Group
         from rich.table import Table

@@ -98,9 +98,13 @@ class ShapResult:
             missing, so that beeswarm can colour it); ``display_data`` the values as
             shown (the category names).
         """
-        import shap
+        import warnings
 
         from churnlab.vocabulary import feature_label
+
+        with warnings.catch_warnings():  # shap's progress bar: no widgets in a plain kernel
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import shap
 
         numeric = pd.DataFrame(index=self.data.index)
         for column in self.data.columns:
@@ -118,6 +122,28 @@ class ShapResult:
             display_data=self.data.astype(object).to_numpy(),
             feature_names=names,
         )
+
+    def _repr_html_(self) -> str:
+        """Method, rows, base value and the strongest drivers (mean absolute SHAP)."""
+        from churnlab.display import html_block
+        from churnlab.vocabulary import vocabulary
+
+        words = vocabulary()
+        said, key = words.text, "workbench.shap."
+        strength = self.values.abs().mean(axis=0).sort_values(ascending=False, kind="stable")
+        total = float(strength.sum())
+        top = ", ".join(
+            f"{words.feature_label(str(f))} ({words.rate(v / total if total else 0.0, 0)})"
+            for f, v in strength.head(5).items()
+        )
+        method = said(key + self.method) if self.method in ("tree", "linear") else self.method
+        rows = [
+            (said(key + "method"), method),
+            (said(key + "rows"), words.number(len(self.values))),
+            (said(key + "base"), words.fixed(self.base_value, 3)),
+            (said(key + "top"), top),
+        ]
+        return html_block(said(key + "title"), rows)
 
     def __repr__(self) -> str:
         n, p = self.values.shape

@@ -137,6 +137,54 @@ class ChurnModel:
         """A copy of this model using ``calibrator`` (the fitted model is shared)."""
         return replace(self, calibrator_=calibrator)
 
+    def _repr_html_(self) -> str:
+        """Kind, features, training window and sizes, early stopping, backtest metrics."""
+        from churnlab.display import html_block
+        from churnlab.modeling.sentences import learning_curve
+        from churnlab.vocabulary import vocabulary
+
+        words = vocabulary()
+        said, t = words.text, self.training
+        key = "workbench.model."
+        labels = ", ".join(words.feature_label(f) for f in self.features)
+        counts = (
+            said(key + "numeric", n=len(self.numeric_features)),
+            said(key + "categorical", n=len(self.categorical_features)),
+        )
+        rows = [(said(key + "features"), f"{counts[0]}, {counts[1]}: {labels}")]
+        if t.get("as_of_min"):
+            window = f"{words.date(str(t['as_of_min']))} – {words.date(str(t.get('as_of_max')))}"
+            rows.append((said(key + "window"), window))
+        for name, column in (("rows", "n_rows"), ("churned", "n_positive")):
+            if t.get(column) is not None:
+                rows.append((said(key + name), words.number(t[column])))
+        method = self.calibrator_.method if self.calibrator_ else said("workbench.missing")
+        rows.append((said(key + "calibration"), method))
+        asked = t.get("n_estimators") or self.params.get("n_estimators")
+        if t.get("best_iteration") is not None and asked is not None:
+            patience = t.get("early_stopping_rounds") or self.params.get("early_stopping_rounds")
+            rounds = said(
+                key + "rounds_value",
+                best=words.number(t["best_iteration"]),
+                asked=words.number(asked),
+                rounds=words.number(patience or 0),
+            )
+            rows.append((said(key + "rounds"), rounds))
+        if t.get("valid_loss_first") is not None:
+            curve = said(
+                key + "learning_curve_value",
+                first=words.fixed(t["valid_loss_first"], 3),
+                best=words.fixed(t.get("valid_loss_best"), 3),
+                last=words.fixed(t.get("valid_loss_last"), 3),
+            )
+            rows.append((said(key + "learning_curve"), curve))
+        for metric, value in self.metrics.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                rows.append((said(key + "metrics", metric=metric), words.fixed(value, 3)))
+        note = learning_curve(t)
+        notes = [note["text"]] if note and t.get("stopping") != "stopped" else []
+        return html_block(said(key + "title", kind=self.kind), rows, notes)
+
     def __repr__(self) -> str:
         cal = self.calibrator_.method if self.calibrator_ else "none"
         return (

@@ -11,6 +11,7 @@ language.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from churnlab.messages import Message, literal, message
 
@@ -18,6 +19,7 @@ __all__ = [
     "backtest_skipped",
     "champion_change",
     "drift_warning",
+    "learning_curve",
     "left_out_notes",
     "reference_note",
     "scheme_description",
@@ -124,6 +126,30 @@ def skipped_summary(reason: Message | str) -> Message:
 def skipped_note(reason: Message | str) -> Message:
     """The note of a run without a model."""
     return message("messages.model.skipped_note", reason=_message(reason))
+
+
+def learning_curve(training: Mapping[str, Any]) -> Message | None:
+    """LightGBM's early stopping in numbers, and what to change when it did not work.
+
+    ``training``: ``ChurnModel.training`` (:func:`churnlab.modeling.train.learning_curve`
+    recorded it). None for a model without boosting rounds (the logistic baseline) or a
+    model saved before the curve was recorded.
+    """
+    if training.get("valid_loss_first") is None or training.get("stopping") is None:
+        return None
+    key = {"never": "stopping_never", "at_once": "stopping_at_once"}.get(
+        str(training["stopping"]), "stopping_ok"
+    )
+    return message(
+        f"messages.model.{key}",
+        best=training.get("best_iteration"),
+        rounds=training.get("n_estimators"),
+        patience=training.get("early_stopping_rounds"),
+        first=training.get("valid_loss_first"),
+        best_loss=training.get("valid_loss_best"),
+        last=training.get("valid_loss_last"),
+        more=2 * int(training.get("n_estimators") or 0),
+    )
 
 
 def drift_warning(limit: float, features: list[str]) -> Message:

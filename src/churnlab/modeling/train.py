@@ -277,14 +277,17 @@ def fit_lightgbm(
         raise ModelError("early-stopping slice or training part holds a single label value")
     train_set = lgb.Dataset(X[fit_mask], y[fit_mask], categorical_feature=categorical or "auto")
     valid_set = lgb.Dataset(X[valid_mask], y[valid_mask], reference=train_set)
+    curve: dict = {}
     booster = lgb.train(
         lgb_params,
         train_set,
         num_boost_round=n_rounds,
         valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(stopping, verbose=False)],
+        valid_names=["valid"],
+        callbacks=[lgb.early_stopping(stopping, verbose=False), lgb.record_evaluation(curve)],
     )
     best = int(booster.best_iteration or n_rounds)
+    losses = next(iter(curve.get("valid", {}).values()), [])
     if refit:
         full_set = lgb.Dataset(X, y, categorical_feature=categorical or "auto")
         booster = lgb.train(lgb_params, full_set, num_boost_round=best)
@@ -294,6 +297,7 @@ def fit_lightgbm(
     info.update(
         {
             "best_iteration": best,
+            **learning_curve(losses, best, n_rounds, stopping),
             "early_stopping": scheme,
             "valid_rows": int(valid_mask.sum()),
             "refit": refit,
@@ -313,3 +317,47 @@ def fit_lightgbm(
         },
         training=info,
     )
+
+
+def learning_curve(losses: list[float], best: int, n_rounds: int, patience: int) -> dict:
+    """The early-stopping record: rounds run, and the validation loss at round 1, best, last.
+
+    Parameters
+    ----------
+    losses : list of float
+        Validation log loss after each round (LightGBM's ``record_evaluation``).
+    best : int
+        The best round (1-based).
+    n_rounds : int
+        ``n_estimators``: the most rounds allowed.
+    patience : int
+        ``early_stopping_rounds``.
+
+    Returns
+    -------
+    dict
+        ``n_estimators``, ``early_stopping_rounds``, ``rounds_run``, ``valid_loss_first``,
+        ``valid_loss_best``, ``valid_loss_last`` (None without a recorded curve) and
+        ``stopping``: ``"never"`` (the best round is the last allowed: the loss was still
+        falling), ``"at_once"`` (the best round came within the first tenth of the
+        patience, at most 5 rounds: the model learnt almost nothing) or ``"stopped"``.
+    """
+
+    def at(i: int) -> float | None:
+        return float(losses[i]) if 0 <= i < len(losses) else None
+
+    if best >= n_rounds:
+        stopping = "never"
+    elif best <= max(1, min(5, patience // 10)):
+        stopping = "at_once"
+    else:
+        stopping = "stopped"
+    return {
+        "n_estimators": n_rounds,
+        "early_stopping_rounds": patience,
+        "rounds_run": len(losses) or best,
+        "valid_loss_first": at(0),
+        "valid_loss_best": at(best - 1),
+        "valid_loss_last": at(len(losses) - 1),
+        "stopping": stopping,
+    }

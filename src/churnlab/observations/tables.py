@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from churnlab.observations._engine import build_observation_table
+from churnlab.observations._engine import build_observation_table, open_engine
 from churnlab.observations.labels import (
     make_observations,
     month_end_grid,
@@ -36,6 +36,48 @@ class ObservationTables:
     scoring: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        return (
+            f"ObservationTables(training={len(self.training)} rows, "
+            f"scoring={len(self.scoring)} rows)"
+        )
+
+    def _repr_html_(self) -> str:
+        """Each table's rows, accounts, as-of dates, date range and churn rate; the notes."""
+        from churnlab.display import html_block
+        from churnlab.vocabulary import vocabulary
+
+        words = vocabulary()
+        said = words.text
+        header = [
+            said(f"workbench.observations.{k}")
+            for k in ("table", "rows", "accounts", "dates", "date_range", "label_rate")
+        ]
+        rows = []
+        for name, table in (("training", self.training), ("scoring", self.scoring)):
+            dates = (
+                pd.to_datetime(table["as_of"]) if "as_of" in table else pd.Series(dtype="M8[ns]")
+            )
+            labels = pd.to_numeric(table["label"], errors="coerce") if "label" in table else None
+            span = (
+                f"{words.date(dates.min().date())} – {words.date(dates.max().date())}"
+                if dates.notna().any()
+                else said("workbench.missing")
+            )
+            rate = labels.mean() if labels is not None and labels.notna().any() else None
+            rows.append(
+                (
+                    said(f"workbench.observations.{name}"),
+                    words.number(len(table)),
+                    words.number(table["account_id"].nunique()) if "account_id" in table else "",
+                    words.number(dates.nunique()),
+                    span,
+                    words.rate(rate) if rate is not None else said("workbench.missing"),
+                )
+            )
+        notes = [str(n) for n in self.summary.get("notes", [])]
+        return html_block(said("workbench.observations.title"), rows, notes, header=header)
+
 
 def build_event_tables(
     accounts: pd.DataFrame,
@@ -54,6 +96,10 @@ def build_event_tables(
     event_types: Sequence[str] | None,
     ratios: Mapping[str, Sequence[str]],
     touch_thresholds: tuple[float, float],
+    engine: str = "duckdb",
+    duckdb: Mapping[str, Any] | None = None,
+    spark_master: str = "local[*]",
+    spark_conf: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Training and scoring rows with their features in one table, flagged by ``_scoring``.
 
@@ -69,14 +115,25 @@ def build_event_tables(
         The ``observation`` params.
     windows, event_types, ratios, touch_thresholds
         The ``features`` and ``tiers`` params (see :func:`build_observation_table`).
+    engine, duckdb, spark_master, spark_conf
+        ``features.engine`` (``duckdb`` or ``spark``), ``features.duckdb`` (``threads``,
+        ``memory_limit``, ``temp_dir``; None = the bounded defaults) and
+        ``features.spark.master`` / ``.conf``.
 
     Returns
     -------
     table : pandas.DataFrame
         Observation rows plus the boolean column :data:`SCORING_FLAG`.
     summary : dict
-        Candidate, kept and dropped counts per kind of observation date, and ``notes``:
-        what was left out (a ratio whose columns the data does not give).
+        Candidate, kept and dropped counts per kind of observation date, ``notes``:
+        what was left out (a ratio whose columns the data does not give), and ``engine``:
+        the backend that built the table and its settings (DuckDB's threads, memory
+        limit and spill directory; Spark's master and version).
+
+    Raises
+    ------
+    UsageError
+        ``engine="spark"`` without pyspark or Java 17+ (the message says which).
     """
     start = as_of - pd.DateOffset(months=history_months)
     grid = month_end_grid(start, as_of)
@@ -98,18 +155,23 @@ def build_event_tables(
         ignore_index=True,
     )
     notes: list[str] = []
-    table = build_observation_table(
-        accounts,
-        subscriptions,
-        events,
-        spine,
-        windows=tuple(windows),
-        event_types=event_types,
-        ratios={k: tuple(v) for k, v in ratios.items()},
-        touch_thresholds=touch_thresholds,
-        notes=notes,
-    )
-    summary: dict[str, Any] = {"month_end": asdict(s1), "renewal": asdict(s2)}
+    with open_engine(engine, duckdb=duckdb, spark_master=spark_master, spark_conf=spark_conf) as (
+        con,
+        used,
+    ):
+        table = build_observation_table(
+            accounts,
+            subscriptions,
+            events,
+            spine,
+            windows=tuple(windows),
+            event_types=event_types,
+            ratios={k: tuple(v) for k, v in ratios.items()},
+            touch_thresholds=touch_thresholds,
+            notes=notes,
+            con=con,
+        )
+    summary: dict[str, Any] = {"month_end": asdict(s1), "renewal": asdict(s2), "engine": used}
     summary["dropped_window_past_data"] = sum(
         s.get("n_dropped_window_past_data_end", 0) for s in summary.values() if isinstance(s, dict)
     )

@@ -17,10 +17,11 @@ from churnlab.vocabulary import Vocabulary, vocabulary
 SPARKLINE_SIZE = (2.2, 0.9)
 
 
-def _percent_axis(ax) -> None:
-    from matplotlib.ticker import PercentFormatter
+def _percent_axis(ax, words: Vocabulary | None = None) -> None:
+    """Round percent steps on the y axis, each tick with the decimals it needs."""
+    from churnlab.plots._ticks import percent_axis
 
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    percent_axis(ax.yaxis, words)
 
 
 def _month_axis(ax, words: Vocabulary, months: int) -> None:
@@ -69,7 +70,7 @@ def plot_retention_trend(kpis: pd.DataFrame, ax=None, words: Vocabulary | None =
             label=text("grr"),
         )
         ax.axhline(1.0, color=COLORS["neutral"], linewidth=1, linestyle="--")
-        _percent_axis(ax)
+        _percent_axis(ax, words)
         _month_axis(ax, words, len(months))
         ax.set_title(text("title"))
         ax.set_ylabel(text("y_axis"))
