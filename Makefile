@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SAMPLE := data/sample/accounts.parquet
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint format lab sample browser clean
+.PHONY: help setup demo test lint format lab sample browser postgres java clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -38,7 +38,13 @@ browser:  ## install headless Chromium + ChromeDriver and a Japanese font (Debia
 	@bash scripts/ensure-chromium.sh
 	@bash scripts/ensure-cjk-font.sh
 
-test: $(STAMP) browser  ## set up and run lint + the test suite
+postgres:  ## install Debian's PostgreSQL server when missing (the export tests start their own)
+	@bash scripts/ensure-postgres.sh
+
+java:  ## install Debian's default-jre-headless when no Java 17+ is found (Spark, features.engine: spark)
+	@bash scripts/ensure-java.sh
+
+test: $(STAMP) browser postgres java  ## set up and run lint + the test suite
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
@@ -51,8 +57,8 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-lab: $(STAMP)  ## open JupyterLab with the registered `churnlab` kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+lab: $(STAMP)  ## open JupyterLab at the project root (params.yaml, reports/), notebooks/ first
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean:  ## remove the virtual environment (data and reports are kept)
 	rm -rf $(VENV)

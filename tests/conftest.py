@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hypothesis
 import pandas as pd
 import pytest
 
 from churnlab.config import Params
 from churnlab.run import RunFolder
 from tests.helpers import EVIL_NAME, SAMPLE, sample_params
+
+# Property tests check results, not speed (speed lives in benchmarks/): no per-example
+# deadline, which a busy 2-core machine trips at random.
+hypothesis.settings.register_profile("churnlab", deadline=None)
+hypothesis.settings.load_profile("churnlab")
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +62,21 @@ def pipeline_run(pipeline_cfg) -> RunFolder:
 
 
 @pytest.fixture(scope="session")
+def notebook_run(sample_dir, tmp_path_factory) -> RunFolder:
+    """A full papermill run of the notebooks on the shared sample (succeeded).
+
+    Its ``notebooks/`` folder holds the executed notebooks; tests that read them share
+    this one run (it takes about as long as the in-process run, plus the kernels).
+    """
+    from churnlab.run.runner import run_pipeline
+
+    cfg = sample_params(sample_dir, tmp_path_factory.mktemp("notebooks"))
+    result = run_pipeline(cfg)
+    assert result.succeeded, [s.get("error") for s in result.stages]
+    return result.folder
+
+
+@pytest.fixture(scope="session")
 def observations(pipeline_run) -> pd.DataFrame:
     """The labelled observation table stage 00 wrote (month ends and renewal checkpoints)."""
     return pd.read_parquet(pipeline_run.observations)
@@ -72,6 +93,6 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
     Marked as each test is collected, before pytest-xdist reads the groups.
     """
-    shared = {"pipeline_run", "observations", "scoring", "pipeline_cfg"}
+    shared = {"pipeline_run", "observations", "scoring", "pipeline_cfg", "notebook_run"}
     if shared & set(getattr(item, "fixturenames", ())):
         item.add_marker(pytest.mark.xdist_group("pipeline"))

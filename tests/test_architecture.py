@@ -15,7 +15,17 @@ from tests.helpers import ROOT
 SRC = ROOT / "src"
 PACKAGE = SRC / "churnlab"
 #: Layers below the run: they never import the report, delivery, the runner or the CLI.
-ANALYSIS = ("data", "sample", "observations", "kpis", "cohorts", "modeling", "explain", "plots")
+ANALYSIS = (
+    "data",
+    "sample",
+    "observations",
+    "kpis",
+    "cohorts",
+    "modeling",
+    "survival",
+    "explain",
+    "plots",
+)
 
 
 def _module_name(path: Path) -> str:
@@ -98,7 +108,13 @@ def test_no_module_over_500_lines_outside_the_engine():
 
 def test_analysis_layers_know_nothing_of_reports_runs_or_the_cli():
     graph = import_graph()
-    above = ("churnlab.report", "churnlab.delivery", "churnlab.run", "churnlab.cli")
+    above = (
+        "churnlab.report",
+        "churnlab.delivery",
+        "churnlab.export",
+        "churnlab.run",
+        "churnlab.cli",
+    )
     wrong = {
         module: sorted(t for t in targets if t.startswith(above))
         for module, targets in graph.items()
@@ -106,6 +122,12 @@ def test_analysis_layers_know_nothing_of_reports_runs_or_the_cli():
     }
     assert {m: t for m, t in wrong.items() if t} == {}
     assert [m for m, targets in graph.items() if "churnlab.cli" in targets] == []
+    # the export is a delivery layer: of the run it reads only the folder, like delivery
+    run_parts = {
+        t for m, targets in graph.items() if m.startswith("churnlab.export") for t in targets
+    }
+    assert {t for t in run_parts if t.startswith("churnlab.run")} <= {"churnlab.run.folder"}
+    assert not {t for t in run_parts if t.startswith(("churnlab.report", "churnlab.cli"))}
 
 
 # ----------------------------------------------------------------------------- RunFolder

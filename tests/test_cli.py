@@ -149,6 +149,7 @@ def _all_help_pages() -> dict[str, str]:
         "params",
         "run",
         "send",
+        "export",
         "runs",
         "runs show",
         "runs diff",
@@ -180,7 +181,7 @@ def _codes(text: str) -> set[int]:
     return {int(c) for c in re.findall(r"\b(\d{1,3})\b", after[1]) if int(c) in EXIT_CODES_DOC}
 
 
-EXIT_CODES_DOC = {0, 1, 2, 3, 4, 130, 143}
+EXIT_CODES_DOC = {0, 1, 2, 3, 4, 5, 130, 143}
 
 
 def test_exit_codes_in_help_match_the_docs_and_the_code():
@@ -197,11 +198,14 @@ def test_exit_codes_in_help_match_the_docs_and_the_code():
     assert _codes(pages["run"]) == EXIT_CODES_DOC
     assert _codes(pages["send"]) <= EXIT_CODES_DOC and {0, 2, 3} <= _codes(pages["send"])
     assert _codes(pages["validate"]) == {1, 2}
+    assert _codes(pages["export"]) == {0, 2, 5}
     for command, page in pages.items():  # every command says its exit codes
         assert "Exit code" in " ".join(page.split()) and _codes(page) <= EXIT_CODES_DOC, command
     from churnlab.cli import EXIT_DELIVERY, EXIT_FAILED, EXIT_OK, EXIT_STORAGE, EXIT_USAGE
+    from churnlab.cli._common import EXIT_EXPORT
 
-    assert {EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY, EXIT_STORAGE} == {0, 1, 2, 3, 4}
+    codes = {EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY, EXIT_STORAGE, EXIT_EXPORT}
+    assert codes == {0, 1, 2, 3, 4, 5}
 
 
 def test_usage_mistakes_exit_2(tmp_path):

@@ -233,7 +233,8 @@ def test_runs_show_latest_names_the_previous_run_and_the_stages(only_run):
     assert text.startswith(f"run {latest.name}: succeeded")
     assert re.search(rf"^  previous\s+{SEPTEMBER}$", text, re.MULTILINE), text
     assert re.search(
-        rf"^  reused\s+00_data_health, 01_cohort_comparison, 02_churn_model, 05_monitoring "
+        rf"^  reused\s+00_data_health, 01_cohort_comparison, 02_churn_model, 03_time_to_churn, "
+        rf"05_monitoring "
         rf"from {october.name}$",
         text,
         re.MULTILINE,

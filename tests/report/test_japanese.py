@@ -124,7 +124,7 @@ def test_churnlab_run_in_japanese(ja_run):
     assert not GLYPH.search(output), GLYPH.search(output)
     assert not GLYPH.search(run.log.read_text(encoding="utf-8"))
     notebooks = sorted(run.path.glob("notebooks/*.ipynb"))
-    assert len(notebooks) == 5
+    assert len(notebooks) == 6  # 00 ... 05, with 03_time_to_churn
     for notebook in notebooks:
         for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
             for out in cell.get("outputs", []):

@@ -30,7 +30,7 @@ def test_charts_and_notebooks_live_in_their_folders():
     assert folder.relative(folder.notebook("02_churn_model")) == "notebooks/02_churn_model.ipynb"
     assert set(CHARTS) == {
         "retention_trend", "mrr_bridge", "cohort_retention", "cohort_effects", "calibration",
-        "health_by_tier", "drivers",
+        "health_by_tier", "drivers", "retention_forecast", "survival_by_tier",
     }  # fmt: skip
     with pytest.raises(RunError, match="unknown chart"):
         folder.chart("pie")

@@ -315,7 +315,13 @@ def test_only_reuses_a_run_whose_differences_change_no_result(
     full = pipeline_run.read_manifest()
     assert manifest["reused_from"] == {
         "run": copied.name,
-        "stages": ["00_data_health", "01_cohort_comparison", "02_churn_model", "05_monitoring"],
+        "stages": [
+            "00_data_health",
+            "01_cohort_comparison",
+            "02_churn_model",
+            "03_time_to_churn",
+            "05_monitoring",
+        ],
     }
     assert manifest["only"] == ["04_explanations"]
     assert [s["name"] for s in manifest["stages"]] == ["04_explanations", "report"]

@@ -31,7 +31,9 @@ from churnlab.cli._common import (
     fail,
     load,
     out,
+    resolve_run_dir,
 )
+from churnlab.cli._export import check_export_target, export_after_run  # `churnlab export`
 from churnlab.cli._progress import LogProgress, RunProgress, print_summary
 from churnlab.config import (
     DEFAULT_PARAMS_FILE,
@@ -42,7 +44,7 @@ from churnlab.config import (
     describe_params,
     params_schema,
 )
-from churnlab.errors import ChurnlabError, DataError, UsageError
+from churnlab.errors import ChurnlabError, DataError
 
 __all__ = [
     "EXIT_DELIVERY",
@@ -262,6 +264,14 @@ def run(
             "--send", help="Mail the report when the run succeeds (a failure notice when it fails)."
         ),
     ] = False,
+    export: Annotated[
+        bool,
+        typer.Option(
+            "--export",
+            help="Write the scores to delivery.database.url when the run succeeds (before "
+            "--send; see churnlab export).",
+        ),
+    ] = False,
     in_process: Annotated[
         bool,
         typer.Option(
@@ -283,7 +293,8 @@ def run(
     compared with the previous run of the same data set (run.name, else the input files).
     On a terminal a progress display, elsewhere (cron) one timestamped line per stage.
     Exit codes: 0 success, 1 the run failed, 2 bad parameters or usage, 3 delivery failed,
-    4 the reports folder cannot be written, 130/143 stopped by SIGINT/SIGTERM.
+    4 the reports folder cannot be written, 5 the export failed (--export; the report is
+    still mailed with --send), 130/143 stopped by SIGINT/SIGTERM.
     """
     from churnlab.run.runner import run_pipeline
 
@@ -296,6 +307,7 @@ def run(
             from churnlab.delivery import DeliverySettings
 
             DeliverySettings.from_params(cfg.delivery, root=cfg.root)
+        target = check_export_target(cfg) if export else None  # no database: exit 2 now
         progress = RunProgress(out) if out.is_terminal else LogProgress(out)
         with progress:
             result = run_pipeline(
@@ -310,12 +322,15 @@ def run(
     print_summary(result)
     if result.signal is not None:  # stopped: no mail, the manifest says interrupted
         raise typer.Exit(128 + result.signal)
+    exported = export_after_run(cfg, target, result) if target is not None else None
     if send:
         _send_after_run(cfg, result)
     if result.manifest.get("error_kind") == "storage":
         raise typer.Exit(EXIT_STORAGE)
     if not result.succeeded:
         raise typer.Exit(EXIT_FAILED)
+    if exported is not None:
+        raise typer.Exit(exported)
 
 
 def _command(
@@ -398,7 +413,7 @@ def send(
 
     try:
         cfg = load(params_file, overlay, override)
-        folder = _resolve_run_dir(cfg, run_dir)
+        folder = resolve_run_dir(cfg, run_dir)
         settings = DeliverySettings.from_params(cfg.delivery, root=cfg.root)
         sender = send_failure_notice if failure_notice else send_run
         result = sender(folder, settings, dry_run=dry_run, force=force)
@@ -411,24 +426,6 @@ def send(
             f"sent {result.kind} {result.message_id} to {', '.join(result.recipients)} "
             f"after {result.attempts} attempt(s)"
         )
-
-
-def _resolve_run_dir(cfg: Params, run_dir: str) -> Path:
-    from churnlab.run import ReportsFolder, RunFolder
-
-    if run_dir == "latest":
-        reports = ReportsFolder(cfg.path(cfg.run.reports_dir))
-        reports.check_latest()
-        if not reports.latest.exists():
-            raise UsageError(f"{reports.latest} does not exist yet: run `churnlab run` first")
-        return reports.latest.resolve()
-    folder = RunFolder(run_dir)
-    if not folder.manifest.exists():
-        raise UsageError(
-            f"{folder.path} is not a run folder (no {folder.manifest.name}): name a folder "
-            "under reports/runs/, or 'latest'"
-        )
-    return folder.path
 
 
 def main() -> None:  # pragma: no cover - entry point

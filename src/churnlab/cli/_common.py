@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.text import Text
 
 from churnlab.config import Params, load_params
-from churnlab.errors import DeliveryError, ParamsError, StorageError, UsageError
+from churnlab.errors import DeliveryError, ExportError, ParamsError, StorageError, UsageError
 
 __all__ = [
     "EXIT_DELIVERY",
+    "EXIT_EXPORT",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_STORAGE",
@@ -26,9 +27,11 @@ __all__ = [
     "fail",
     "load",
     "out",
+    "resolve_run_dir",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DELIVERY, EXIT_STORAGE = 0, 1, 2, 3, 4
+EXIT_EXPORT = 5  # churnlab export, run --export: the scores could not be written
 
 
 def _plain_type(self: typer.core.TyperOption | typer.core.TyperArgument, ctx: object) -> str | None:
@@ -127,7 +130,28 @@ def fail(exc: Exception) -> typer.Exit:
         code = EXIT_DELIVERY
     elif isinstance(exc, StorageError):
         code = EXIT_STORAGE
+    elif isinstance(exc, ExportError):
+        code = EXIT_EXPORT
     label = type(exc).__name__
     # the message is text, never markup: "-p 'delivery.recipients=[a@b.c]'" keeps its brackets
     console.print(Text.assemble(("error", "bold red"), f" ({label}): {exc}"), highlight=False)
     return typer.Exit(code)
+
+
+def resolve_run_dir(cfg: Params, run_dir: str) -> Path:
+    """The run folder a command names: a path, or ``latest`` (the reports folder's)."""
+    from churnlab.run import ReportsFolder, RunFolder
+
+    if run_dir == "latest":
+        reports = ReportsFolder(cfg.path(cfg.run.reports_dir))
+        reports.check_latest()
+        if not reports.latest.exists():
+            raise UsageError(f"{reports.latest} does not exist yet: run `churnlab run` first")
+        return reports.latest.resolve()
+    folder = RunFolder(run_dir)
+    if not folder.manifest.exists():
+        raise UsageError(
+            f"{folder.path} is not a run folder (no {folder.manifest.name}): name a folder "
+            "under reports/runs/, or 'latest'"
+        )
+    return folder.path

@@ -12,6 +12,7 @@ values from the returned :class:`Params` into them.
   ``params.schema.json``) and :func:`describe_params` (``churnlab params --explain``).
 """
 
+from churnlab.config._database import DatabaseParams, redact_url, url_secret_problem
 from churnlab.config._loading import (
     DEFAULT_PARAMS_FILE,
     deep_merge,
@@ -60,6 +61,7 @@ __all__ = [
     "CohortParams",
     "ColumnMaps",
     "DataParams",
+    "DatabaseParams",
     "DeliveryParams",
     "ExplainParams",
     "FeatureParams",
@@ -83,5 +85,7 @@ __all__ = [
     "load_params",
     "params_schema",
     "parse_override",
+    "redact_url",
+    "url_secret_problem",
     "validate_params",
 ]

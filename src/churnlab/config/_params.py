@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from churnlab.config._practice import EngagementParams, Play, default_playbook
+from churnlab.config._database import DatabaseParams
+from churnlab.config._practice import (
+    EngagementParams,
+    Lever,
+    Play,
+    check_levers,
+    default_levers,
+    default_playbook,
+)
 from churnlab.config._sections import (
     CohortParams,
     DataParams,
@@ -19,6 +27,7 @@ from churnlab.config._sections import (
     KpiParams,
     ModelParams,
     ObservationParams,
+    SurvivalParams,
     TierParams,
     _Section,
 )
@@ -217,6 +226,10 @@ class DeliveryParams(_Section):
         2.0, ge=0, description="Seconds before the first retry; doubles with every further one."
     )
     smtp: SmtpParams = Field(default_factory=SmtpParams, description="The SMTP server.")
+    database: DatabaseParams = Field(
+        default_factory=DatabaseParams,
+        description="The database the scores are exported to (churnlab export, run --export).",
+    )
 
 
 class MonitoringParams(_Section):
@@ -318,6 +331,10 @@ class Params(_Section):
     health: HealthParams = Field(
         default_factory=HealthParams, description="Health bands, renewals and early warnings."
     )
+    survival: SurvivalParams = Field(
+        default_factory=SurvivalParams,
+        description="The time-to-churn model: survival, lifetime and the retained-ARR forecast.",
+    )
     explain: ExplainParams = Field(
         default_factory=ExplainParams, description="Per-account explanations."
     )
@@ -330,6 +347,16 @@ class Params(_Section):
         description=(
             "Reason families and the CSM's next step for each (onboarding, support, nps, "
             "usage, csm_touch, commercial); the one definition the reasons and the levers use."
+        ),
+    )
+    levers: dict[str, Lever] = Field(
+        default_factory=default_levers,
+        description=(
+            "What-if levers: feature edits a CS team can cause, each pulled by a playbook "
+            "family (play). Every scored account's churn probability is recomputed with each "
+            "lever that applies: a model-based estimate of association, not a proven effect. "
+            "Remove one in an overlay with name: null; levers whose features the data lacks "
+            "are skipped with a note."
         ),
     )
     engagement: EngagementParams = Field(
@@ -354,6 +381,14 @@ class Params(_Section):
             "set by load_params, never read from a params file."
         ),
     )
+
+    @field_validator("levers")
+    @classmethod
+    def _levers_use_the_playbook(
+        cls, value: dict[str, Lever], info: ValidationInfo
+    ) -> dict[str, Lever]:
+        check_levers(value, info.data.get("playbook") or {})
+        return value
 
     def path(self, relative: str | Path) -> Path:
         """Resolve a path from the params against the project root."""

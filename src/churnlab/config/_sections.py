@@ -17,6 +17,7 @@ __all__ = [
     "CohortParams",
     "ColumnMaps",
     "DataParams",
+    "DuckDBSettings",
     "FeatureParams",
     "HealthParams",
     "KpiParams",
@@ -25,6 +26,7 @@ __all__ = [
     "ModelParams",
     "ObservationParams",
     "SnapshotParams",
+    "SurvivalParams",
     "TierParams",
     "_Section",
 ]
@@ -85,8 +87,69 @@ class ObservationParams(_Section):
     )
 
 
+class DuckDBSettings(_Section):
+    """The embedded DuckDB the features engine runs on (features.engine: duckdb)."""
+
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="Worker threads; null = the machine's CPU count, at most 2.",
+    )
+    memory_limit: str | None = Field(
+        None,
+        pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
+        description=(
+            'DuckDB\'s memory limit, e.g. "4GB" (it spills to temp_dir beyond it); null = '
+            "40% of the machine's RAM, at most 6GB. The process needs more than this: the "
+            "loaded tables and the observation table come on top."
+        ),
+    )
+    temp_dir: str | None = Field(
+        None,
+        description=(
+            "Where DuckDB spills when the memory limit is reached; null = churnlab-duckdb "
+            "under the system temp directory."
+        ),
+    )
+
+
+class SparkSettings(_Section):
+    """The Spark cluster the features engine runs on (features.engine: spark)."""
+
+    master: str = Field(
+        "local[*]",
+        min_length=1,
+        description=(
+            "spark.master: local[*] (this machine), spark://host:7077, yarn, k8s://...; an "
+            "already running Spark session (Databricks) is used as it is."
+        ),
+    )
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description=(
+            "Spark settings, e.g. {spark.executor.memory: 8g, spark.sql.shuffle.partitions: "
+            "400}. Never credentials: give those to Spark through its environment."
+        ),
+    )
+
+
 class FeatureParams(_Section):
     """Which features are built from the event logs and which are kept from the models."""
+
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description=(
+            "Where the observation table is built: duckdb (embedded, this machine) or spark "
+            "(features.spark.master; needs churnlab[spark] and Java 17+). Same numbers on both."
+        ),
+    )
+    duckdb: DuckDBSettings = Field(
+        default_factory=DuckDBSettings, description="Settings of the embedded DuckDB."
+    )
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings, description="Settings of the Spark session."
+    )
 
     windows: list[int] = Field(
         default_factory=lambda: [7, 28, 90],
@@ -348,3 +411,38 @@ class HealthParams(_Section):
                 f"({self.red_below})"
             )
         return self
+
+
+class SurvivalParams(_Section):
+    """The time-to-churn model: a discrete-time hazard model, its forecast and backtest."""
+
+    horizon_months: int = Field(
+        12,
+        ge=1,
+        le=36,
+        description=(
+            "Months the survival curves, the expected lifetime and the retained-ARR forecast "
+            "look ahead (fewer when the data follows accounts for less; stated)."
+        ),
+    )
+    hazard_model: Literal["auto", "lightgbm", "logistic"] = Field(
+        "lightgbm",
+        description=(
+            "The hazard classifier: lightgbm or logistic; auto back-tests both and keeps the "
+            "one with the lower integrated Brier score (one more fit: slower)."
+        ),
+    )
+    max_rows: int = Field(
+        20000,
+        ge=1000,
+        description=(
+            "Most account-months the hazard model learns from; beyond, fewer month ends and "
+            "then a seeded sample of observations are used (stated), to keep the stage fast."
+        ),
+    )
+    interval: float = Field(
+        0.9,
+        gt=0,
+        lt=1,
+        description="Coverage of the retained-ARR forecast's band (0.9 = 90% likely range).",
+    )

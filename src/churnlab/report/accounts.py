@@ -20,7 +20,14 @@ from churnlab.config import Params
 from churnlab.run.folder import RunFolder
 from churnlab.vocabulary import LEVEL_WORDS, Vocabulary
 
-__all__ = ["SEGMENT_ROWS", "accounts_context", "arr_at_risk_parts", "segment_tables"]
+__all__ = [
+    "SEGMENT_ROWS",
+    "accounts_context",
+    "arr_at_risk_parts",
+    "lever_context",
+    "lever_label",
+    "segment_tables",
+]
 
 #: Values shown per segment column (the most ARR at risk first).
 SEGMENT_ROWS = 10
@@ -126,17 +133,91 @@ def segment_tables(
     return out
 
 
-def accounts_context(scores: pd.DataFrame, cfg: Params, words: Vocabulary) -> dict[str, Any]:
+def accounts_context(
+    scores: pd.DataFrame,
+    cfg: Params,
+    words: Vocabulary,
+    *,
+    levers: pd.DataFrame | None = None,
+) -> dict[str, Any]:
     """What the account sections of the report need besides the headline.
 
     ``segments`` (:func:`segment_tables`), ``segment_rows`` and ``account_files`` (the
-    names of the run files the sections point to, from :class:`RunFolder`).
+    names of the run files the sections point to, from :class:`RunFolder`), and the
+    what-if levers (:func:`lever_context`) from ``levers`` (the per-lever table).
     """
     files = ("scores", "renewal_map", "monthly_at_risk", "early_warning")
     return {
         "segments": segment_tables(scores, cfg, words),
         "segment_rows": SEGMENT_ROWS,
         "account_files": {name: RunFolder.files()[name].name for name in files},
+        **lever_context(scores, levers, cfg, words),
+    }
+
+
+def lever_label(name: str, words: Vocabulary) -> str:
+    """A lever's name in the report: the catalogue's ``levers.names.<name>``, else its key."""
+    try:
+        return words.text(f"levers.names.{name}")
+    except KeyError:
+        return words.text("levers.other", name=str(name).replace("_", " "))
+
+
+def lever_context(
+    scores: pd.DataFrame, levers: pd.DataFrame | None, cfg: Params, words: Vocabulary
+) -> dict[str, Any]:
+    """The what-if levers for the report: per account (renewal map) and per lever.
+
+    Returns
+    -------
+    dict
+        ``account_levers``: account_id -> ``{"lever", "arr_protected"}`` for the accounts
+        with a biggest lever (``scores.csv`` columns ``biggest_lever`` and
+        ``lever_arr_protected``; empty when the run has none); ``lever_rows``: one row per
+        lever that changes some account (label, next step, accounts it changes, mean risk
+        drop, ARR protected, accounts it is the biggest lever for, its note in the report's
+        language); ``lever_skipped``: the notes of the others (skipped, or already met by
+        every account); ``levers_shown``: whether the renewal map has lever columns.
+    """
+    from churnlab.explain import next_step_texts
+    from churnlab.messages import in_language
+
+    account_levers: dict[str, dict[str, Any]] = {}
+    if {"account_id", "biggest_lever", "lever_arr_protected"} <= set(scores.columns):
+        has = scores[scores["biggest_lever"].notna() & (scores["biggest_lever"] != "")]
+        for row in has.itertuples(index=False):
+            account_levers[str(row.account_id)] = {
+                "lever": lever_label(str(row.biggest_lever), words),
+                "arr_protected": float(row.lever_arr_protected),
+            }
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    if levers is not None and len(levers):
+        steps = next_step_texts(cfg.playbook, words)
+        for record in levers.to_dict("records"):
+            said = in_language(record, words)
+            if not int(record.get("applies_to") or 0):
+                skipped.append(str(said.get("note") or ""))
+                continue
+            rows.append(
+                {
+                    "label": lever_label(str(record["lever"]), words),
+                    "next_step": steps.get(str(record.get("play")), ""),
+                    "applies_to": int(record.get("applies_to") or 0),
+                    "mean_risk_drop": record.get("mean_risk_drop"),
+                    "mean_risk_drop_display": words.change(
+                        "rate", -float(record.get("mean_risk_drop") or 0.0)
+                    ),
+                    "arr_protected": record.get("arr_protected"),
+                    "biggest_for": int(record.get("biggest_for") or 0),
+                    "note": said.get("note") or "",
+                }
+            )
+    return {
+        "account_levers": account_levers,
+        "lever_rows": rows,
+        "lever_skipped": skipped,
+        "levers_shown": "biggest_lever" in scores.columns,
     }
 
 

@@ -189,7 +189,10 @@ def render_report(
     """
     words = words or vocabulary(cfg.report.language, cfg.report.currency)
     manifest = _read_json(folder.manifest)
-    metrics = in_language(_read_json(folder.model_metrics), words)  # sentences in `words`
+    # stage 02 and stage 03 (``survival``) metrics, sentences in `words`
+    metrics = in_language(folder.read_model_metrics(), words)
+    if isinstance(metrics.get("survival"), dict):
+        metrics["survival"] = in_language(metrics["survival"], words)
     health = in_language(_read_json(folder.data_health), words)
     for rows in ("rejected_rows", "flagged_rows"):  # "<table>: <reason>" in `words`
         health[rows] = rows_in_language(health.get(rows) or {}, words)
@@ -252,7 +255,7 @@ def render_report(
         "scored_accounts": len(scores),
         "monitoring": in_language(_read_json(folder.monitoring), words),
         "track_record": track_record_rows(_read_csv(folder.track_record)),
-        **accounts_context(scores, cfg, words),
+        **accounts_context(scores, cfg, words, levers=_read_csv(folder.levers)),
     }
     html = (
         environment(words.language, words.currency).get_template("report.html.j2").render(**context)

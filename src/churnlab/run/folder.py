@@ -51,6 +51,8 @@ CHARTS = (
     "cohort_effects",
     "calibration",
     "health_by_tier",
+    "retention_forecast",
+    "survival_by_tier",
     "drivers",
 )
 _SPARKLINE_PREFIX = "spark_"
@@ -152,6 +154,17 @@ class RunFolder:
     backtest_predictions = RunFile(
         "backtest_predictions.parquet", "the champion's backtest predictions on held-out rows"
     )
+    time_to_churn = RunFile(
+        "time_to_churn.parquet",
+        "per scored account: survival, churn before renewal, expected lifetime, biggest lever",
+    )
+    retention_forecast = RunFile(
+        "retention_forecast.csv", "expected retained ARR per month with its interval, by tier"
+    )
+    survival_metrics = RunFile(
+        "survival_metrics.json", "the time-to-churn models' backtest (model_metrics' survival)"
+    )
+    levers = RunFile("levers.csv", "one row per what-if lever: the play, accounts, ARR protected")
     scores = RunFile("scores.csv", "every active account: probability, health, reasons")
     renewal_map = RunFile(
         "renewal_map.csv", "contract renewals in the window, by expected ARR at risk"
@@ -197,6 +210,19 @@ class RunFolder:
     def resolve(self) -> RunFolder:
         """The same run with symlinks (``latest``) resolved."""
         return RunFolder(self.path.resolve())
+
+    def read_model_metrics(self) -> dict[str, Any]:
+        """``model_metrics.json`` (stage 02) with stage 03's ``survival_metrics.json`` as ``survival``.
+
+        Each stage writes its own file (``--only`` reruns either alone); readers get one
+        dict. Empty when stage 02 wrote nothing; no ``survival`` key without stage 03's file.
+        """
+        metrics: dict[str, Any] = {}
+        if self.model_metrics.exists():
+            metrics = json.loads(self.model_metrics.read_text(encoding="utf-8"))
+        if self.survival_metrics.exists():
+            metrics["survival"] = json.loads(self.survival_metrics.read_text(encoding="utf-8"))
+        return metrics
 
     @classmethod
     def files(cls) -> dict[str, RunFile]:

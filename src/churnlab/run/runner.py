@@ -394,6 +394,10 @@ def _collect_counts(folder: RunFolder, manifest: dict[str, Any]) -> None:
         manifest["rejected_rows"] = info.get("rejected_rows", {})
         manifest["flagged_rows"] = info.get("flagged_rows", {})
         manifest["observations"] = info.get("observations", {})
+        # the features engine and its settings (DuckDB threads, memory limit, spill folder;
+        # Spark master) that built the observation table (also when it came from the cache)
+        summary = manifest["observations"].get("summary") or {}
+        manifest["features_engine"] = summary.get("engine")
         manifest["adapted"] = info.get("adapted", {})
         notes += info.get("notes", [])
         for warning in info.get("warnings", []):

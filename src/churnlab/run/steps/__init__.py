@@ -9,12 +9,21 @@ run folder without starting kernels.
 - :mod:`~churnlab.run.steps.data_health` (00): inputs, KPIs, observation tables.
 - :mod:`~churnlab.run.steps.cohorts` (01): churned vs retained, survival.
 - :mod:`~churnlab.run.steps.model` (02): backtest, champion, scores.
-- :mod:`~churnlab.run.steps.explanations` (03): SHAP, reasons, renewal map, early warning.
-- :mod:`~churnlab.run.steps.monitoring` (04): drift, track record of earlier runs.
+- :mod:`~churnlab.run.steps.time_to_churn` (03): hazard model, survival, forecast, levers.
+- :mod:`~churnlab.run.steps.explanations` (04): SHAP, reasons, renewal map, early warning.
+- :mod:`~churnlab.run.steps.monitoring` (05): drift, track record of earlier runs.
 - :mod:`~churnlab.run.steps.report`: headline and report.
 """
 
-from churnlab.run.steps import cohorts, data_health, explanations, model, monitoring, report
+from churnlab.run.steps import (
+    cohorts,
+    data_health,
+    explanations,
+    model,
+    monitoring,
+    report,
+    time_to_churn,
+)
 from churnlab.run.steps.context import (
     Inputs,
     StageContext,
@@ -43,4 +52,5 @@ __all__ = [
     "report",
     "resolve_data_end",
     "save_chart",
+    "time_to_churn",
 ]

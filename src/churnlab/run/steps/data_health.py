@@ -302,6 +302,10 @@ def observation_tables(
             event_types=features.event_types,
             ratios=features.ratios,
             touch_thresholds=cfg.tiers.thresholds,
+            engine=features.engine,
+            duckdb=features.duckdb.model_dump(),
+            spark_master=features.spark.master,
+            spark_conf=features.spark.conf,
         ),
     )
     return split_scoring(both, summary)

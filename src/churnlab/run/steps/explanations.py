@@ -2,7 +2,8 @@
 
 Notebook ``04_explanations`` calls these functions cell by cell; :func:`run` calls them in
 the same order without a kernel. Reads ``model/``, ``scoring.parquet``,
-``scores_raw.parquet`` and ``observations.parquet`` (and the previous run's
+``scores_raw.parquet``, ``observations.parquet`` and stage 03's ``time_to_churn.parquet``
+(its survival and lever columns join ``scores.csv``; and the previous run's
 ``scores.csv``); writes ``scores.csv``, ``renewal_map.csv`` (contract renewals in the
 window), ``monthly_at_risk.csv`` (the monthly book), their top ``report.top_accounts``
 rows for the email (``renewal_map_top.csv``, ``monthly_at_risk_top.csv``),
@@ -16,6 +17,7 @@ import json
 import warnings
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from churnlab import csvsafe
@@ -24,11 +26,15 @@ from churnlab.csvsafe import write_csv
 from churnlab.run.folder import RunFolder
 from churnlab.run.steps.context import StageContext, chart_words, save_chart
 
+#: What the stage imports, for a kernel started ahead to import while the stage before runs.
+WARM_UP = ("churnlab.explain", "churnlab.modeling", "churnlab.plots.explain", "shap")
+
 __all__ = [
     "ACCOUNT_COLUMNS",
     "SCORE_COLUMNS",
     "account_reasons",
     "attach_reasons",
+    "attach_time_to_churn",
     "explain",
     "monthly_book",
     "read_inputs",
@@ -53,6 +59,12 @@ SCORE_COLUMNS = [
     "expected_arr_at_risk",
     "reasons",
     "next_step",
+    "biggest_lever",
+    "lever_risk_drop",
+    "lever_arr_protected",
+    "survival_12m",
+    "p_churn_before_renewal",
+    "expected_lifetime_months",
     "csm_owner",
     "billing_period_months",
 ]
@@ -124,6 +136,33 @@ def account_reasons(
     return top_reasons(
         shap, scoring, k=cfg.explain.top_k, context=context, topics=topics, words=chart_words(cfg)
     )
+
+
+def attach_time_to_churn(scores: pd.DataFrame, folder: RunFolder) -> pd.DataFrame:
+    """Scores with stage 03's per-account columns (empty when it wrote none).
+
+    ``survival_12m``, ``p_churn_before_renewal``, ``expected_lifetime_months``,
+    ``biggest_lever``, ``lever_risk_drop`` and ``lever_arr_protected`` of
+    ``time_to_churn.parquet``.
+    """
+    from churnlab.run.steps.time_to_churn import TIME_TO_CHURN_COLUMNS
+
+    extra = (
+        pd.read_parquet(folder.time_to_churn)
+        if folder.time_to_churn.exists()
+        else pd.DataFrame(columns=["account_id"])
+    )
+    extra = extra.assign(account_id=extra["account_id"].astype(str)).drop_duplicates(
+        "account_id", keep="last"
+    )
+    keep = ["account_id", *[c for c in TIME_TO_CHURN_COLUMNS if c in extra]]
+    merged = scores.drop(columns=TIME_TO_CHURN_COLUMNS, errors="ignore").merge(
+        extra[keep], on="account_id", how="left"
+    )
+    for column in TIME_TO_CHURN_COLUMNS:
+        if column not in merged:
+            merged[column] = None if column == "biggest_lever" else np.nan
+    return merged
 
 
 def segment_columns(cfg: Params, columns: Any) -> list[str]:
@@ -283,5 +322,6 @@ def run(ctx: StageContext) -> None:
     save_chart(fig, ctx.folder.chart("drivers"))
     reasons = account_reasons(cfg, shap, scoring, observations)
     scores = attach_reasons(cfg, scores, reasons, scoring)
+    scores = attach_time_to_churn(scores, ctx.folder)
     renewals, warnings = renewals_and_warnings(cfg, scores, ctx.as_of, ctx.previous)
     write(ctx, scores, renewals, warnings, drivers, monthly_book(scores))

@@ -363,6 +363,9 @@ def model_metrics(
         "reference_note_message": reference[0] if reference else None,
         "warning": None,
     }
+    curve = sentences.learning_curve(getattr(model, "training", {}))
+    metrics["learning_curve"] = curve["text"] if curve else None
+    metrics["learning_curve_message"] = curve
     floor = cfg.model.min_useful_auc if cfg is not None else 0.55
     auc = float(best["roc_auc"])
     if not auc >= floor:  # NaN too: a backtest without both classes proves nothing
