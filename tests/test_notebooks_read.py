@@ -80,10 +80,9 @@ def check_reads_well(path: Path, title: str) -> list[str]:
     return table_cells
 
 
-#: The pipeline notebooks held to these rules. ``03_time_to_churn`` (issue #17) is new this
-#: round: add it here once its tables go through ``churnlab.display.format_table``.
-CHECKED = ("00_data_health", "01_cohort_comparison", "02_churn_model", "04_explanations",
-           "05_monitoring")  # fmt: skip
+#: The pipeline notebooks held to these rules.
+CHECKED = ("00_data_health", "01_cohort_comparison", "02_churn_model", "03_time_to_churn",
+           "04_explanations", "05_monitoring")  # fmt: skip
 
 
 @pytest.mark.slow
@@ -101,6 +100,15 @@ def test_pipeline_notebooks_read_well(notebook_run):
         if "text/html" in o.get("data", {})
     ]
     assert len(captions) >= 4 and all(captions), captions
+    # every table of the time-to-churn notebook has its caption and shows rates as percentages
+    tables = [
+        BeautifulSoup("".join(out["data"]["text/html"]), "html.parser")
+        for _, out in outputs(notebook_run.notebook("03_time_to_churn"))
+        if "<table" in "".join(out.get("data", {}).get("text/html", ""))
+    ]
+    assert len(tables) >= 3, len(tables)
+    assert all(t.caption and t.caption.get_text().strip() for t in tables)
+    assert any("%" in td.get_text() for t in tables for td in t.find_all("td"))
 
 
 @pytest.mark.slow

@@ -7,12 +7,14 @@ or saved); every function takes ``ax=None`` and returns the figure. For shap's o
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
 from churnlab.explain import ShapResult, global_importance
 from churnlab.plots.style import COLORS, EMAIL_WIDTH_IN, churnlab_style, new_axes
-from churnlab.vocabulary import Vocabulary, feature_label, vocabulary
+from churnlab.vocabulary import Vocabulary, vocabulary
 
 
 def _is_categorical(values: pd.Series) -> bool:
@@ -53,7 +55,14 @@ def plot_importance_bar(
         for y, (value, share) in enumerate(
             zip(ranking["mean_abs_shap"], ranking["share"], strict=True)
         ):
-            ax.text(value, y, f" {share:.0%}", va="center", fontsize=9, color=COLORS["neutral"])
+            ax.text(
+                value,
+                y,
+                " " + words.rate(share, 0),
+                va="center",
+                fontsize=9,
+                color=COLORS["neutral"],
+            )
         ax.set_xlabel(words.chart_text("drivers", "x_axis"))
         ax.set_title(words.chart_text("drivers", "title"))
         ax.grid(axis="y", visible=False)
@@ -62,7 +71,13 @@ def plot_importance_bar(
 
 
 def plot_dependence(
-    shap: ShapResult, feature: str, *, sample: int | None = 5000, seed: int = 0, ax=None
+    shap: ShapResult,
+    feature: str,
+    *,
+    sample: int | None = 5000,
+    seed: int = 0,
+    ax=None,
+    words: Vocabulary | None = None,
 ):
     """SHAP value of ``feature`` against its value (categories: jittered columns).
 
@@ -74,7 +89,12 @@ def plot_dependence(
         Accounts drawn at random (seeded); None = all.
     seed : int
     ax : matplotlib.axes.Axes, optional
+    words : Vocabulary, optional
+        The language of the chart's text (``chart_text.dependence``) and the feature's
+        label (default English).
     """
+    words = words or vocabulary()
+    text = functools.partial(words.chart_text, "dependence")
     if feature not in shap.values.columns:
         raise KeyError(
             f"feature {feature!r} is not in the SHAP values; choose one of {shap.features[:8]}"
@@ -82,13 +102,14 @@ def plot_dependence(
     rows = _sample(len(shap.values), sample, seed)
     y = shap.values[feature].to_numpy()[rows]
     raw = shap.data[feature].iloc[rows]
-    with churnlab_style():
+    with churnlab_style(words.language):
         own = ax is None
-        fig, ax = new_axes(ax)
+        fig, ax = new_axes(ax, language=words.language)
         if own:
             fig.set_layout_engine("constrained")
         if _is_categorical(raw):
-            levels = pd.Series(raw.astype(object).where(raw.notna(), "missing").astype(str))
+            missing = text("missing_level")
+            levels = pd.Series(raw.astype(object).where(raw.notna(), missing).astype(str))
             names = sorted(levels.unique())
             pos = levels.map({v: i for i, v in enumerate(names)}).to_numpy(dtype=float)
             jitter = np.random.default_rng(seed).uniform(-0.25, 0.25, len(pos))
@@ -99,10 +120,11 @@ def plot_dependence(
             ok = ~np.isnan(x)
             ax.scatter(x[ok], y[ok], s=8, color=COLORS["retained"], alpha=0.5, linewidths=0)
             if (~ok).any():
-                ax.text(0.99, 0.02, f"{(~ok).sum()} missing not shown", transform=ax.transAxes,
+                ax.text(0.99, 0.02, text("not_shown", n=words.number(int((~ok).sum()))),
+                        transform=ax.transAxes,
                         ha="right", fontsize=9, color=COLORS["neutral"])  # fmt: skip
         ax.axhline(0, color="#555555", lw=0.8)
-        ax.set_xlabel(feature_label(feature))
-        ax.set_ylabel("SHAP value (log-odds)")
-        ax.set_title(f"Effect of {feature_label(feature).lower()} on churn risk")
+        ax.set_xlabel(words.feature_label(feature))
+        ax.set_ylabel(text("y_axis"))
+        ax.set_title(text("title", feature=words.feature_in_sentence(feature)))
     return fig

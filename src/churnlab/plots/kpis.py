@@ -80,7 +80,12 @@ def plot_retention_trend(kpis: pd.DataFrame, ax=None, words: Vocabulary | None =
 
 
 def plot_kpi_sparkline(
-    series: pd.Series, ax=None, title: str | None = None, percent: bool = False, good_up=True
+    series: pd.Series,
+    ax=None,
+    title: str | None = None,
+    percent: bool = False,
+    good_up=True,
+    words: Vocabulary | None = None,
 ):
     """A small trend line for the report's first screen (about 2.2 x 0.9 in).
 
@@ -95,14 +100,17 @@ def plot_kpi_sparkline(
         Label the last value as a percentage.
     good_up : bool
         Whether a rise is good (colours the last point green or red).
+    words : Vocabulary, optional
+        The language of the last value's label (default English).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = new_axes(ax, figsize=SPARKLINE_SIZE)
+    words = words or vocabulary()
+    fig, ax = new_axes(ax, figsize=SPARKLINE_SIZE, language=words.language)
     values = pd.Series(series).astype(float).reset_index(drop=True)
-    with churnlab_style():
+    with churnlab_style(words.language):
         ax.plot(values.index, values, color=COLORS["neutral"], linewidth=1.5)
         finite = values.dropna()
         if len(finite):
@@ -116,7 +124,7 @@ def plot_kpi_sparkline(
                 zorder=3,
                 color=COLORS["green"] if good else COLORS["red"],
             )
-            label = f"{last:.1%}" if percent else f"{last:,.0f}"
+            label = words.rate(last, 1) if percent else words.number(round(last))
             ax.annotate(
                 label,
                 (finite.index[-1], last),
@@ -132,7 +140,9 @@ def plot_kpi_sparkline(
     return fig
 
 
-def plot_cohort_heatmap(matrix: pd.DataFrame, ax=None, kind: str = "logo"):
+def plot_cohort_heatmap(
+    matrix: pd.DataFrame, ax=None, kind: str = "logo", *, words: Vocabulary | None = None
+):
     """Heatmap of a signup-cohort retention matrix.
 
     Parameters
@@ -143,24 +153,30 @@ def plot_cohort_heatmap(matrix: pd.DataFrame, ax=None, kind: str = "logo"):
     ax : matplotlib.axes.Axes, optional
     kind : {"logo", "revenue"}
         Only changes the title and colour range (revenue can exceed 100%).
+    words : Vocabulary, optional
+        Title, axes (``chart_text.cohort_heatmap``), months and percentages; default English.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    from matplotlib.ticker import FuncFormatter
+
     if kind not in ("logo", "revenue"):
         raise ValueError(f"kind must be 'logo' or 'revenue', got {kind!r}")
+    words = words or vocabulary()
+    text = functools.partial(words.chart_text, "cohort_heatmap")
     n_rows, n_cols = matrix.shape
-    fig, ax = new_axes(ax, figsize=(7.0, 1.2 + 0.28 * max(n_rows, 1)))
+    fig, ax = new_axes(ax, figsize=(7.0, 1.2 + 0.28 * max(n_rows, 1)), language=words.language)
     values = matrix.to_numpy(dtype=float)
     vmax = 1.0 if kind == "logo" else max(1.0, float(np.nanmax(values)) if values.size else 1.0)
-    with churnlab_style():
+    with churnlab_style(words.language):
         image = ax.imshow(
             np.ma.masked_invalid(values), aspect="auto", cmap="Blues", vmin=0, vmax=vmax
         )
         ax.grid(False)
-        ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns])
-        labels = [pd.Timestamp(i).strftime("%Y-%m") for i in matrix.index]
+        ax.set_xticks(range(n_cols), [words.number(c) for c in matrix.columns])
+        labels = [words.month(pd.Timestamp(i).date()) for i in matrix.index]
         ax.set_yticks(range(n_rows), labels)
         if n_rows * n_cols <= 400:  # annotate when readable
             for (r, c), v in np.ndenumerate(values):
@@ -168,21 +184,22 @@ def plot_cohort_heatmap(matrix: pd.DataFrame, ax=None, kind: str = "logo"):
                     ax.text(
                         c,
                         r,
-                        f"{v:.0%}",
+                        words.rate(v, 0),
                         ha="center",
                         va="center",
                         fontsize=7,
                         color="white" if v > 0.6 * vmax else "black",
                     )
-        ax.set_xlabel("months since start")
-        ax.set_ylabel("start cohort")
-        what = "logos still active" if kind == "logo" else "starting MRR retained"
-        ax.set_title(f"Cohort retention: {what}")
-        fig.colorbar(image, ax=ax, format="{x:.0%}", fraction=0.04)
+        ax.set_xlabel(text("x_axis"))
+        ax.set_ylabel(text("y_axis"))
+        ax.set_title(text(f"title_{kind}"))
+        fig.colorbar(
+            image, ax=ax, format=FuncFormatter(lambda x, _: words.rate(x, 0)), fraction=0.04
+        )
     return fig
 
 
-def plot_mrr_bridge(kpis_row: pd.Series, ax=None):
+def plot_mrr_bridge(kpis_row: pd.Series, ax=None, *, words: Vocabulary | None = None):
     """Waterfall from MRR(S) at the start of a month to MRR(S) at the next month start.
 
     Bars: starting MRR, + expansion, - contraction, - churned MRR, = ending MRR
@@ -193,30 +210,38 @@ def plot_mrr_bridge(kpis_row: pd.Series, ax=None):
     kpis_row : pandas.Series
         One row of ``churnlab.kpis.monthly_kpis``.
     ax : matplotlib.axes.Axes, optional
+    words : Vocabulary, optional
+        Step names (``executive.bridge.steps.*``, as the executive bridge), title and axis
+        (``chart_text.mrr_bridge``), month and money; default English.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    words = words or vocabulary()
     start = float(kpis_row["mrr_start"])
     steps = [
-        ("Expansion", float(kpis_row["expansion_mrr"]), COLORS["green"]),
-        ("Contraction", -float(kpis_row["contraction_mrr"]), COLORS["yellow"]),
-        ("Churn", -float(kpis_row["churned_mrr"]), COLORS["churned"]),
+        ("expansion", float(kpis_row["expansion_mrr"]), COLORS["green"]),
+        ("contraction", -float(kpis_row["contraction_mrr"]), COLORS["yellow"]),
+        ("churn", -float(kpis_row["churned_mrr"]), COLORS["churned"]),
     ]
     end = start + sum(v for _, v, _ in steps)
-    fig, ax = new_axes(ax)
-    with churnlab_style():
+    fig, ax = new_axes(ax, language=words.language)
+    with churnlab_style(words.language):
         ax.bar(0, start, color=COLORS["retained"])
         level = start
         for i, (_, value, color) in enumerate(steps, start=1):
             ax.bar(i, abs(value), bottom=min(level, level + value), color=color)
             level += value
         ax.bar(len(steps) + 1, end, color=COLORS["retained"])
-        names = ["Start MRR"] + [n for n, _, _ in steps] + ["End MRR"]
-        ax.set_xticks(range(len(names)), names)
-        ax.set_ylabel("MRR")
+        keys = ["start", *(n for n, _, _ in steps), "end"]
+        ax.set_xticks(range(len(keys)), [words.text(f"executive.bridge.steps.{k}") for k in keys])
+        ax.set_ylabel(words.chart_text("mrr_bridge", "y_axis"))
+        ax.yaxis.set_major_formatter(lambda v, _pos: words.money(v))
         month = pd.Timestamp(kpis_row.get("month", pd.NaT))
-        suffix = f" ({month:%Y-%m})" if pd.notna(month) else ""
-        ax.set_title("MRR bridge of the starting base" + suffix)
+        ax.set_title(
+            words.chart_text("mrr_bridge", "title_month", month=words.month(month.date()))
+            if pd.notna(month)
+            else words.chart_text("mrr_bridge", "title")
+        )
     return fig

@@ -6,7 +6,8 @@ churnlab's style, returns the figure, and never shows or saves it.
 
 from __future__ import annotations
 
-import matplotlib as mpl
+import functools
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import (
@@ -91,68 +92,86 @@ def _percent(words: Vocabulary, value: float) -> str:
     return words.rate(value, 0 if whole else 1)
 
 
-def plot_lift(y_true, proba, ax=None, *, marks: tuple[float, ...] = (0.1, 0.2)):
+def plot_lift(
+    y_true,
+    proba,
+    ax=None,
+    *,
+    marks: tuple[float, ...] = (0.1, 0.2),
+    words: Vocabulary | None = None,
+):
     """Cumulative gains: share of churners found vs share of accounts contacted.
 
-    The dotted diagonal is random ordering; vertical marks show the top 10% / 20%.
+    The dotted diagonal is random ordering; vertical marks show the top 10% / 20%. Every
+    word comes from ``words`` (the catalogue's ``chart_text.lift``; default English).
     """
+    from churnlab.plots._ticks import percent_axis
+
+    words = words or vocabulary()
+    text = functools.partial(words.chart_text, "lift")
     y = np.asarray(y_true, dtype=int)
     p = np.asarray(proba, dtype=float)
     order = np.argsort(-p, kind="mergesort")
     captured = np.concatenate([[0.0], np.cumsum(y[order]) / max(y.sum(), 1)])
     share = np.linspace(0, 1, len(y) + 1)
-    fig, ax = new_axes(ax)
-    with mpl.rc_context(RC):
-        ax.plot(share, captured, color=COLORS["accent"], lw=2, label="model")
-        ax.plot([0, 1], [0, 1], ls=":", color=COLORS["neutral"], label="random")
+    fig, ax = new_axes(ax, language=words.language)
+    with churnlab_style(words.language):
+        ax.plot(share, captured, color=COLORS["accent"], lw=2, label=text("model"))
+        ax.plot([0, 1], [0, 1], ls=":", color=COLORS["neutral"], label=text("random"))
         for m in marks:
             i = int(np.ceil(m * len(y) - 1e-9))
             ax.axvline(m, color=COLORS["neutral"], lw=0.8, ls="--")
             ax.annotate(
-                f"top {m:.0%}: {captured[i]:.0%} of churners",
+                text("mark", top=words.rate(m, 0), captured=words.rate(captured[i], 0)),
                 (m, captured[i]),
                 xytext=(6, -14),
                 textcoords="offset points",
                 fontsize=9,
             )
-        ax.set_xlabel("Share of accounts, riskiest first")
-        ax.set_ylabel("Share of churners captured")
-        ax.set_title("Cumulative gains")
+        percent_axis(ax.xaxis, words)
+        percent_axis(ax.yaxis, words)
+        ax.set_xlabel(text("x_axis"))
+        ax.set_ylabel(text("y_axis"))
+        ax.set_title(text("title"))
         ax.legend(loc="lower right")
     return fig
 
 
-def plot_roc_pr(y_true, proba, axes=None):
+def plot_roc_pr(y_true, proba, axes=None, *, words: Vocabulary | None = None):
     """ROC curve (left) and precision-recall curve (right) with their areas.
 
     Parameters
     ----------
     axes : sequence of two matplotlib Axes, optional
         Where to draw; a new 2-panel email-width figure when None.
+    words : Vocabulary, optional
+        Titles and axes (the catalogue's ``chart_text.roc_pr``) and numbers; default English.
     """
     import matplotlib.pyplot as plt
 
+    words = words or vocabulary()
+    text = functools.partial(words.chart_text, "roc_pr")
     y = np.asarray(y_true, dtype=int)
     p = np.asarray(proba, dtype=float)
     if axes is None:
-        with mpl.rc_context(RC):
+        with churnlab_style(words.language):
             fig, axes = plt.subplots(1, 2, figsize=(RC["figure.figsize"][0], 3.6))
     else:
         fig = axes[0].figure
     ax_roc, ax_pr = axes
-    with mpl.rc_context(RC):
+    with churnlab_style(words.language):
         fpr, tpr, _ = roc_curve(y, p)
         ax_roc.plot(fpr, tpr, color=COLORS["accent"], lw=2)
         ax_roc.plot([0, 1], [0, 1], ls=":", color=COLORS["neutral"])
-        ax_roc.set_title(f"ROC (AUC {roc_auc_score(y, p):.2f})")
-        ax_roc.set_xlabel("False positive rate")
-        ax_roc.set_ylabel("True positive rate")
+        ax_roc.set_title(text("roc_title", auc=words.fixed(roc_auc_score(y, p), 2)))
+        ax_roc.set_xlabel(text("fpr"))
+        ax_roc.set_ylabel(text("tpr"))
         precision, recall, _ = precision_recall_curve(y, p)
         ax_pr.step(recall, precision, where="post", color=COLORS["accent"], lw=2)
         ax_pr.axhline(y.mean(), ls=":", color=COLORS["neutral"])
-        ax_pr.set_title(f"Precision-recall (AP {average_precision_score(y, p):.2f})")
-        ax_pr.set_xlabel("Recall")
-        ax_pr.set_ylabel("Precision")
+        ax_pr.set_title(text("pr_title", ap=words.fixed(average_precision_score(y, p), 2)))
+        ax_pr.set_xlabel(text("recall"))
+        ax_pr.set_ylabel(text("precision"))
         ax_pr.set_ylim(0, 1.02)
         fig.tight_layout()
     return fig
