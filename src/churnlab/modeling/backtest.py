@@ -31,7 +31,7 @@ from sklearn.model_selection import StratifiedKFold
 from churnlab.errors import ModelError
 from churnlab.messages import Message, literal, message
 from churnlab.modeling.fitting import fit_churn_model, label_closed_before
-from churnlab.modeling.leakage import LEAK_AUC, leak_check
+from churnlab.modeling.leakage import LEAK_AUC, leak_check, shared_leak_checks
 from churnlab.modeling.metrics import LOWER_IS_BETTER, evaluate
 from churnlab.modeling.train import account_folds, is_snapshot
 from churnlab.observations.schema import feature_columns
@@ -375,6 +375,9 @@ def compare_models(
 ) -> ModelComparison:
     """Backtest several models on the same folds and pick the champion.
 
+    The models share each fold's leak checks (:func:`~churnlab.modeling.leakage.shared_leak_checks`):
+    a feature's single-feature AUC on the same rows is computed once.
+
     Parameters
     ----------
     table : pandas.DataFrame
@@ -409,15 +412,19 @@ def compare_models(
             for kind in kinds
         ]
     rows, results = [], {}
-    for cand in candidates:
-        res = rolling_origin_backtest(
-            table,
-            model_kind=cand.kind,
-            params=cand.params,
-            numeric=list(cand.numeric),
-            categorical=list(cand.categorical),
-            **backtest_kwargs,
-        )
+    with shared_leak_checks():
+        backtests = [
+            rolling_origin_backtest(
+                table,
+                model_kind=cand.kind,
+                params=cand.params,
+                numeric=list(cand.numeric),
+                categorical=list(cand.categorical),
+                **backtest_kwargs,
+            )
+            for cand in candidates
+        ]
+    for cand, res in zip(candidates, backtests, strict=True):
         results[cand.name] = res
         folds = res.folds[metric]
         rows.append(

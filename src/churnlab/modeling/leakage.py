@@ -21,7 +21,10 @@ column (an industry with ten levels and five churners) can separate them perfect
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -34,6 +37,37 @@ from churnlab.modeling.model import as_levels
 LEAK_AUC = 0.95
 #: Fewest churned (and retained) rows with which a suspected leak stops a fit.
 MIN_CLASS_ROWS = 20
+
+#: Single-feature AUCs already computed inside :func:`shared_leak_checks`, by rows and feature.
+_MEMO: ContextVar[dict[tuple[bytes, str, str], float] | None] = ContextVar(
+    "churnlab_leak_memo", default=None
+)
+
+
+@contextmanager
+def shared_leak_checks() -> Iterator[None]:
+    """Compute each feature's single-feature AUC on the same rows only once inside the block.
+
+    The model comparison checks the same training and test rows once per candidate (the
+    logistic model, LightGBM and the plain reference share folds and most features); inside
+    this block a feature's AUC on rows already checked is taken from memory. Rows are
+    recognised by the table's index and labels, so the block must only see tables cut from
+    one observation table (as :func:`~churnlab.modeling.backtest.compare_models` does).
+    The numbers are the same as without the block.
+    """
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _rows_key(table: pd.DataFrame, y: np.ndarray) -> bytes:
+    """A digest of which rows ``table`` holds (its index) and their labels."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(pd.util.hash_pandas_object(table.index, index=False).to_numpy().tobytes())
+    digest.update(np.ascontiguousarray(y, dtype=np.int8).tobytes())
+    return digest.digest()
 
 
 def single_feature_auc(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -110,9 +144,7 @@ def leak_check(
     columns = ["feature", "type", "auc", "suspected_leak"]
     if len(np.unique(y)) < 2:
         return pd.DataFrame(columns=columns)
-    blocks = [_numeric_scores(table[list(numeric)]).reshape(len(y), len(numeric))]
-    blocks += [_categorical_scores(table[c], y)[:, None] for c in categorical]
-    auc = single_feature_auc(np.hstack(blocks), y)
+    auc = _feature_aucs(table, list(numeric), list(categorical), y)
     out = pd.DataFrame(
         {
             "feature": [*numeric, *categorical],
@@ -122,6 +154,34 @@ def leak_check(
     )
     out["suspected_leak"] = out["auc"] >= threshold
     return out.sort_values("auc", ascending=False, kind="mergesort").reset_index(drop=True)
+
+
+def _feature_aucs(
+    table: pd.DataFrame, numeric: list[str], categorical: list[str], y: np.ndarray
+) -> np.ndarray:
+    """Raw single-feature AUCs, numerics then categoricals (memoised in :func:`shared_leak_checks`)."""
+    memo = _MEMO.get()
+    if memo is None:
+        return _compute_aucs(table, numeric, categorical, y)
+    rows = _rows_key(table, y)
+    keys = [(rows, "numeric", c) for c in numeric] + [(rows, "categorical", c) for c in categorical]
+    todo_num = [c for c in numeric if (rows, "numeric", c) not in memo]
+    todo_cat = [c for c in categorical if (rows, "categorical", c) not in memo]
+    if todo_num or todo_cat:
+        fresh = _compute_aucs(table, todo_num, todo_cat, y)
+        todo = [(rows, "numeric", c) for c in todo_num] + [
+            (rows, "categorical", c) for c in todo_cat
+        ]
+        memo.update(zip(todo, (float(a) for a in fresh), strict=True))
+    return np.array([memo[k] for k in keys], dtype=float)
+
+
+def _compute_aucs(
+    table: pd.DataFrame, numeric: list[str], categorical: list[str], y: np.ndarray
+) -> np.ndarray:
+    blocks = [_numeric_scores(table[numeric]).reshape(len(y), len(numeric))]
+    blocks += [_categorical_scores(table[c], y)[:, None] for c in categorical]
+    return np.atleast_1d(single_feature_auc(np.hstack(blocks), y))
 
 
 def check_leaks(
