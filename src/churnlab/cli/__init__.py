@@ -303,6 +303,9 @@ def run(
         extra.append(f"observation.as_of={as_of}")
     try:
         cfg = load(params_file, overlay, extra)
+        from churnlab.run.steps.data_health import check_engine
+
+        check_engine(cfg)  # engine: spark without pyspark or Java: exit 2 before the run
         if send:  # a bad address or setting stops the run before it starts
             from churnlab.delivery import DeliverySettings
 

@@ -19,6 +19,7 @@ Note: the repository's top-level ``data/`` folder holds data files and is unrela
 from __future__ import annotations
 
 from ._event_logs import REQUIRED_COLUMNS, EventLogData, load_event_logs, overlapping
+from ._event_scan import EventSource
 from ._extent import last_day
 from ._health import DataHealth, DataWarning, TableHealth
 from ._io import load_table
@@ -31,6 +32,7 @@ __all__ = [
     "DataHealth",
     "DataWarning",
     "EventLogData",
+    "EventSource",
     "TableHealth",
     "last_day",
     "load_event_logs",

@@ -244,10 +244,17 @@ def _message(
 ) -> str:
     """The warning text for rows under ``mask``: file, column, count, reason, first rows."""
     rows = offending_rows(table, mask, [*show, column])
+    return rows_message(rows, int(mask.sum()), file, column, reason, action)
+
+
+def rows_message(
+    rows: pd.DataFrame, count: int, file: str, column: str, reason: str, action: str
+) -> str:
+    """The warning text for ``count`` rows: file, column, reason, the first ``rows``."""
     return (
-        f"{file}: column '{column}': {int(mask.sum())} row(s) {reason}; {action}\n"
+        f"{file}: column '{column}': {count} row(s) {reason}; {action}\n"
         f"  first rows:\n    " + rows.to_string().replace("\n", "\n    ")
     )
 
 
-__all__ = ["Checks", "blank", "exclude", "flag"]
+__all__ = ["Checks", "blank", "exclude", "flag", "rows_message"]

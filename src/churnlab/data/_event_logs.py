@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,11 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "events": ("account_id", "timestamp", "event_type"),
 }
 _NPS = "nps_response"
+#: The events table of the subscriptions' cross checks when the events are on a backend.
+_NO_EVENTS = pd.DataFrame(
+    {c: pd.Series(dtype="datetime64[ns]" if c == "timestamp" else object) for c in
+     ("account_id", "timestamp", "event_type")}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,10 @@ class EventLogData:
     accounts: pd.DataFrame
     subscriptions: pd.DataFrame
     events: pd.DataFrame
+    #: With ``events_con``: how to read the validated events on another backend (the
+    #: features engine's), their types, count and date range; ``events`` is then an
+    #: Ibis table on ``events_con``.
+    events_source: Any = None
 
 
 def load_event_logs(
@@ -55,6 +64,7 @@ def load_event_logs(
     data_end: str | None = None,
     fmt: str | None = None,
     duplicate_events: Literal["exclude", "keep"] = "exclude",
+    events_con: Any = None,
 ) -> tuple[EventLogData, DataHealth]:
     """Load, type and validate the accounts, subscriptions and events tables.
 
@@ -73,6 +83,11 @@ def load_event_logs(
     duplicate_events : {"exclude", "keep"}
         Events that are exact copies of an earlier row (same account, time, type, value
         and user: an export appended twice) are counted and excluded, or counted and kept.
+    events_con : Ibis backend, optional
+        Check the events where they lie, on this backend (e.g. ``ibis.duckdb.connect()``):
+        the events file is read by the backend, never by pandas, and
+        ``EventLogData.events`` is an Ibis table on it (see
+        :mod:`churnlab.data._event_scan`). ``None``: read with pandas.
 
     Returns
     -------
@@ -107,25 +122,48 @@ def load_event_logs(
     columns = columns or {}
     paths = {"accounts": accounts_path, "subscriptions": subscriptions_path, "events": events_path}
     files = {k: str(v) for k, v in paths.items()}
+    on_engine = events_con is not None
     raw = {
         k: load_table(
             p, fmt=fmt, columns=columns.get(k) or {}, name=k, text_columns=("account_id",)
         )
         for k, p in paths.items()
+        if not (on_engine and k == "events")
     }
     health = DataHealth()
     checks = Checks(health)
     for k, table in raw.items():
         checks.has_rows(table, file=files[k], name=k)
+    if on_engine:
+        from . import _event_scan as scan
+
+        raw_events = scan.read_events(
+            events_con, events_path, fmt=fmt, columns=columns.get("events") or {}
+        )
+        rows_read = scan.count_rows(raw_events, file=files["events"], checks=checks)
     checks.raise_if_any()
     accounts = _accounts(raw["accounts"], files["accounts"], checks)
     subs = _subscriptions(raw["subscriptions"], files["subscriptions"], checks)
-    events = _events(raw["events"], files["events"], checks)
+    if on_engine:
+        typed = scan.scan_events(raw_events, file=files["events"], checks=checks, fmt=fmt)
+    else:
+        events = _events(raw["events"], files["events"], checks)
     checks.raise_if_any()
 
     end = pd.Timestamp(data_end) + pd.Timedelta(days=1) if data_end else None
-    subs, events = _cross_checks(health, accounts, subs, events, files, end)
-    events = _duplicates(health, events, files["events"], keep=duplicate_events == "keep")
+    source = None
+    if on_engine:  # the subscriptions' cross checks here, the events' on the backend
+        subs, _ = _cross_checks(health, accounts, subs, _NO_EVENTS, files, end)
+        typed, whole = typed
+        source = scan.EventSource(
+            files["events"], fmt, dict(columns.get("events") or {}), whole,
+            tuple(accounts["account_id"].astype(str)), end, duplicate_events,
+        )  # fmt: skip
+        found = scan.finish_events(typed, source=source, health=health, rows_read=rows_read)
+        events = found.table
+    else:
+        subs, events = _cross_checks(health, accounts, subs, events, files, end)
+        events = _duplicates(health, events, files["events"], keep=duplicate_events == "keep")
     subs = mark_addons(health, subs)
     accounts = _fill_signup(health, accounts, subs, files["accounts"])
     if end is not None:
@@ -142,10 +180,18 @@ def load_event_logs(
     out = {"accounts": accounts, "subscriptions": subs, "events": events}
     date_cols = {"accounts": "signup_date", "subscriptions": "start_date", "events": "timestamp"}
     for k, frame in out.items():
+        if k == "events" and source is not None:
+            continue  # counted on the backend (finish_events)
         dates = frame[date_cols[k]]
         health.tables[k] = TableHealth(
             files[k], len(raw[k]), len(frame), date_cols[k], dates.min(), dates.max()
         )
+    if source is not None:
+        health.tables = {k: health.tables[k] for k in out}
+        data = EventLogData(
+            accounts.reset_index(drop=True), subs.reset_index(drop=True), events, source
+        )
+        return data, health
     data = EventLogData(*(frame.reset_index(drop=True) for frame in out.values()))
     return data, health
 

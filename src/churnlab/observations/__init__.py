@@ -17,7 +17,7 @@ The stage between the loaded data and every analysis::
   :func:`build_observation_table` only.
 """
 
-from churnlab.observations._engine import build_observation_table
+from churnlab.observations._engine import build_observation_table, check_spark
 from churnlab.observations.cache import cached, cached_with_summary, engine_code_digest, fingerprint
 from churnlab.observations.history import HistoryFit, fit_to_history
 from churnlab.observations.labels import (
@@ -48,6 +48,7 @@ __all__ = [
     "build_event_tables",
     "build_observation_table",
     "cached",
+    "check_spark",
     "cached_with_summary",
     "count_column",
     "coverage_intervals",

@@ -82,7 +82,7 @@ class ObservationTables:
 def build_event_tables(
     accounts: pd.DataFrame,
     subscriptions: pd.DataFrame,
-    events: pd.DataFrame,
+    events: Any,
     periods: pd.DataFrame,
     *,
     as_of: pd.Timestamp,
@@ -106,7 +106,9 @@ def build_event_tables(
     Parameters
     ----------
     accounts, subscriptions, events : pandas.DataFrame
-        The loaded input tables.
+        The loaded input tables; ``events`` may instead be the validated event log on a
+        backend (:class:`churnlab.data.EventSource`, anything with ``on(con)``): the
+        engine then reads the file itself, and the events never pass through pandas.
     periods : pandas.DataFrame
         Active periods (:func:`churnlab.observations.active_periods`).
     as_of, data_end : pandas.Timestamp
@@ -162,7 +164,7 @@ def build_event_tables(
         table = build_observation_table(
             accounts,
             subscriptions,
-            events,
+            events.on(con) if hasattr(events, "on") else events,
             spine,
             windows=tuple(windows),
             event_types=event_types,

@@ -6,7 +6,7 @@ asks for, through :mod:`churnlab.observations`). What differs per backend lives 
 :mod:`~churnlab.observations._engine.backend`.
 """
 
-from churnlab.observations._engine.backend import open_engine
+from churnlab.observations._engine.backend import check_spark, open_engine
 from churnlab.observations._engine.build import DUCKDB_CONFIG, build_observation_table
 
-__all__ = ["DUCKDB_CONFIG", "build_observation_table", "open_engine"]
+__all__ = ["DUCKDB_CONFIG", "build_observation_table", "check_spark", "open_engine"]

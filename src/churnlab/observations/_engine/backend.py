@@ -45,6 +45,7 @@ from churnlab.errors import UsageError
 
 __all__ = [
     "DuckDBEngine",
+    "check_spark",
     "Engine",
     "SparkEngine",
     "default_duckdb_settings",
@@ -240,6 +241,48 @@ def java_version() -> int | None:
     return None
 
 
+def check_spark() -> Any:
+    """Refuse ``features.engine: spark`` without pyspark or Java 17+, before anything runs.
+
+    Called where a run starts (``churnlab run`` and ``validate`` after the params load),
+    so that a missing Spark is a usage error (exit 2), not a failed stage 00.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession or None
+        The session already running in this process (Databricks, a test), if any: it
+        needs no local Java.
+
+    Raises
+    ------
+    UsageError
+        Naming what is missing (pyspark, or Java and the version found) and how to install it.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as err:
+        raise UsageError(
+            "features.engine is spark, but pyspark is not installed. How to fix: install "
+            "churnlab with its Spark extra (pip install 'churnlab[spark]'), or set "
+            "features.engine: duckdb"
+        ) from err
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    found = java_version()
+    if found is None or found < MIN_JAVA:
+        home = os.environ.get("JAVA_HOME")
+        where = f"under JAVA_HOME ({home})" if home else "on the PATH"
+        have = f"no java {where}" if found is None else f"java {found} {where}"
+        raise UsageError(
+            f"features.engine is spark, which needs Java {MIN_JAVA} or newer, but there is "
+            f"{have}. How to fix: install a Java runtime (Debian: apt-get install "
+            "default-jre-headless; `make java` or `make test` does it) or point JAVA_HOME at "
+            "one, or set features.engine: duckdb"
+        )
+    return None
+
+
 def spark_session(master: str, conf: Mapping[str, Any]) -> tuple[Any, bool]:
     """A Spark session at ``master`` with ``conf``, and whether it was started here.
 
@@ -252,28 +295,11 @@ def spark_session(master: str, conf: Mapping[str, Any]) -> tuple[Any, bool]:
     UsageError
         When pyspark is not installed, or no Java 17 or newer is found.
     """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as err:
-        raise UsageError(
-            "features.engine is spark, but pyspark is not installed. How to fix: install "
-            "churnlab with its Spark extra (pip install 'churnlab[spark]'), or set "
-            "features.engine: duckdb"
-        ) from err
-    active = SparkSession.getActiveSession()
+    active = check_spark()
     if active is not None:
         return active, False
-    found = java_version()
-    if found is None or found < MIN_JAVA:
-        home = os.environ.get("JAVA_HOME")
-        where = f"under JAVA_HOME ({home})" if home else "on the PATH"
-        have = f"no java {where}" if found is None else f"java {found} {where}"
-        raise UsageError(
-            f"features.engine is spark, which needs Java {MIN_JAVA} or newer, but there is "
-            f"{have}. How to fix: install a Java runtime (Debian: apt-get install "
-            "default-jre-headless; `make test` does it) or point JAVA_HOME at one, or set "
-            "features.engine: duckdb"
-        )
+    from pyspark.sql import SparkSession
+
     settings: dict[str, str] = {
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",

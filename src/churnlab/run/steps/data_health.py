@@ -21,9 +21,14 @@ from churnlab.run.steps.context import (
     StageContext,
     account_names,
     chart_words,
-    load_inputs,
     resolve_data_end,
     save_chart,
+)
+from churnlab.run.steps.event_inputs import (
+    DRIVER_EVENT_TYPES,
+    EngineInputs,
+    events_end,
+    load_inputs,
 )
 from churnlab.vocabulary import Vocabulary
 
@@ -42,8 +47,11 @@ WARM_UP = (
 
 __all__ = [
     "active_periods",
+    "DRIVER_EVENT_TYPES",
+    "EngineInputs",
     "adapt",
     "check",
+    "check_engine",
     "data_warning_messages",
     "data_warnings",
     "fit_history",
@@ -82,7 +90,7 @@ def fit_history(cfg: Params, inputs: Inputs) -> HistoryFit | None:
         return None
     obs = cfg.observation
     first, as_of = inputs.subscriptions["start_date"].min(), pd.Timestamp(cfg.scoring_as_of())
-    latest = max(inputs.subscriptions["start_date"].max(), inputs.events["timestamp"].max())
+    latest = max(inputs.subscriptions["start_date"].max(), events_end(inputs))
     latest = latest.normalize()
     if inputs.data_end - latest > pd.Timedelta(days=DATA_END_SLACK_DAYS):
         raise ParamsError(
@@ -130,7 +138,7 @@ def data_warning_messages(inputs: Inputs) -> list[dict[str, Any]]:
         return []
     ends = {
         "subscriptions": inputs.subscriptions["start_date"].max(),
-        "events": inputs.events["timestamp"].max(),
+        "events": events_end(inputs),
     }
     out = []
     for table, end in ends.items():
@@ -155,12 +163,28 @@ def adapt(cfg: Params, fit: HistoryFit | None) -> Params:
     return validate_params(deep_merge(cfg.to_dict(), fit.as_params()), root=cfg.root)
 
 
+def check_engine(cfg: Params) -> None:
+    """Refuse ``features.engine: spark`` without pyspark or Java 17+ before a run starts.
+
+    Raises
+    ------
+    UsageError
+        Naming the missing pyspark or Java and how to install it (``churnlab`` exits 2).
+    """
+    if cfg.features.engine == "spark":
+        from churnlab.observations import check_spark
+
+        check_spark()
+
+
 def check(cfg: Params) -> tuple[Inputs, HistoryFit | None]:
-    """What ``churnlab validate`` checks: the data loads, and its history fits a model.
+    """What ``churnlab validate`` checks: the engine is there, the data loads, and its
+    history fits a model.
 
     The same preconditions stage 00 needs, so validate and run agree. ``data.as_of:
     auto`` is read from the data first (``inputs.data_end`` is the day it found).
     """
+    check_engine(cfg)
     cfg = resolve_data_end(cfg)
     inputs = load_inputs(cfg)
     if not inputs.health.has_errors:
@@ -289,7 +313,7 @@ def observation_tables(
         lambda: build_event_tables(
             inputs.accounts,
             inputs.subscriptions,
-            inputs.events,
+            getattr(inputs, "events_source", None) or inputs.events,
             periods,
             as_of=as_of_ts,
             data_end=inputs.data_end,
@@ -368,7 +392,10 @@ def write(
     warnings = data_warning_messages(inputs)
     health["warnings"] = [m["text"] for m in warnings]
     health["warnings_messages"] = warnings
-    if inputs.events is not None:
+    source = getattr(inputs, "events_source", None)
+    if source is not None:
+        health["event_types"] = source.event_types
+    elif inputs.events is not None:
         health["event_types"] = sorted(map(str, inputs.events["event_type"].dropna().unique()))
     health["observations"] = {
         "training_rows": len(tables.training),
