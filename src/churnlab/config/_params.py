@@ -287,6 +287,16 @@ class RunParams(_Section):
     cell_timeout_seconds: int = Field(
         900, ge=10, description="Seconds a notebook cell may run before the run fails."
     )
+    memory_budget: str = Field(
+        "auto",
+        pattern=r"(?i)^\s*(auto|off|\d+(\.\d+)?\s*[kmgt]?i?b?)\s*$",
+        description=(
+            "Memory the run may use: before the features stage the run estimates what it "
+            "needs from the row counts and stops with the params to change when the estimate "
+            'is larger. "auto" = 80% of the machine\'s memory (or of its container limit), a '
+            'size such as "8GB" or "512MB", or "off" (no check).'
+        ),
+    )
 
 
 class SampleParams(_Section):

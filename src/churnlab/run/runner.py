@@ -241,8 +241,11 @@ def run_pipeline(
                         previous=previous.folder if previous else None,
                         earlier=tuple(r.folder for r in earlier),
                     )
+                    during = "reading data.as_of (auto) from the data"
+                    if problem is None and NOTEBOOK_STAGES[0] in selected:
+                        problem = _memory_guard(cfg, manifest)
+                        during = "estimating the memory the run needs (run.memory_budget)"
                     if problem is not None:
-                        during = "reading data.as_of (auto) from the data"
                         record.stage_failed(NOTEBOOK_STAGES[0].name, problem, notify, during)
                     else:
                         stages = [*selected, REPORT]
@@ -295,6 +298,16 @@ def _lineage_hint(
         n=len(others),
         latest=others[-1].dataset.label,
     )
+
+
+def _memory_guard(cfg: Params, manifest: dict[str, Any]) -> ChurnlabError | None:
+    """The memory estimate, in the manifest; the error when it exceeds ``run.memory_budget``."""
+    from churnlab.run.memory import estimate_memory, memory_error
+
+    found = estimate_memory(cfg)
+    manifest["memory"] = found.to_dict()
+    logger.info("run %s: estimated peak memory %.1f GB", manifest["run_id"], found.estimate_gb)
+    return None if found.fits else memory_error(cfg, found)
 
 
 def _as_of(cfg: Params) -> dt.date | None:
