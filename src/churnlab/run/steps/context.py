@@ -30,6 +30,7 @@ __all__ = [
     "load_run_params",
     "open_stage",
     "save_chart",
+    "stop_without_model",
 ]
 
 
@@ -135,6 +136,29 @@ def open_stage(
     return StageContext(
         params=cfg, folder=folder.prepare(), as_of=day, previous=previous, earlier=earlier
     )
+
+
+def stop_without_model(folder: RunFolder, key: str) -> None:
+    """Raise ``StageSkipped`` with message ``key`` when stage 02 trained no model.
+
+    The message's ``reason`` is why there is no model: the one ``model_metrics.json``
+    gives (a message of the catalogues, or its English text), else "stage 02 trained no
+    model". Stages that need the model (03, 04) start with this.
+    """
+    from churnlab.errors import StageSkipped
+    from churnlab.messages import literal, message
+
+    if folder.model.exists():
+        return
+    reason: Any = message("messages.stages.no_model_trained")
+    if folder.model_metrics.exists():
+        metrics = json.loads(folder.model_metrics.read_text(encoding="utf-8"))
+        if metrics.get("reason_message"):
+            reason = metrics["reason_message"]
+        elif metrics.get("reason"):
+            reason = literal(metrics["reason"])
+    said = message(key, reason=reason)
+    raise StageSkipped(said["text"], said)
 
 
 def chart_words(cfg: Params) -> Vocabulary:

@@ -13,7 +13,6 @@ are in ``report.language``; the column names never change.
 
 from __future__ import annotations
 
-import json
 import warnings
 from typing import Any
 
@@ -80,21 +79,11 @@ def read_inputs(ctx: StageContext) -> tuple[Any, pd.DataFrame, pd.DataFrame, pd.
     StageSkipped
         When stage 02 trained no model (its reason is in ``model_metrics.json``).
     """
-    from churnlab.errors import StageSkipped
-    from churnlab.messages import literal, message
     from churnlab.modeling import load_model
+    from churnlab.run.steps.context import stop_without_model
 
     folder = ctx.folder
-    if not folder.model.exists():
-        reason: Any = message("messages.stages.no_model_trained")
-        if folder.model_metrics.exists():
-            metrics = json.loads(folder.model_metrics.read_text(encoding="utf-8"))
-            if metrics.get("reason_message"):
-                reason = metrics["reason_message"]
-            elif metrics.get("reason"):
-                reason = literal(metrics["reason"])
-        said = message("messages.stages.nothing_to_explain", reason=reason)
-        raise StageSkipped(said["text"], said)
+    stop_without_model(folder, "messages.stages.nothing_to_explain")
     return (
         load_model(folder.model),
         pd.read_parquet(folder.scoring),

@@ -18,7 +18,6 @@ stays the churn model's.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -74,21 +73,11 @@ def read_inputs(
     StageSkipped
         When stage 02 trained no model (its reason is in ``model_metrics.json``).
     """
-    from churnlab.errors import StageSkipped
-    from churnlab.messages import literal, message
     from churnlab.modeling import load_model
+    from churnlab.run.steps.context import stop_without_model
 
     folder = ctx.folder
-    if not folder.model.exists():
-        reason: Any = message("messages.stages.no_model_trained")
-        if folder.model_metrics.exists():
-            metrics = json.loads(folder.model_metrics.read_text(encoding="utf-8"))
-            if metrics.get("reason_message"):
-                reason = metrics["reason_message"]
-            elif metrics.get("reason"):
-                reason = literal(metrics["reason"])
-        said = message("survival.notes.no_model", reason=reason)
-        raise StageSkipped(said["text"], said)
+    stop_without_model(folder, "survival.notes.no_model")
     periods = pd.read_parquet(folder.periods) if folder.periods.exists() else None
     return (
         load_model(folder.model),
