@@ -33,7 +33,7 @@ def _both(paths: dict[str, Path], **kw):
     return out
 
 
-def _same(reference, engine) -> None:
+def assert_same(reference, engine) -> None:
     (d1, h1), (d2, h2) = reference, engine
     assert isinstance(d2.events, ibis.Table)  # never a pandas frame
     assert h2.tables == h1.tables
@@ -57,7 +57,7 @@ def _same(reference, engine) -> None:
     ids=["good", "warn", "warn-data-end"],
 )
 def test_fixtures_give_the_same_health_and_events(paths, kw):
-    _same(*_both(paths, **kw))
+    assert_same(*_both(paths, **kw))
 
 
 def test_kept_copies_are_flagged_the_same(tmp_path):
@@ -67,7 +67,7 @@ def test_kept_copies_are_flagged_the_same(tmp_path):
     events.to_csv(path, index=False)
     for keep in ("keep", "exclude"):
         reference, engine = _both({**GOOD, "events": path}, duplicate_events=keep)
-        _same(reference, engine)
+        assert_same(reference, engine)
         reason = ("events", "exact copies of an earlier row")
         assert (reference[1].flagged if keep == "keep" else reference[1].rejected)[reason] == 2
 
@@ -118,7 +118,7 @@ def test_typed_parquet_with_offsets_integer_ids_and_a_mapped_column(tmp_path):
         paths[name] = tmp_path / f"{name}.parquet"
         frame.to_parquet(paths[name], index=False)
     reference, engine = _both(paths, columns={"events": {"account_id": "acct"}})
-    _same(reference, engine)
+    assert_same(reference, engine)
     assert engine[1].notes  # the time-zone note, as pandas words it
 
 
