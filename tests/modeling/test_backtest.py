@@ -131,3 +131,35 @@ def test_compare_models_picks_champion(table):
     assert best in cmp._repr_html_() and "champion" in repr(cmp)
     by_brier = compare_models(table, metric="brier", n_folds=2, **FEATS, seed=0)
     assert by_brier.champion == by_brier.table["brier"].idxmin()
+
+
+def test_fits_on_threads_give_the_same_numbers_as_one_after_another(leaky_table):
+    """#21: model.fold_workers runs the (model, fold) fits at once; nothing may change."""
+    numeric = [*SYNTH_NUMERIC, "label_echo"]
+    kwargs = {
+        "kinds": ("logistic", "lightgbm"),
+        "numeric": numeric,
+        "categorical": SYNTH_CATEGORICAL,
+        "n_folds": 3,
+        "seed": 0,
+        "allow_leaky": ["label_echo"],
+    }
+    serial = compare_models(leaky_table, workers=1, **kwargs)
+    threaded = compare_models(leaky_table, workers=3, **kwargs)
+    pd.testing.assert_frame_equal(serial.table, threaded.table, check_exact=True)
+    for name in ("logistic", "lightgbm"):
+        one, other = serial.backtests[name], threaded.backtests[name]
+        pd.testing.assert_frame_equal(one.predictions, other.predictions, check_exact=True)
+        pd.testing.assert_frame_equal(one.folds, other.folds, check_exact=True)
+        pd.testing.assert_frame_equal(one.leaks, other.leaks, check_exact=True)
+        assert one.leaks["fold"].tolist() == [1, 2, 3]  # the leak is seen on every fold
+    # and a single model's backtest on threads equals its own serial run
+    alone = rolling_origin_backtest(
+        leaky_table,
+        model_kind="lightgbm",
+        workers=2,
+        **{k: v for k, v in kwargs.items() if k != "kinds"},
+    )
+    pd.testing.assert_frame_equal(
+        alone.predictions, serial.backtests["lightgbm"].predictions, check_exact=True
+    )

@@ -11,7 +11,12 @@ __all__ = ["LogProgress", "RunProgress", "print_summary"]
 
 
 class RunProgress:
-    """A rich progress display: one bar for the pipeline, one for the current notebook's cells."""
+    """A rich progress display: one bar for the pipeline, one per running notebook's cells.
+
+    Stages that do not need each other run at once (``run.parallel_stages``): each has its
+    own bar. Cell events come from the threads that run the notebooks; rich's display
+    takes updates from any thread.
+    """
 
     def __init__(self, console: Console) -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,8 +30,8 @@ class RunProgress:
             transient=False,
         )
         self.overall = None
-        self.current = None
-        self.cells_seen = False
+        self.tasks: dict[str, object] = {}
+        self.cells_seen: set[str] = set()
 
     def __enter__(self) -> RunProgress:
         self.progress.start()
@@ -40,19 +45,19 @@ class RunProgress:
         if event == "start":
             self.overall = p.add_task("pipeline", total=len(info["stages"]))
         elif event == "stage_start":
-            self.current = p.add_task(f"  {info['name']}", total=None)
-            self.cells_seen = False
-        elif event == "cell" and self.current is not None:
-            self.cells_seen = True
-            p.update(self.current, total=info["total"], completed=info["done"])
-        elif event == "stage_end" and self.current is not None:
-            if not self.cells_seen:  # in-process: no cell progress, one step
-                p.update(self.current, total=1, completed=1)
+            self.tasks[info["name"]] = p.add_task(f"  {info['name']}", total=None)
+        elif event == "cell" and info["name"] in self.tasks:
+            self.cells_seen.add(info["name"])
+            p.update(self.tasks[info["name"]], total=info["total"], completed=info["done"])
+        elif event == "stage_end" and info["name"] in self.tasks:
+            task = self.tasks.pop(info["name"])
+            if info["name"] not in self.cells_seen:  # in-process: no cell progress, one step
+                p.update(task, total=1, completed=1)
             status = info["record"]["status"]
             mark = {"succeeded": "[green]ok[/]", "skipped": "[yellow]skipped[/]"}.get(
                 status, "[red]FAILED[/]"
             )
-            p.update(self.current, description=f"  {info['name']} {mark}")
+            p.update(task, description=f"  {info['name']} {mark}")
             if self.overall is not None:
                 p.advance(self.overall)
 

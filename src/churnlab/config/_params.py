@@ -297,6 +297,24 @@ class RunParams(_Section):
             'size such as "8GB" or "512MB", or "off" (no check).'
         ),
     )
+    parallel_stages: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "Run notebook stages that do not need each other's files at the same time, each "
+            "on its own kernel (the cohorts beside the model, the monitoring beside the "
+            'time-to-churn stage). "auto" = when the machine has 2 CPUs or more and the '
+            'memory estimate of two stages at once fits run.memory_budget; "on"; "off" '
+            "(one stage at a time, in order). The numbers are the same either way."
+        ),
+    )
+
+    @field_validator("memory_budget", "parallel_stages", mode="before")
+    @classmethod
+    def _yaml_switch(cls, value: Any) -> Any:
+        """YAML reads a bare ``off`` / ``on`` as false / true: take them as the words."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
 
 
 class SampleParams(_Section):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from churnlab.config._base import _Section
 from churnlab.config._data import ColumnMaps, DataParams, SnapshotParams
@@ -365,6 +365,22 @@ class ModelParams(_Section):
         le=256,
         description="LightGBM threads; more only helps on an idle machine with large data.",
     )
+    fold_workers: int | Literal["auto"] = Field(
+        "auto",
+        description=(
+            "Backtest fits run at once, each on its own thread (each model on each fold is "
+            'one fit). "auto" = 2 when the machine has 2 CPUs or more and two fits\' memory '
+            "fits run.memory_budget, else 1; or a number. The numbers do not depend on it."
+        ),
+    )
+
+    @field_validator("fold_workers")
+    @classmethod
+    def _at_least_one(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("model.fold_workers must be auto or a number of 1 or more")
+        return value
+
     logistic: LogisticParams = Field(
         default_factory=LogisticParams, description="Logistic regression settings."
     )

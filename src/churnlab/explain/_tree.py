@@ -243,7 +243,7 @@ def tree_contributions(
     A = booster_matrix(booster, X)
     if len(A) == 0:
         return np.zeros((0, A.shape[1])), float("nan")
-    base = float(booster.predict(A[:1], pred_contrib=True)[0, -1])
+    base = float(booster.predict(A[:1], pred_contrib=True, num_threads=1)[0, -1])
     codes, specs = _plan(booster, A)
     bounds = [slice(s, min(s + chunk_rows, len(A))) for s in range(0, len(A), chunk_rows)]
     if n_jobs > 1 and len(bounds) > 1:

@@ -143,6 +143,7 @@ def rolling_origin_backtest(
     allow_leaky: Iterable[str] = (),
     leak_threshold: float = LEAK_AUC,
     scheme: str = "auto",
+    workers: int = 1,
 ) -> BacktestResult:
     """Evaluate a model kind on later data it never saw (see the module docstring).
 
@@ -168,6 +169,8 @@ def rolling_origin_backtest(
         snapshots. ``accounts``: K-fold across accounts (every row of an account in
         one fold), for a history too short for a backtest in time; it does not test on
         a later period, and says so.
+    workers : int
+        Folds fitted at once, on threads (:func:`run_folds`); the numbers do not depend on it.
 
     Returns
     -------
@@ -178,94 +181,198 @@ def rolling_origin_backtest(
         numeric = auto_num if numeric is None else list(numeric)
         categorical = auto_cat if categorical is None else list(categorical)
     table = table.reset_index(drop=True)
+    plan = plan_folds(table, n_folds, test_months, lead_days, horizon_days, seed, scheme)
+    fit = {
+        "kind": model_kind,
+        "numeric": list(numeric),
+        "categorical": list(categorical),
+        "params": params,
+        "seed": seed,
+        "calibration": calibration,
+        "calibration_fraction": calibration_fraction,
+        "lead_days": lead_days,
+        "horizon_days": horizon_days,
+        "allow_leaky": allow_leaky,
+    }
+    outcomes = run_folds(table, plan, [fit], leak_threshold, workers)[0]
+    return assemble(plan, model_kind, outcomes)
+
+
+@dataclass(frozen=True)
+class FoldPlan:
+    """How a backtest cuts a table into folds (the same for every model of a comparison).
+
+    Attributes
+    ----------
+    scheme : str
+        ``rolling_origin``, ``stratified_kfold`` or ``account_kfold``.
+    note : str
+        One sentence on how the folds were made.
+    splits : list of (train mask, test mask, cutoff)
+        Boolean row masks of the table and the first test ``as_of`` (NaT for K-fold).
+    """
+
+    scheme: str
+    note: str
+    splits: list[tuple[np.ndarray, np.ndarray, pd.Timestamp]]
+
+    @property
+    def snapshot(self) -> bool:
+        return self.scheme == KFOLD
+
+
+def plan_folds(
+    table: pd.DataFrame,
+    n_folds: int,
+    test_months: int,
+    lead_days: int,
+    horizon_days: int,
+    seed: int,
+    scheme: str = "auto",
+) -> FoldPlan:
+    """The folds of ``table`` (with a RangeIndex), as :func:`rolling_origin_backtest` cuts them."""
     snapshot = is_snapshot(table)
-    by_accounts = scheme == "accounts" and not snapshot
-    if by_accounts:
+    if scheme == "accounts" and not snapshot:
         splits = [(~test, test, pd.NaT) for test in account_folds(table, n_folds, seed)]
-        scheme = ACCOUNTS
         note = (
             f"{len(splits)}-fold cross-validation across accounts (every observation of an "
             "account in one fold): the history is too short for a backtest on a later "
             "period, so this does not measure performance over time"
         )
-    elif snapshot:
-        splits = _fold_splits_kfold(table, n_folds, seed)
-        scheme = KFOLD
+        return FoldPlan(ACCOUNTS, note, splits)
+    if snapshot:
         note = (
             f"snapshot data (a single as_of): stratified {n_folds}-fold cross-validation; "
             "there is no later period, so this does not measure performance over time"
         )
+        return FoldPlan(KFOLD, note, _fold_splits_kfold(table, n_folds, seed))
+    note = (
+        f"rolling origin: {n_folds} test blocks of {test_months} month(s); training uses "
+        f"only rows whose {lead_days}+{horizon_days}-day label window closed before the "
+        "first test as_of"
+    )
+    splits = _fold_splits_time(table, n_folds, test_months, lead_days, horizon_days)
+    return FoldPlan(ROLLING, note, splits)
+
+
+@dataclass
+class FoldOutcome:
+    """One model's result on one fold: its test predictions, leaks and metrics, or why not."""
+
+    fold: int
+    predictions: pd.DataFrame | None = None
+    leaks: pd.DataFrame | None = None
+    row: dict | None = None
+    skipped: Message | None = None
+
+
+def run_folds(
+    table: pd.DataFrame,
+    plan: FoldPlan,
+    fits: Sequence[dict],
+    leak_threshold: float = LEAK_AUC,
+    workers: int = 1,
+) -> list[list[FoldOutcome]]:
+    """Fit and test every model of ``fits`` on every fold of ``plan``; outcomes per model.
+
+    Each item of ``fits`` holds the arguments of
+    :func:`~churnlab.modeling.fitting.fit_churn_model` for one model. With ``workers`` > 1
+    the (model, fold) fits run on that many threads: LightGBM and the BLAS of the
+    logistic models release the GIL while they fit. Every fit is seeded and
+    single-threaded, and the outcomes are put back in order, so the numbers are the same
+    for any ``workers`` (a test checks it). The heaviest models are started first.
+    """
+    tasks = [(m, i) for m, fit in enumerate(fits) for i in range(len(plan.splits))]
+    tasks.sort(key=lambda t: fits[t[0]]["kind"] != "lightgbm")  # stable: LightGBM first
+
+    def one(task: tuple[int, int]) -> FoldOutcome:
+        m, i = task
+        train, test, cutoff = plan.splits[i]
+        return _fold(table, i + 1, train, test, cutoff, plan, fits[m], leak_threshold)
+
+    if workers <= 1 or len(tasks) <= 1:
+        done = dict(zip(tasks, map(one, tasks), strict=True))
     else:
-        splits = _fold_splits_time(table, n_folds, test_months, lead_days, horizon_days)
-        scheme = ROLLING
-        note = (
-            f"rolling origin: {n_folds} test blocks of {test_months} month(s); training uses "
-            f"only rows whose {lead_days}+{horizon_days}-day label window closed before the "
-            "first test as_of"
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        # one BLAS thread for the whole block: the fits' own limits then agree across threads
+        with (
+            threadpool_limits(limits=1, user_api="blas"),
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="churnlab-fold") as pool,
+        ):
+            # each task in a copy of this context: the shared leak checks reach the threads
+            futures = {t: pool.submit(contextvars.copy_context().run, one, t) for t in tasks}
+            done = {t: f.result() for t, f in futures.items()}
+    return [[done[(m, i)] for i in range(len(plan.splits))] for m in range(len(fits))]
+
+
+def _fold(
+    table: pd.DataFrame,
+    i: int,
+    train: np.ndarray,
+    test: np.ndarray,
+    cutoff: pd.Timestamp,
+    plan: FoldPlan,
+    fit: dict,
+    leak_threshold: float,
+) -> FoldOutcome:
+    train_t, test_t = table[train], table[test]
+    where = (
+        message("messages.model.fold", fold=i)
+        if pd.isna(cutoff)
+        else message("messages.model.fold_from", fold=i, day=pd.Timestamp(cutoff).date())
+    )
+    if train_t["label"].nunique() < 2 or test_t.empty:
+        return FoldOutcome(i, skipped=message("messages.model.single_label", where=where))
+    try:
+        model = fit_churn_model(
+            train_t, **fit, split="accounts" if plan.scheme == ACCOUNTS else "auto"
         )
-    fold_rows, preds, leaks, skipped = [], [], [], []
-    for i, (train, test, cutoff) in enumerate(splits, start=1):
-        train_t, test_t = table[train], table[test]
-        where = (
-            message("messages.model.fold", fold=i)
-            if pd.isna(cutoff)
-            else message("messages.model.fold_from", fold=i, day=pd.Timestamp(cutoff).date())
+    except ModelError as exc:
+        if "leak" in str(exc):
+            raise
+        return FoldOutcome(
+            i, skipped=message("messages.model.fold_failed", where=where, error=literal(str(exc)))
         )
-        if train_t["label"].nunique() < 2 or test_t.empty:
-            skipped.append(message("messages.model.single_label", where=where))
-            continue
-        try:
-            model = fit_churn_model(
-                train_t,
-                kind=model_kind,
-                numeric=numeric,
-                categorical=categorical,
-                params=params,
-                seed=seed,
-                calibration=calibration,
-                calibration_fraction=calibration_fraction,
-                lead_days=lead_days,
-                horizon_days=horizon_days,
-                allow_leaky=allow_leaky,
-                split="accounts" if by_accounts else "auto",
-            )
-        except ModelError as exc:
-            if "leak" in str(exc):
-                raise
-            skipped.append(
-                message("messages.model.fold_failed", where=where, error=literal(str(exc)))
-            )
-            continue
-        proba = model.predict_proba(test_t)
-        preds.append(
-            pd.DataFrame(
-                {
-                    "account_id": test_t["account_id"].to_numpy(),
-                    "as_of": test_t["as_of"].to_numpy(),
-                    "fold": i,
-                    "label": test_t["label"].astype(int).to_numpy(),
-                    "churn_probability": proba,
-                }
-            )
-        )
-        flags = leak_check(test_t, numeric, categorical, threshold=leak_threshold)
-        if len(flags):
-            leaks.append(
-                flags[flags["suspected_leak"]].drop(columns="suspected_leak").assign(fold=i)
-            )
-        fold_rows.append(
-            {
-                "fold": i,
-                "train_as_of_min": train_t["as_of"].min(),
-                "train_as_of_max": train_t["as_of"].max(),
-                "cutoff": cutoff,
-                "test_as_of_min": test_t["as_of"].min() if not snapshot else pd.NaT,
-                "test_as_of_max": test_t["as_of"].max() if not snapshot else pd.NaT,
-                "n_train": int(len(train_t)),
-                "best_iteration": model.training.get("best_iteration"),
-                **evaluate(test_t["label"].astype(int), proba),
-            }
-        )
+    proba = model.predict_proba(test_t)
+    predictions = pd.DataFrame(
+        {
+            "account_id": test_t["account_id"].to_numpy(),
+            "as_of": test_t["as_of"].to_numpy(),
+            "fold": i,
+            "label": test_t["label"].astype(int).to_numpy(),
+            "churn_probability": proba,
+        }
+    )
+    flags = leak_check(test_t, fit["numeric"], fit["categorical"], threshold=leak_threshold)
+    leaks = (
+        flags[flags["suspected_leak"]].drop(columns="suspected_leak").assign(fold=i)
+        if len(flags)
+        else None
+    )
+    row = {
+        "fold": i,
+        "train_as_of_min": train_t["as_of"].min(),
+        "train_as_of_max": train_t["as_of"].max(),
+        "cutoff": cutoff,
+        "test_as_of_min": test_t["as_of"].min() if not plan.snapshot else pd.NaT,
+        "test_as_of_max": test_t["as_of"].max() if not plan.snapshot else pd.NaT,
+        "n_train": int(len(train_t)),
+        "best_iteration": model.training.get("best_iteration"),
+        **evaluate(test_t["label"].astype(int), proba),
+    }
+    return FoldOutcome(i, predictions, leaks, row)
+
+
+def assemble(plan: FoldPlan, model_kind: str, outcomes: Sequence[FoldOutcome]) -> BacktestResult:
+    """One model's :class:`BacktestResult` from its fold outcomes (in fold order)."""
+    preds = [o.predictions for o in outcomes if o.predictions is not None]
+    leaks = [o.leaks for o in outcomes if o.leaks is not None]
+    skipped = [o.skipped for o in outcomes if o.skipped is not None]
+    fold_rows = [o.row for o in outcomes if o.row is not None]
     if not preds:
         raise ModelError(
             "no backtest fold could be trained: "
@@ -279,8 +386,8 @@ def rolling_origin_backtest(
         pd.concat(leaks, ignore_index=True)[leak_cols] if leaks else pd.DataFrame(columns=leak_cols)
     )
     return BacktestResult(
-        scheme=scheme,
-        note=note,
+        scheme=plan.scheme,
+        note=plan.note,
         model_kind=model_kind,
         folds=pd.DataFrame(fold_rows),
         pooled=evaluate(predictions["label"], predictions["churn_probability"]),
@@ -413,17 +520,7 @@ def compare_models(
         ]
     rows, results = [], {}
     with shared_leak_checks():
-        backtests = [
-            rolling_origin_backtest(
-                table,
-                model_kind=cand.kind,
-                params=cand.params,
-                numeric=list(cand.numeric),
-                categorical=list(cand.categorical),
-                **backtest_kwargs,
-            )
-            for cand in candidates
-        ]
+        backtests = _backtest_all(table, candidates, **backtest_kwargs)
     for cand, res in zip(candidates, backtests, strict=True):
         results[cand.name] = res
         folds = res.folds[metric]
@@ -446,6 +543,44 @@ def compare_models(
         backtests=results,
         candidates={c.name: c for c in candidates},
     )
+
+
+def _backtest_all(
+    table: pd.DataFrame,
+    candidates: Sequence[Candidate],
+    *,
+    n_folds: int = 3,
+    test_months: int = 1,
+    lead_days: int = 0,
+    horizon_days: int = 90,
+    seed: int = 42,
+    calibration: str | None = "isotonic",
+    calibration_fraction: float = 0.2,
+    allow_leaky: Iterable[str] = (),
+    leak_threshold: float = LEAK_AUC,
+    scheme: str = "auto",
+    workers: int = 1,
+) -> list[BacktestResult]:
+    """:func:`rolling_origin_backtest` of every candidate on the same folds, fitted together."""
+    table = table.reset_index(drop=True)
+    plan = plan_folds(table, n_folds, test_months, lead_days, horizon_days, seed, scheme)
+    fits = [
+        {
+            "kind": cand.kind,
+            "numeric": list(cand.numeric),
+            "categorical": list(cand.categorical),
+            "params": cand.params,
+            "seed": seed,
+            "calibration": calibration,
+            "calibration_fraction": calibration_fraction,
+            "lead_days": lead_days,
+            "horizon_days": horizon_days,
+            "allow_leaky": allow_leaky,
+        }
+        for cand in candidates
+    ]
+    outcomes = run_folds(table, plan, fits, leak_threshold, workers)
+    return [assemble(plan, c.kind, o) for c, o in zip(candidates, outcomes, strict=True)]
 
 
 def choose_champion(comparison: pd.DataFrame, metric: str) -> str:

@@ -121,7 +121,13 @@ class ChurnModel:
         """Log-odds of churn from the uncalibrated model."""
         X = self.prepare(table)
         if self.kind == "lightgbm":
-            return np.asarray(self.booster_.predict(X, raw_score=True), dtype=float)
+            # Always with the model's thread count: a call without one makes LightGBM reset
+            # its process-wide default mid-way through fits on other threads (the backtest's
+            # model.fold_workers), which crashed a fit (SIGFPE) and would change its threads.
+            threads = int((self.params or {}).get("num_threads", 1))
+            return np.asarray(
+                self.booster_.predict(X, raw_score=True, num_threads=threads), dtype=float
+            )
         if self.kind == "logistic":
             return np.asarray(self.pipeline_.decision_function(X), dtype=float)
         raise ModelError(f"unknown model kind {self.kind!r}; expected one of {KINDS}")

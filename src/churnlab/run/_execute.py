@@ -1,4 +1,4 @@
-"""Executing one stage: its notebook under papermill (on a kernel started ahead), or in-process.
+"""Executing one stage: its notebook under papermill (on a kernel of the run), or in-process.
 
 The runner (:mod:`churnlab.run.runner`) decides the order and records each stage; this
 module runs one and fills its record: status, duration, the executed notebook and its
@@ -8,7 +8,7 @@ HTML copy, the reason of a skipped stage, the error of a failed one.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -19,33 +19,32 @@ from churnlab.run.record import clean_traceback, error_record
 from churnlab.run.stages import Stage
 from churnlab.run.steps.context import StageContext
 
-__all__ = ["ProgressCallback", "run_in_process", "run_notebook", "start_kernel"]
+__all__ = ["ProgressCallback", "run_in_process", "run_notebook", "stage_modules", "start_kernel"]
 
 #: ``progress(event, info)``: how the runner reports a run as it goes.
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 
 
-def start_kernel(stage: Stage, cfg: Params) -> Any:
-    """Launch ``stage``'s kernel now, importing the stage's module quietly once it is up.
+def stage_modules(stage: Stage) -> tuple[str, ...]:
+    """What ``stage``'s notebook imports: its step module and the module's ``WARM_UP``."""
+    import importlib
 
-    The runner starts the next notebook's kernel as a stage begins, so the kernel's
-    start-up and the heavy imports (pandas, LightGBM, SHAP…: the step module's
-    ``WARM_UP``) overlap the stage instead of following it. The imports run inside a
-    function, so the notebook's namespace stays empty: its cells run exactly as they would
-    on a fresh kernel.
+    module = stage.step.__module__
+    return (module, *getattr(importlib.import_module(module), "WARM_UP", ()))
+
+
+def start_kernel(cfg: Params, stages: Iterable[Stage] = ()) -> Any:
+    """Launch a kernel of the run now; it imports the modules of ``stages`` quietly once up.
+
+    The runner starts its kernels before the stages that use them, so the kernel's
+    start-up and the heavy imports (pandas, LightGBM, SHAP…) overlap the stage before
+    instead of following it. The imports run inside a function, so the notebook's
+    namespace stays empty: its cells run exactly as they would on a fresh kernel.
     """
-    from churnlab.run._papermill import KernelAhead
+    from churnlab.run._papermill import StageKernel
 
-    warm_up = (
-        "def _churnlab_warm_up():\n"
-        "    import importlib\n"
-        f"    step = importlib.import_module({stage.step.__module__!r})\n"
-        "    for name in getattr(step, 'WARM_UP', ()):\n"
-        "        importlib.import_module(name)\n"
-        "_churnlab_warm_up()\n"
-        "del _churnlab_warm_up\n"
-    )
-    return KernelAhead(cfg.run.kernel, cfg.root, warm_up=warm_up)
+    modules = [m for stage in stages for m in stage_modules(stage)]
+    return StageKernel(cfg.run.kernel, cfg.root, modules)
 
 
 def run_notebook(
@@ -79,7 +78,7 @@ def run_notebook(
             on_cell=lambda done, total: notify(
                 "cell", {"name": stage.name, "done": done, "total": total}
             ),
-            kernel_ahead=kernel,
+            stage_kernel=kernel,
         )
         record["status"] = "succeeded"
     except PapermillExecutionError as exc:
@@ -104,7 +103,7 @@ def run_notebook(
         record["error"] = error_record(exc, cell_index=None)
     finally:
         if kernel is not None:
-            kernel.close()  # papermill shut it down; this covers a notebook that never ran
+            kernel.ran_notebook()  # the next notebook on it starts with a reset
     record["duration_s"] = round(time.perf_counter() - t0, 2)
     if target.exists():
         try:

@@ -1,9 +1,10 @@
 """Running a stage's notebook with papermill, and its HTML copy for analysts.
 
 The engine reports cell progress to a callback (for the run progress display) and starts
-kernels over Unix sockets. A stage's kernel may be started ahead (:class:`KernelAhead`):
-the runner launches the next stage's kernel while this stage runs, and has it import the
-stage's module quietly, so a notebook does not wait for its kernel's start-up and imports.
+kernels over Unix sockets. The run's kernels (:class:`StageKernel`) are
+started ahead and reused: the runner launches them before the stages that use them, has
+them import the stages' modules quietly, and resets a kernel's namespace between two
+notebooks, so a notebook waits neither for a kernel's start-up nor for its imports.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +113,8 @@ class ProgressEngine(NBClientEngine):
         kwargs.setdefault("kernel_manager_class", LocalKernelManager)
         if kwargs.get("km") is None:
             return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
-        # a kernel started ahead: as papermill's own engine does, but the client shuts the
-        # kernel down at the end (papermill leaves a kernel it did not start running)
+        # a kernel of the run (StageKernel): as papermill's own engine does, but the kernel
+        # is left running for the run's next stage (the runner shuts it down at the end)
         from papermill.clientwrap import PapermillNotebookClient
         from papermill.log import logger
         from papermill.utils import merge_kwargs, remove_args
@@ -128,17 +129,58 @@ class ProgressEngine(NBClientEngine):
             kernel_name=kernel_name,
             log=logger,
         )
-        return PapermillNotebookClient(nb_man, **final).execute(cleanup_kc=True)
+        client = PapermillNotebookClient(nb_man, **final)
+        try:
+            return client.execute(cleanup_kc=False)  # the kernel runs on for the next stage
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
 
 
-class KernelAhead:
-    """A notebook's kernel, launched before the notebook runs (see :func:`execute_notebook`).
+#: Run in a used kernel before its next notebook: what a fresh kernel would have. The user
+#: namespace, ``Out`` and the execution count start anew (``reset(new_session=True)``), open
+#: figures are closed, the working directory is the project's, and memory freed by the last
+#: notebook goes back to the system (``malloc_trim``). Imported modules stay: that is the gain.
+RESET = """
+def _churnlab_reset(cwd):
+    import gc, os, sys
+    get_ipython().reset(new_session=True)
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    os.chdir(cwd)
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:
+            pass
+_churnlab_reset({cwd!r})
+del _churnlab_reset
+"""
 
-    The kernel starts at once (the launch returns without waiting for it to be ready) in
-    ``cwd``, the directory papermill would start it in; ``warm_up`` is code it runs quietly
-    first (``silent``: no output, no execution count, an error ignored — the notebook meets
-    it again and reports it). papermill then runs the notebook on it and shuts it down;
-    :meth:`close` shuts down a kernel whose notebook never ran.
+#: Imports a kernel runs quietly, inside a function (the namespace stays empty).
+WARM_UP = """
+def _churnlab_warm_up():
+    import importlib
+    for name in {modules!r}:
+        importlib.import_module(name)
+_churnlab_warm_up()
+del _churnlab_warm_up
+"""
+
+
+class StageKernel:
+    """A kernel of the run: it runs stage notebooks one after another, started ahead.
+
+    The kernel is launched at once (the launch returns without waiting for it to be ready)
+    in ``cwd``, the directory papermill would start it in, and imports ``modules`` quietly
+    (``silent``: no output, no execution count; an error is ignored, the notebook meets it
+    again and reports it). papermill runs a notebook on it and leaves it running; before
+    the next notebook, :meth:`prepare` resets it to what a fresh kernel has (:data:`RESET`)
+    except the modules already imported, so a run pays for a kernel's start-up and the
+    heavy imports (pandas, LightGBM, SHAP...) once per kernel, not once per notebook.
+    :meth:`close` shuts it down.
 
     Parameters
     ----------
@@ -146,23 +188,61 @@ class KernelAhead:
         The Jupyter kernel to launch.
     cwd : Path
         Its working directory.
-    warm_up : str
-        Code to run before the notebook (e.g. the stage's imports).
+    modules : iterable of str
+        Modules to import before the first notebook.
     """
 
-    def __init__(self, kernel_name: str, cwd: Path, warm_up: str = "") -> None:
-        from jupyter_client import BlockingKernelClient
+    def __init__(self, kernel_name: str, cwd: Path, modules: Iterable[str] = ()) -> None:
         from jupyter_core.utils import run_sync
 
+        self.kernel_name = kernel_name
+        self.cwd = Path(cwd)
         self.km = LocalKernelManager(kernel_name=kernel_name)
-        run_sync(self.km.start_kernel)(cwd=str(cwd))
+        run_sync(self.km.start_kernel)(cwd=str(self.cwd))
         self._client: Any = None
-        if warm_up:
+        self.imported: set[str] = set()
+        #: True once a notebook ran on it (the next one needs :data:`RESET` first).
+        self.used = False
+        self.prepare(modules)
+
+    def _send(self, code: str) -> None:
+        if self._client is None:
+            from jupyter_client import BlockingKernelClient
+
             client = BlockingKernelClient()
             client.load_connection_info(self.km.get_connection_info())
             client.start_channels()
-            client.execute(warm_up, silent=True, store_history=False, allow_stdin=False)
-            self._client = client  # open until the notebook ran: a closed socket drops the request
+            self._client = client  # open until the notebook ran: a closed socket drops it
+        self._client.execute(code, silent=True, store_history=False, allow_stdin=False)
+
+    def prepare(self, modules: Iterable[str] = ()) -> None:
+        """Queue a reset (after a notebook ran) and the imports not done yet; returns at once.
+
+        The kernel runs requests in order: the next notebook's first cell waits for these.
+        """
+        code = ""
+        if self.used:
+            code += RESET.format(cwd=str(self.cwd))
+            self.used = False
+        new = [m for m in dict.fromkeys(modules) if m not in self.imported]
+        if new:
+            code += WARM_UP.format(modules=tuple(new))
+            self.imported.update(new)
+        if code:
+            self._send(code)
+
+    def alive(self) -> bool:
+        """True while the kernel process runs."""
+        from jupyter_core.utils import run_sync
+
+        return bool(self.km.has_kernel and run_sync(self.km.is_alive)())
+
+    def ran_notebook(self) -> None:
+        """Note that a notebook ran (the next :meth:`prepare` resets the kernel first)."""
+        self.used = True
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
 
     def close(self) -> None:
         """Stop the warm-up channels; shut the kernel down when it still runs."""
@@ -192,12 +272,12 @@ def execute_notebook(
     cwd: Path,
     timeout: int,
     on_cell: Callable[[int, int], None] | None = None,
-    kernel_ahead: KernelAhead | None = None,
+    stage_kernel: StageKernel | None = None,
 ) -> None:
     """Execute ``source`` with ``parameters`` into ``target`` (kept also when a cell fails).
 
-    ``kernel_ahead``: run on this kernel, started earlier (it is shut down at the end),
-    instead of starting one.
+    ``stage_kernel``: run on this kernel of the run (it is left running) instead of starting
+    one.
 
     Raises
     ------
@@ -215,7 +295,7 @@ def execute_notebook(
         log_output=False,
         execution_timeout=timeout,
         cell_callback=on_cell,
-        **({"km": kernel_ahead.km} if kernel_ahead is not None else {}),
+        **({"km": stage_kernel.km} if stage_kernel is not None else {}),
     )
 
 

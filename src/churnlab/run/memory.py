@@ -181,6 +181,50 @@ def estimate_memory(cfg: Params) -> MemoryEstimate:
     return MemoryEstimate(events, accounts, rows, columns, int(need), allowed, source)
 
 
+#: Fixed memory of one stage's kernel after its imports (pandas, LightGBM, SHAP...), bytes.
+STAGE_BASE = 600 * 2**20
+#: Peak bytes per observation-table cell of the heaviest stage after 00 (the model: the
+#: table, its fold and feature copies, LightGBM's datasets).
+STAGE_CELL_BYTES = 56
+
+
+def stage_estimate(found: MemoryEstimate) -> int:
+    """Estimated peak bytes of one stage after 00 (the model stage), from the table's size."""
+    return STAGE_BASE + STAGE_CELL_BYTES * found.observation_rows * found.feature_columns
+
+
+def parallel_fits(cfg: Params, recorded: dict[str, Any] | None = None) -> tuple[bool, float]:
+    """Whether two stages after 00 fit ``run.memory_budget`` at once; ``(fits, GB needed)``.
+
+    ``recorded``: the manifest's ``memory`` record, when the guard made one (else the
+    estimate is made here).
+    """
+    if recorded is not None:
+        found = MemoryEstimate(
+            **{k: recorded[k] for k in MemoryEstimate.__dataclass_fields__ if k in recorded}
+        )
+    else:
+        found = estimate_memory(cfg)
+    need = 2 * stage_estimate(found)
+    return found.budget_bytes is None or need <= found.budget_bytes, need / 2**30
+
+
+def fold_workers(cfg: Params, rows: int, columns: int) -> int:
+    """Backtest fits at once (``model.fold_workers``) for a table of ``rows`` x ``columns``.
+
+    ``auto``: 2 when the machine has 2 CPUs or more and two fits' memory
+    (:data:`STAGE_CELL_BYTES` per cell each) fits ``run.memory_budget``, else 1.
+    """
+    setting = cfg.model.fold_workers
+    if setting != "auto":
+        return int(setting)
+    if (os.cpu_count() or 1) < 2:
+        return 1
+    allowed, _ = budget(cfg.run.memory_budget)
+    need = STAGE_BASE + 2 * STAGE_CELL_BYTES * rows * columns
+    return 2 if allowed is None or need <= allowed else 1
+
+
 def _gb(n: int) -> str:
     return f"{n / 2**30:.1f} GB"
 

@@ -216,6 +216,8 @@ class RunRecord:
         self.folder = folder
         self.manifest = manifest
         self.current: dict[str, Any] | None = None  # the stage started and not yet recorded
+        #: Stage names in pipeline order: ``stages`` stays in this order when stages run at once.
+        self.order: list[str] = []
 
     def save(self) -> None:
         """Write the manifest (atomically; see :func:`save_manifest` for a full disk)."""
@@ -228,6 +230,9 @@ class RunRecord:
             "started_at": utc_now().isoformat(),
         }
         self.manifest["stages"].append(entry)
+        if self.order:
+            rank = {n: i for i, n in enumerate(self.order)}
+            self.manifest["stages"].sort(key=lambda e: rank.get(e["name"], len(rank)))
         self.current = entry
         self.save()
         logger.info("run %s: stage %s started", self.folder.name, name)

@@ -187,6 +187,7 @@ def candidates(cfg: Params, features: FeatureChoice) -> list[Candidate]:
 def compare_models(cfg: Params, table: pd.DataFrame, features: FeatureChoice) -> ModelComparison:
     """Backtest the candidates on the same folds; the champion by the params' metric."""
     from churnlab.modeling import compare_models as _compare
+    from churnlab.run.memory import fold_workers
 
     return _compare(
         table,
@@ -198,6 +199,7 @@ def compare_models(cfg: Params, table: pd.DataFrame, features: FeatureChoice) ->
         lead_days=cfg.observation.lead_days,
         horizon_days=cfg.observation.horizon_days,
         scheme="accounts" if cfg.model.backtest == "accounts" else "auto",
+        workers=fold_workers(cfg, len(table), len(features.numeric) + len(features.categorical)),
     )
 
 
