@@ -163,3 +163,24 @@ def test_fits_on_threads_give_the_same_numbers_as_one_after_another(leaky_table)
     pd.testing.assert_frame_equal(
         alone.predictions, serial.backtests["lightgbm"].predictions, check_exact=True
     )
+
+
+def test_the_whole_table_fits_made_beside_the_backtest_equal_a_fit_made_after(table):
+    """#21: compare_models(final=...) fits each candidate on all rows in the backtest's pool."""
+    from churnlab.modeling import fit_churn_model
+    from churnlab.modeling.backtest import final_fit_kwargs
+
+    final = {"seed": 0, "calibration": "isotonic", "horizon_days": 90}
+    cmp = compare_models(
+        table, kinds=("logistic", "lightgbm"), n_folds=2, **FEATS, seed=0, workers=2, final=final
+    )
+    for name, cand in cmp.candidates.items():
+        kwargs = final_fit_kwargs(cand, final)
+        ready = cand.fitted(table, kwargs)
+        assert ready is not None, name
+        after = fit_churn_model(table, **kwargs)
+        np.testing.assert_array_equal(ready.predict_proba(table), after.predict_proba(table))
+        assert ready.training == after.training
+        # another table, or other settings, is not that fit
+        assert cand.fitted(table.copy(), kwargs) is None
+        assert cand.fitted(table, {**kwargs, "seed": 1}) is None

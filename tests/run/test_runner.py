@@ -170,7 +170,7 @@ def test_cli_run_exits_1_on_a_failing_notebook_and_keeps_latest(tmp_path):
 def test_kernels_use_a_unique_ipc_path_or_fall_back_to_tcp(monkeypatch, tmp_path):
     import tempfile
 
-    from churnlab.run._papermill import LocalKernelManager
+    from churnlab.run._kernels import LocalKernelManager
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     first, second = LocalKernelManager(), LocalKernelManager()

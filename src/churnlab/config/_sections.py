@@ -293,10 +293,10 @@ class LightGBMParams(_Section):
         15, ge=2, le=1024, description="Maximum number of leaves per tree (model complexity)."
     )
     learning_rate: float = Field(
-        0.05, gt=0, le=1, description="Shrinkage applied to every tree (0 < rate <= 1)."
+        0.1, gt=0, le=1, description="Shrinkage applied to every tree (0 < rate <= 1)."
     )
     n_estimators: int = Field(
-        500,
+        250,
         ge=1,
         le=20_000,
         description="Maximum number of boosting rounds (early stopping usually ends sooner).",

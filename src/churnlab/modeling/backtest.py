@@ -21,8 +21,11 @@ so in ``BacktestResult.scheme`` (``"stratified_kfold"``) and ``note``.
 
 from __future__ import annotations
 
+import dataclasses
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -272,8 +275,13 @@ def run_folds(
     fits: Sequence[dict],
     leak_threshold: float = LEAK_AUC,
     workers: int = 1,
+    finals: Sequence[dict] = (),
 ) -> list[list[FoldOutcome]]:
     """Fit and test every model of ``fits`` on every fold of ``plan``; outcomes per model.
+
+    ``finals``: arguments of :func:`~churnlab.modeling.fitting.fit_churn_model` for fits on
+    the whole ``table``, run in the same pool (their models are appended to ``finals``'
+    dicts under ``"model"``, or the error under ``"error"``).
 
     Each item of ``fits`` holds the arguments of
     :func:`~churnlab.modeling.fitting.fit_churn_model` for one model. With ``workers`` > 1
@@ -283,10 +291,20 @@ def run_folds(
     for any ``workers`` (a test checks it). The heaviest models are started first.
     """
     tasks = [(m, i) for m, fit in enumerate(fits) for i in range(len(plan.splits))]
-    tasks.sort(key=lambda t: fits[t[0]]["kind"] != "lightgbm")  # stable: LightGBM first
+    tasks += [(-1 - f, -1) for f in range(len(finals))]
+    # the heaviest first, for the pool to end together: whole-table LightGBM fits, then
+    # LightGBM folds, then the rest (a stable sort keeps the order within each)
+    tasks.sort(key=lambda t: _task_weight(fits[t[0]] if t[0] >= 0 else finals[-1 - t[0]], t))
 
-    def one(task: tuple[int, int]) -> FoldOutcome:
+    def one(task: tuple[int, int]) -> Any:
         m, i = task
+        if m < 0:
+            final = finals[-1 - m]
+            try:
+                final["model"] = fit_churn_model(table, **final["kwargs"])
+            except ModelError as exc:
+                final["error"] = exc
+            return None
         train, test, cutoff = plan.splits[i]
         return _fold(table, i + 1, train, test, cutoff, plan, fits[m], leak_threshold)
 
@@ -307,6 +325,11 @@ def run_folds(
             futures = {t: pool.submit(contextvars.copy_context().run, one, t) for t in tasks}
             done = {t: f.result() for t, f in futures.items()}
     return [[done[(m, i)] for i in range(len(plan.splits))] for m in range(len(fits))]
+
+
+def _task_weight(fit: dict, task: tuple[int, int]) -> int:
+    lightgbm = fit.get("kind", fit.get("kwargs", {}).get("kind")) == "lightgbm"
+    return (0 if task[0] < 0 else 1) if lightgbm else 2
 
 
 def _fold(
@@ -411,6 +434,8 @@ class Candidate:
         Its features.
     params : dict, optional
         Parameters of the kind (see :func:`~churnlab.modeling.fit_churn_model`).
+    final : FinalFit, optional
+        Its fit on the whole table, made beside the backtest (``compare_models(final=...)``).
     """
 
     name: str
@@ -418,6 +443,46 @@ class Candidate:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...] = ()
     params: dict | None = None
+    final: FinalFit | None = field(default=None, compare=False, repr=False)
+
+    def fitted(self, table: pd.DataFrame, kwargs: dict) -> Any:
+        """Its model fitted with ``kwargs`` on ``table`` beside the backtest, or None.
+
+        Raises
+        ------
+        ModelError
+            When that fit raised it (as fitting again would).
+        """
+        if self.final is None or not self.final.matches(table, kwargs):
+            return None
+        if self.final.error is not None:
+            raise self.final.error
+        return self.final.model
+
+
+@dataclass(frozen=True)
+class FinalFit:
+    """A candidate fitted on the whole table while the backtest ran (``compare_models(final=...)``).
+
+    Attributes
+    ----------
+    kwargs : dict
+        The arguments of :func:`~churnlab.modeling.fitting.fit_churn_model` it was fitted with.
+    table : weakref
+        The table it was fitted on (a fit for another table is not this one).
+    model : ChurnModel or None
+        The fitted model; None when the fit raised ``error``.
+    error : ModelError or None
+    """
+
+    kwargs: dict
+    table: Any
+    model: Any = None
+    error: Exception | None = None
+
+    def matches(self, table: pd.DataFrame, kwargs: dict) -> bool:
+        """True when it is the fit of ``kwargs`` on this very ``table`` object."""
+        return self.table() is table and self.kwargs == kwargs
 
 
 @dataclass(frozen=True)
@@ -445,6 +510,8 @@ class ModelComparison:
     metric: str
     backtests: dict[str, BacktestResult]
     candidates: dict[str, Candidate] = field(default_factory=dict)
+    #: Each candidate fitted on the whole table beside the backtest (``final=``), by name.
+    finals: dict[str, FinalFit] = field(default_factory=dict, repr=False)
 
     #: The columns :meth:`summary` shows, in order.
     SUMMARY_COLUMNS = (
@@ -478,6 +545,7 @@ def compare_models(
     candidates: Sequence[Candidate] | None = None,
     numeric: list[str] | None = None,
     categorical: list[str] | None = None,
+    final: dict | None = None,
     **backtest_kwargs,
 ) -> ModelComparison:
     """Backtest several models on the same folds and pick the champion.
@@ -501,8 +569,14 @@ def compare_models(
         Named models, each with its own kind and features.
     numeric, categorical : list of str, optional
         The features of ``kinds``.
+    final : dict, optional
+        Arguments of :func:`~churnlab.modeling.fitting.fit_churn_model` (``seed``,
+        ``calibration``, ``lead_days``...; not the kind, features or params): every
+        candidate is also fitted with them on the whole table, in the same pool of
+        ``workers`` as the backtest (``ModelComparison.finals``). The champion's is then
+        ready when the comparison ends; the others cost little beside LightGBM.
     **backtest_kwargs
-        Passed to ``rolling_origin_backtest`` (``n_folds``, ``seed``, ...).
+        Passed to ``rolling_origin_backtest`` (``n_folds``, ``seed``, ``workers``...).
 
     Returns
     -------
@@ -519,8 +593,14 @@ def compare_models(
             for kind in kinds
         ]
     rows, results = [], {}
+    finals = [] if final is None else [{"kwargs": final_fit_kwargs(c, final)} for c in candidates]
     with shared_leak_checks():
-        backtests = _backtest_all(table, candidates, **backtest_kwargs)
+        backtests = _backtest_all(table, candidates, finals=finals, **backtest_kwargs)
+    ref = weakref.ref(table)
+    fitted = {
+        c.name: FinalFit(f["kwargs"], ref, f.get("model"), f.get("error"))
+        for c, f in zip(candidates, finals, strict=False)  # none without ``final``
+    }
     for cand, res in zip(candidates, backtests, strict=True):
         results[cand.name] = res
         folds = res.folds[metric]
@@ -541,8 +621,21 @@ def compare_models(
         champion=champion,
         metric=metric,
         backtests=results,
-        candidates={c.name: c for c in candidates},
+        candidates={c.name: dataclasses.replace(c, final=fitted.get(c.name)) for c in candidates},
+        finals=fitted,
     )
+
+
+def final_fit_kwargs(candidate: Candidate, final: dict) -> dict:
+    """The arguments of :func:`~churnlab.modeling.fitting.fit_churn_model` that fit
+    ``candidate`` on a whole table with ``final``'s settings."""
+    return {
+        **final,
+        "kind": candidate.kind,
+        "numeric": list(candidate.numeric),
+        "categorical": list(candidate.categorical),
+        "params": candidate.params,
+    }
 
 
 def _backtest_all(
@@ -560,8 +653,10 @@ def _backtest_all(
     leak_threshold: float = LEAK_AUC,
     scheme: str = "auto",
     workers: int = 1,
+    finals: Sequence[dict] = (),
 ) -> list[BacktestResult]:
-    """:func:`rolling_origin_backtest` of every candidate on the same folds, fitted together."""
+    """:func:`rolling_origin_backtest` of every candidate on the same folds, fitted together
+    (with the whole-table fits of ``finals``, see :func:`run_folds`)."""
     table = table.reset_index(drop=True)
     plan = plan_folds(table, n_folds, test_months, lead_days, horizon_days, seed, scheme)
     fits = [
@@ -579,7 +674,7 @@ def _backtest_all(
         }
         for cand in candidates
     ]
-    outcomes = run_folds(table, plan, fits, leak_threshold, workers)
+    outcomes = run_folds(table, plan, fits, leak_threshold, workers, finals)
     return [assemble(plan, c.kind, o) for c, o in zip(candidates, outcomes, strict=True)]
 
 

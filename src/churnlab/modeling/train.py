@@ -28,8 +28,8 @@ from churnlab.modeling.model import ChurnModel, as_levels, prepare_features
 LIGHTGBM_DEFAULTS: dict = {
     "objective": "binary",
     "num_leaves": 15,
-    "learning_rate": 0.05,
-    "n_estimators": 500,
+    "learning_rate": 0.1,  # 0.05 x 500 before #21: the same ranking within noise, half the rounds
+    "n_estimators": 250,
     "early_stopping_rounds": 50,
     "min_child_samples": 40,
     "feature_fraction": 0.8,

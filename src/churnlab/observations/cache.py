@@ -28,6 +28,7 @@ __all__ = [
     "cache_path",
     "cached",
     "cached_with_summary",
+    "code_digest",
     "engine_code_digest",
     "fingerprint",
 ]
@@ -150,7 +151,6 @@ def cached_with_summary(
     return table, {}
 
 
-@functools.cache
 def engine_code_digest() -> str:
     """sha256 of every churnlab module that builds observation tables.
 
@@ -158,8 +158,15 @@ def engine_code_digest() -> str:
     inside churnlab (the package, its engine, and what they import: errors, vocabulary),
     so moving or adding an engine module never leaves a stale cache in use.
     """
+    return code_digest("churnlab.observations")
+
+
+@functools.cache
+def code_digest(*modules: str) -> str:
+    """sha256 of the source of ``modules`` and of every churnlab module they import."""
     digest = hashlib.sha256()
-    for path in sorted(_reachable_sources("churnlab.observations")):
+    paths = set().union(*(_reachable_sources(m) for m in modules))
+    for path in sorted(paths):
         digest.update(path.relative_to(_PACKAGE_ROOT.parent).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

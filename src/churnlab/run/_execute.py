@@ -41,7 +41,7 @@ def start_kernel(cfg: Params, stages: Iterable[Stage] = ()) -> Any:
     instead of following it. The imports run inside a function, so the notebook's
     namespace stays empty: its cells run exactly as they would on a fresh kernel.
     """
-    from churnlab.run._papermill import StageKernel
+    from churnlab.run._kernels import StageKernel
 
     modules = [m for stage in stages for m in stage_modules(stage)]
     return StageKernel(cfg.run.kernel, cfg.root, modules)

@@ -251,6 +251,7 @@ def run_pipeline(
                     else:
                         stages = [*selected, REPORT]
                         workers = 1 if in_process else _parallel_stages(cfg, manifest)
+                        fits = 1 if in_process else _fold_threads(cfg, manifest)
                         _run_stages(
                             stages,
                             ctx,
@@ -261,6 +262,7 @@ def run_pipeline(
                             notify,
                             signals.check,
                             workers=workers,
+                            fit_threads=fits,
                         )
                     signals.check()
             except Interrupted as exc:
@@ -379,6 +381,7 @@ def _run_stages(
     notify: ProgressCallback,
     check: Callable[[], None] = lambda: None,
     workers: int = 1,
+    fit_threads: int = 1,
 ) -> None:
     """Run ``stages`` until one fails; each is recorded as it starts and ends.
 
@@ -389,7 +392,7 @@ def _run_stages(
     """
     notebooks = [s for s in stages if s.notebook and not in_process]
     if notebooks and not _run_notebooks(
-        notebooks, ctx, record, nb_dir, cfg, notify, check, workers
+        notebooks, ctx, record, nb_dir, cfg, notify, check, workers, fit_threads
     ):
         return
     for stage in stages:
@@ -416,6 +419,7 @@ def _run_notebooks(
     notify: ProgressCallback,
     check: Callable[[], None],
     workers: int,
+    fit_threads: int = 1,
 ) -> bool:
     """Run the notebook stages on the run's kernels; False when one failed.
 
@@ -424,9 +428,11 @@ def _run_notebooks(
     ready stage with the longest chain of stages after it goes first (the model before
     the cohorts). Two kernels are started at once: one for the first stage, one that
     imports the modules of all the others while it runs; after a notebook a kernel is
-    reset (:class:`~churnlab.run._papermill.StageKernel`) and runs the next. With
-    ``workers=1`` the stages run one at a time in pipeline order. After a failure no
-    stage starts; those running end first.
+    reset (:class:`~churnlab.run._kernels.StageKernel`) and runs the next. With
+    ``workers=1`` the stages run one at a time in pipeline order. A stage that fits
+    models on threads (``Stage.parallel_fits``) counts as ``fit_threads`` of the
+    ``workers``: nothing starts beside it while its fits fill the CPUs. After a failure
+    no stage starts; those running end first.
     """
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -458,8 +464,11 @@ def _run_notebooks(
                     ready.sort(key=lambda s: (-chain[s.name], order[s.name]))
                 else:
                     ready = [s for s in ready if s is pending[0]]
-                for stage in ready[: max(workers - len(running), 0)]:
-                    if not idle:
+                for stage in ready:
+                    used = sum(_weight(s, workers, fit_threads) for s, *_ in running.values())
+                    if not idle or (
+                        running and used + _weight(stage, workers, fit_threads) > workers
+                    ):
                         break
                     wanted = set(stage_modules(stage))
                     kernel = min(idle, key=lambda k: len(wanted - k.imported))
@@ -501,6 +510,22 @@ def _run_notebooks(
         pool.shutdown(wait=False, cancel_futures=True)
         for kernel in kernels:  # a failed or stopped run leaves no kernel behind
             kernel.close()
+
+
+def _weight(stage: Stage, workers: int, fit_threads: int) -> int:
+    """The CPUs a stage keeps busy: its fit threads (``Stage.parallel_fits``) or one."""
+    return min(workers, fit_threads) if stage.parallel_fits else 1
+
+
+def _fold_threads(cfg: Params, manifest: dict[str, Any]) -> int:
+    """The threads stage 02 will fit on (``model.fold_workers``), from the memory estimate."""
+    from churnlab.run.memory import fold_workers
+
+    found = manifest.get("memory") or {}
+    rows, columns = found.get("observation_rows"), found.get("feature_columns")
+    if rows is None or columns is None:
+        return 1 if cfg.model.fold_workers == "auto" else int(cfg.model.fold_workers)
+    return fold_workers(cfg, int(rows), int(columns))
 
 
 def _dependencies(stages: Sequence[Stage]) -> dict[str, set[str]]:

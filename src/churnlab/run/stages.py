@@ -44,6 +44,9 @@ class Stage:
     looks_back : bool
         Whether it reads the earlier runs of the data set (``StageContext.earlier``; the
         notebook gets them as the ``earlier_run_dirs`` parameter).
+    parallel_fits : bool
+        Whether it fits models on ``model.fold_workers`` threads: the runner then starts no
+        other stage beside it while those threads fill the CPUs (``run.parallel_stages``).
     """
 
     name: str
@@ -54,6 +57,7 @@ class Stage:
     notebook: bool = True
     params: tuple[str, ...] = ()
     looks_back: bool = False
+    parallel_fits: bool = False
 
     @property
     def number(self) -> str:
@@ -108,6 +112,7 @@ NOTEBOOK_STAGES: tuple[Stage, ...] = (
         writes=("model", "model_metrics", "scores_raw", "backtest_predictions"),
         charts=("calibration", "health_by_tier"),
         params=("data", "observation", "features", "tiers", "model", "health", "report"),
+        parallel_fits=True,
     ),
     Stage(
         "03_time_to_churn",

@@ -200,7 +200,26 @@ def compare_models(cfg: Params, table: pd.DataFrame, features: FeatureChoice) ->
         horizon_days=cfg.observation.horizon_days,
         scheme="accounts" if cfg.model.backtest == "accounts" else "auto",
         workers=fold_workers(cfg, len(table), len(features.numeric) + len(features.categorical)),
+        final=champion_fit_settings(cfg, table),
     )
+
+
+def champion_fit_settings(cfg: Params, table: pd.DataFrame) -> dict[str, Any]:
+    """How the champion is fitted on all labelled rows (:func:`fit_champion`): the seed,
+    calibration, label window and split of :func:`~churnlab.modeling.fit_churn_model`.
+
+    The comparison fits every candidate so beside its backtest, in the same pool of
+    threads; :func:`fit_champion` then takes the champion's model from there.
+    """
+    # A snapshot's label has no horizon of its own: its probability maps to health as is.
+    snapshot = "checkpoint" in table and (table["checkpoint"] == "snapshot").all()
+    return {
+        "seed": cfg.model.seed,
+        "calibration": cfg.model.calibration,
+        "lead_days": cfg.observation.lead_days,
+        "horizon_days": 365 if snapshot else cfg.observation.horizon_days,
+        "split": "accounts" if cfg.model.backtest == "accounts" else "auto",
+    }
 
 
 def backtest(
@@ -232,7 +251,9 @@ def fit_champion(cfg: Params, table: pd.DataFrame, champion: str | Candidate) ->
     """Fit a model on all labelled rows and calibrate it on the latest held-out slice.
 
     ``champion`` is a candidate of the comparison (``comparison.candidates[name]``), or a
-    model kind (``"logistic"``, ``"lightgbm"``) given every usable feature.
+    model kind (``"logistic"``, ``"lightgbm"``) given every usable feature. A candidate of
+    :func:`compare_models` was already fitted so on ``table`` beside its backtest: that
+    model is returned (the same fit, made earlier).
     """
     from churnlab.modeling import Candidate, fit_churn_model
 
@@ -245,20 +266,11 @@ def fit_champion(cfg: Params, table: pd.DataFrame, champion: str | Candidate) ->
             tuple(features.categorical),
             _model_params(cfg)[champion],
         )
-    # A snapshot's label has no horizon of its own: its probability maps to health as is.
-    snapshot = "checkpoint" in table and (table["checkpoint"] == "snapshot").all()
-    return fit_churn_model(
-        table,
-        kind=champion.kind,
-        numeric=list(champion.numeric),
-        categorical=list(champion.categorical),
-        params=champion.params,
-        seed=cfg.model.seed,
-        calibration=cfg.model.calibration,
-        lead_days=cfg.observation.lead_days,
-        horizon_days=365 if snapshot else cfg.observation.horizon_days,
-        split="accounts" if cfg.model.backtest == "accounts" else "auto",
-    )
+    from churnlab.modeling.backtest import final_fit_kwargs
+
+    kwargs = final_fit_kwargs(champion, champion_fit_settings(cfg, table))
+    ready = champion.fitted(table, kwargs)  # fitted beside the backtest, on this table
+    return ready if ready is not None else fit_churn_model(table, **kwargs)
 
 
 def held_out(ctx: StageContext, comparison: ModelComparison) -> pd.DataFrame:

@@ -1,0 +1,129 @@
+"""#21: the order and overlap of the notebook stages (``run.parallel_stages``), on fake kernels.
+
+The real kernels and notebooks run in the pipeline tests; here each "notebook" sleeps a
+little and notes when it ran, so the schedule itself is checked: dependencies from the
+stages' reads and writes, two at once, the model stage alone while its fits fill the CPUs,
+one at a time in pipeline order when off, nothing new after a failure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from churnlab.run import runner
+from churnlab.run.stages import NOTEBOOK_STAGES
+
+
+class FakeKernel:
+    def __init__(self) -> None:
+        self.imported: set[str] = set()
+        self.closed = False
+
+    def prepare(self, modules=()) -> None:
+        self.imported.update(modules)
+
+    def alive(self) -> bool:
+        return True
+
+    def ran_notebook(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class Record:
+    def __init__(self) -> None:
+        self.manifest = {"stages": []}
+
+    def stage_started(self, name):
+        entry = {"name": name, "status": "running"}
+        self.manifest["stages"].append(entry)
+        return entry
+
+    def stage_ended(self, entry):
+        pass
+
+
+def _schedule(monkeypatch, workers, fit_threads=1, fail=()):
+    times: dict[str, tuple[float, float]] = {}
+    kernels: list[FakeKernel] = []
+    lock = threading.Lock()
+
+    def start_kernel(cfg, stages=()):
+        kernels.append(FakeKernel())
+        return kernels[-1]
+
+    def run_notebook(stage, nb_dir, folder, parameters, cfg, notify, record, kernel):
+        t0 = time.monotonic()
+        time.sleep(0.15 if stage.name.startswith("02") else 0.05)
+        with lock:
+            times[stage.name] = (t0, time.monotonic())
+        record["status"] = "failed" if stage.name in fail else "succeeded"
+
+    monkeypatch.setattr(runner, "start_kernel", start_kernel)
+    monkeypatch.setattr(runner, "run_notebook", run_notebook)
+    ctx = SimpleNamespace(
+        folder=SimpleNamespace(path="run", params="params.yaml"),
+        as_of="2026-10-31",
+        previous=None,
+        earlier=(),
+    )
+    cfg = SimpleNamespace(root="project")
+    record = Record()
+    ok = runner._run_notebooks(
+        list(NOTEBOOK_STAGES),
+        ctx,
+        record,
+        None,
+        cfg,
+        lambda *a: None,
+        lambda: None,
+        workers,
+        fit_threads,
+    )
+    assert all(k.closed for k in kernels) and len(kernels) == 2
+    return ok, times
+
+
+def _overlap(times, a, b) -> bool:
+    return times[a][0] < times[b][1] and times[b][0] < times[a][1]
+
+
+def test_two_at_once_follow_the_reads_and_writes(monkeypatch):
+    ok, t = _schedule(monkeypatch, workers=2)
+    assert ok and len(t) == 6
+    # every stage starts after the stages that write what it reads
+    for stage in NOTEBOOK_STAGES:
+        for other in NOTEBOOK_STAGES:
+            if set(other.writes) & set(stage.reads) and other is not stage:
+                assert t[stage.name][0] >= t[other.name][1], (stage.name, other.name)
+    assert _overlap(t, "01_cohort_comparison", "02_churn_model")  # neither reads the other
+    assert _overlap(t, "03_time_to_churn", "05_monitoring")
+
+
+def test_the_model_stage_runs_alone_while_its_fits_fill_the_cpus(monkeypatch):
+    ok, t = _schedule(monkeypatch, workers=2, fit_threads=2)
+    assert ok
+    assert not any(_overlap(t, "02_churn_model", name) for name in t if name != "02_churn_model")
+    assert _overlap(t, "01_cohort_comparison", "03_time_to_churn")  # 01 waits for a free CPU
+
+
+def test_off_runs_one_at_a_time_in_pipeline_order(monkeypatch):
+    ok, t = _schedule(monkeypatch, workers=1)
+    assert ok
+    names = [s.name for s in NOTEBOOK_STAGES]
+    assert sorted(t, key=lambda n: t[n][0]) == names
+    assert all(t[a][1] <= t[b][0] for a, b in zip(names, names[1:], strict=False))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_nothing_starts_after_a_failure(monkeypatch, workers):
+    ok, t = _schedule(monkeypatch, workers=workers, fail=("02_churn_model",))
+    assert not ok
+    assert "03_time_to_churn" not in t and "04_explanations" not in t
+    assert "05_monitoring" not in t
