@@ -69,7 +69,7 @@ def test_cli_style_override_and_overlay(tmp_path):
     cfg = load_params(PARAMS, [overlay], ["model.seed=7", "cohorts.alpha=0.01"])
     assert cfg.model.seed == 7  # override beats overlay
     assert cfg.model.lightgbm.num_leaves == 7  # overlay merged, siblings kept
-    assert cfg.model.lightgbm.learning_rate == 0.05
+    assert cfg.model.lightgbm.learning_rate == 0.1
     assert cfg.cohorts.alpha == 0.01
 
 
