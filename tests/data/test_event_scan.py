@@ -145,3 +145,31 @@ def test_stage_00_checks_the_sample_on_duckdb_as_written(pipeline_run, sample_di
     assert health["row_counts"]["events"] == {"read": len(written), "kept": len(written)}
     assert not health["rejected_rows"] and not health["errors"]
     assert health["event_types"] == sorted(written["event_type"].astype(str).unique())
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_padded_and_blank_ids_are_trimmed_the_same_and_clean_ones_read_as_they_are(
+    tmp_path, suffix
+):
+    """#21: id columns are trimmed only when a value needs it (``clean_texts``)."""
+    from churnlab.data._event_read import CLEAN, clean_texts, read_events
+
+    events = pd.read_csv(GOOD["events"], dtype=str)
+    events.loc[0, "account_id"] = f" {events.loc[0, 'account_id']} "
+    events.loc[1, "event_type"] = f"{events.loc[1, 'event_type']}\t"
+    events.loc[2, "user_id"] = ""
+    events.loc[3, "user_id"] = "   "
+    paths = {}
+    for name, path in GOOD.items():
+        frame = events if name == "events" else pd.read_csv(path, dtype=str)
+        paths[name] = tmp_path / f"{name}.{suffix}"
+        if suffix == "csv":
+            frame.to_csv(paths[name], index=False)
+        else:
+            frame.to_parquet(paths[name], index=False)
+    assert_same(*_both(paths, data_end="2026-10-31"))
+    con = ibis.duckdb.connect()
+    found = clean_texts(read_events(con, paths["events"]), ["account_id", "event_type", "user_id"])
+    assert found == {f"{c}{CLEAN}": False for c in ("account_id", "event_type", "user_id")}
+    found = clean_texts(read_events(con, GOOD["events"]), ["account_id", "event_type", "user_id"])
+    assert all(found.values())

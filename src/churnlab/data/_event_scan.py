@@ -33,7 +33,7 @@ from churnlab.errors import DataError
 
 from ._checks import Checks, rows_message
 from ._event_read import ROW as _ROW
-from ._event_read import id_text, numbers, read_events, timestamps, whole_float_texts
+from ._event_read import clean_texts, id_text, numbers, read_events, timestamps, whole_float_texts
 from ._health import DataHealth, TableHealth
 from ._io import _infer_format, missing_column_error, no_rows_error
 
@@ -197,7 +197,8 @@ def scan_events(
         checks.errors.append(missing_column_error(header, col, file=file, hint=fix))
     if missing:
         return None
-    whole = whole_float_texts(raw, ["account_id", "event_type", "user_id"])
+    ids = ["account_id", "event_type", "user_id"]
+    whole = {**whole_float_texts(raw, ids), **clean_texts(raw, ids)}
     account_id = id_text(raw, "account_id", whole)
     timestamp, bad_ts, converted = timestamps(raw["timestamp"])
     event_type = id_text(raw, "event_type", whole)
