@@ -239,6 +239,21 @@ def markdown(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def champion_metrics(reports: Path) -> dict[str, Any]:
+    """The latest run's model comparison: per model ROC AUC, PR AUC (and its fold spread),
+    Brier, ECE and lift@10 of the backtest, and which model is the champion."""
+    latest = sorted((reports / "runs").glob("*/model_metrics.json"))[-1]
+    metrics = json.loads(latest.read_text(encoding="utf-8"))
+    out: dict[str, Any] = {"champion": metrics.get("champion")}
+    for row in metrics.get("comparison", []):
+        out[row["model"]] = {
+            k: round(float(row[k]), 4)
+            for k in ("roc_auc", "pr_auc", "pr_auc_fold_std", "brier", "ece", "lift_10")
+            if row.get(k) is not None
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the Markdown table (and write JSON when asked)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -255,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         "-p", "--set", action="append", default=[], help="extra -p for churnlab run"
     )
     parser.add_argument("--json", type=Path, help="write the results here as JSON")
+    parser.add_argument(
+        "--metrics", action="store_true",
+        help="also print each run's model metrics (the champion's backtest, from model_metrics.json)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     ref = reference()
@@ -274,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
                 result.update(
                     accounts=accounts or 3000, sample_s=sample_s if label == "cold" else None
                 )
+                if args.metrics:
+                    result["metrics"] = champion_metrics(work / "reports")
+                    print(f"  model metrics: {result['metrics']}", flush=True)
                 results.append(result)
         finally:
             shutil.rmtree(work, ignore_errors=True)

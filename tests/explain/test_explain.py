@@ -392,10 +392,12 @@ def test_sample_ranking_finds_generator_drivers(sample_tables):
     strong_families = {metric_family(c) for n in strong for c in measures[n]}
     assert len(strong_families) < len(ranked) / 3
     assert truth["irrelevant_attributes"] == ["region"]
-    # region gets only noise splits: under 2% of the total and below every strong driver.
+    # region gets only noise splits: under 3% of the total and below every strong driver.
     # (Not "bottom half by rank": many families are never split on at all, so the rank of a
-    # family with a few noise splits is about 18; measured share 1.4%.)
-    assert family["region"] < 0.02 * family.sum()
+    # family with a few noise splits is about 18; measured share 1.4% with LightGBM at
+    # 0.05 x 500 rounds, 2.0% at the 0.1 x 250 of #21: a larger step gives noise splits a
+    # little more weight.)
+    assert family["region"] < 0.03 * family.sum()
     for name in strong:
         assert family["region"] < max(family[metric_family(c)] for c in measures[name])
     rank = global_importance(result).set_index("feature")["rank"]

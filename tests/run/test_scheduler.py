@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from churnlab.run import runner
+from churnlab.run import schedule
 from churnlab.run.stages import NOTEBOOK_STAGES
 
 
@@ -34,6 +34,7 @@ class FakeKernel:
 
     def close(self) -> None:
         self.closed = True
+        self.closed_at = time.monotonic()
 
 
 class Record:
@@ -65,8 +66,8 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=()):
             times[stage.name] = (t0, time.monotonic())
         record["status"] = "failed" if stage.name in fail else "succeeded"
 
-    monkeypatch.setattr(runner, "start_kernel", start_kernel)
-    monkeypatch.setattr(runner, "run_notebook", run_notebook)
+    monkeypatch.setattr(schedule, "start_kernel", start_kernel)
+    monkeypatch.setattr(schedule, "run_notebook", run_notebook)
     ctx = SimpleNamespace(
         folder=SimpleNamespace(path="run", params="params.yaml"),
         as_of="2026-10-31",
@@ -75,7 +76,7 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=()):
     )
     cfg = SimpleNamespace(root="project")
     record = Record()
-    ok = runner._run_notebooks(
+    ok = schedule.run_notebooks(
         list(NOTEBOOK_STAGES),
         ctx,
         record,
@@ -87,6 +88,7 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=()):
         fit_threads,
     )
     assert all(k.closed for k in kernels) and len(kernels) == 2
+    times["closed"] = tuple(sorted(k.closed_at for k in kernels))
     return ok, times
 
 
@@ -96,6 +98,7 @@ def _overlap(times, a, b) -> bool:
 
 def test_two_at_once_follow_the_reads_and_writes(monkeypatch):
     ok, t = _schedule(monkeypatch, workers=2)
+    assert t.pop("closed")[0] > t["05_monitoring"][1]  # two at once: both kernels kept
     assert ok and len(t) == 6
     # every stage starts after the stages that write what it reads
     for stage in NOTEBOOK_STAGES:
@@ -108,6 +111,7 @@ def test_two_at_once_follow_the_reads_and_writes(monkeypatch):
 
 def test_the_model_stage_runs_alone_while_its_fits_fill_the_cpus(monkeypatch):
     ok, t = _schedule(monkeypatch, workers=2, fit_threads=2)
+    t.pop("closed")
     assert ok
     assert not any(_overlap(t, "02_churn_model", name) for name in t if name != "02_churn_model")
     assert _overlap(t, "01_cohort_comparison", "03_time_to_churn")  # 01 waits for a free CPU
@@ -116,6 +120,8 @@ def test_the_model_stage_runs_alone_while_its_fits_fill_the_cpus(monkeypatch):
 def test_off_runs_one_at_a_time_in_pipeline_order(monkeypatch):
     ok, t = _schedule(monkeypatch, workers=1)
     assert ok
+    # the kernel that ran stage 00 is shut down once the warm spare takes over
+    assert t.pop("closed")[0] < t["02_churn_model"][0]
     names = [s.name for s in NOTEBOOK_STAGES]
     assert sorted(t, key=lambda n: t[n][0]) == names
     assert all(t[a][1] <= t[b][0] for a, b in zip(names, names[1:], strict=False))
@@ -124,6 +130,7 @@ def test_off_runs_one_at_a_time_in_pipeline_order(monkeypatch):
 @pytest.mark.parametrize("workers", [1, 2])
 def test_nothing_starts_after_a_failure(monkeypatch, workers):
     ok, t = _schedule(monkeypatch, workers=workers, fail=("02_churn_model",))
+    t.pop("closed")
     assert not ok
     assert "03_time_to_churn" not in t and "04_explanations" not in t
     assert "05_monitoring" not in t

@@ -101,7 +101,7 @@ class DuckDBSettings(_Section):
         pattern=r"^\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
         description=(
             'DuckDB\'s memory limit, e.g. "4GB" (it spills to temp_dir beyond it); null = '
-            "40% of the machine's RAM, at most 6GB. The process needs more than this: the "
+            "40% of the machine's RAM, at most 4GB. The process needs more than this: the "
             "loaded tables and the observation table come on top."
         ),
     )

@@ -101,6 +101,8 @@ def _churnlab_reset(cwd):
         sys.modules["matplotlib.pyplot"].close("all")
     os.chdir(cwd)
     gc.collect()
+    if "pyarrow" in sys.modules:  # Arrow's own allocator keeps freed buffers otherwise
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
     if sys.platform.startswith("linux"):
         import ctypes
         try:

@@ -33,12 +33,13 @@ from typing import Any
 from churnlab.config import Params
 from churnlab.errors import ParamsError
 
-#: Fixed cost of a run: the interpreter, pandas, LightGBM, matplotlib, DuckDB (bytes).
-BASE = 850 * 2**20
-#: Bytes of peak memory per input event (loading, validation, the features engine).
-EVENT_BYTES = 190
-#: Bytes of peak memory per observation-table cell (float64, held about twice at the peak).
-CELL_BYTES = 16
+#: Fixed cost of a run: the runner and a kernel with its imports (pandas, LightGBM...).
+BASE = 2**30
+#: Bytes of peak memory per input event in stage 00 (DuckDB checking the log and building
+#: the features), up to DuckDB's memory limit (``features.duckdb.memory_limit``).
+EVENT_BYTES = 100
+#: Bytes of stage 00's peak per observation-table cell (the fetched table and its copy).
+CELL_BYTES = 8
 #: Extra observation rows from the renewal checkpoints, as a share of the month-end rows.
 CHECKPOINT_SHARE = 0.1
 #: Feature columns that do not depend on the event types (plan, MRR, tenure, ratios...).
@@ -63,7 +64,9 @@ class MemoryEstimate:
     observation_rows, feature_columns : int
         The estimated observation table.
     estimate_bytes : int
-        Estimated peak resident memory of the run.
+        Estimated peak resident memory of the run, one stage and one fit at a time: the
+        larger of ``stage00_bytes`` (loading and the features) and ``later_bytes`` (the
+        model stage).
     budget_bytes : int or None
         What the run may use (None: ``run.memory_budget: off``).
     budget_source : str
@@ -77,6 +80,8 @@ class MemoryEstimate:
     estimate_bytes: int
     budget_bytes: int | None
     budget_source: str
+    stage00_bytes: int = 0
+    later_bytes: int = 0
 
     @property
     def estimate_gb(self) -> float:
@@ -176,53 +181,120 @@ def estimate_memory(cfg: Params) -> MemoryEstimate:
         rows = math.ceil(accounts * months * (1 + CHECKPOINT_SHARE))
     types = len(cfg.features.event_types or []) or (ASSUMED_EVENT_TYPES if events else 0)
     columns = FIXED_FEATURES + types * (len(cfg.features.windows) + 1)
-    need = BASE + EVENT_BYTES * events + CELL_BYTES * rows * columns
+    engine = min(EVENT_BYTES * events, duckdb_limit(cfg))
+    stage00 = BASE + engine + CELL_BYTES * rows * columns
+    later = BASE + STAGE_CELL_BYTES * rows * columns
     allowed, source = budget(cfg.run.memory_budget)
-    return MemoryEstimate(events, accounts, rows, columns, int(need), allowed, source)
+    return MemoryEstimate(
+        events,
+        accounts,
+        rows,
+        columns,
+        int(max(stage00, later)),
+        allowed,
+        source,
+        stage00_bytes=int(stage00),
+        later_bytes=int(later),
+    )
 
 
-#: Fixed memory of one stage's kernel after its imports (pandas, LightGBM, SHAP...), bytes.
-STAGE_BASE = 600 * 2**20
-#: Peak bytes per observation-table cell of the heaviest stage after 00 (the model: the
-#: table, its fold and feature copies, LightGBM's datasets).
-STAGE_CELL_BYTES = 56
+def duckdb_limit(cfg: Params) -> int:
+    """Bytes DuckDB may use in stage 00 (``features.duckdb.memory_limit`` or its default)."""
+    from churnlab.observations._engine.backend import default_duckdb_settings
+
+    duck = cfg.features.duckdb
+    return parse_size(default_duckdb_settings(duck.threads, duck.memory_limit)["memory_limit"])
 
 
-def stage_estimate(found: MemoryEstimate) -> int:
-    """Estimated peak bytes of one stage after 00 (the model stage), from the table's size."""
-    return STAGE_BASE + STAGE_CELL_BYTES * found.observation_rows * found.feature_columns
+#: Memory of one more kernel with its imports (the spare kernel warmed during stage 00).
+KERNEL_BYTES = 700 * 2**20
+#: Peak bytes per observation-table cell of a stage after 00 fitting one model at a time
+#: (the model stage: the table, a fold's copy, the model's feature frame and LightGBM's
+#: datasets).
+STAGE_CELL_BYTES = 39
+#: What a second fit at once adds per cell (``model.fold_workers``).
+FIT_CELL_BYTES = 12
+#: Peak bytes per cell of a stage run beside the model stage (the cohorts, the monitoring).
+SIDE_CELL_BYTES = 12
+#: How far the optional speed-ups (a spare kernel, two stages or two fits at once) may
+#: raise the run's peak over what it needs without them: 20 %, at least this much.
+SLACK_SHARE = 0.2
+SLACK_BYTES = 3 * 2**29
 
 
-def parallel_fits(cfg: Params, recorded: dict[str, Any] | None = None) -> tuple[bool, float]:
-    """Whether two stages after 00 fit ``run.memory_budget`` at once; ``(fits, GB needed)``.
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run does at once (``run.parallel_stages``, ``model.fold_workers``) and why.
 
-    ``recorded``: the manifest's ``memory`` record, when the guard made one (else the
-    estimate is made here).
+    Attributes
+    ----------
+    stages_at_once : int
+        Notebook stages that may run at the same time (1 or 2).
+    spare_kernel : bool
+        Whether a second kernel imports the later stages' modules while stage 00 runs.
+    fold_workers : int
+        Backtest fits at once in the model stage.
+    why : str
+        The reasons, in words (for the manifest and the log).
     """
-    if recorded is not None:
-        found = MemoryEstimate(
-            **{k: recorded[k] for k in MemoryEstimate.__dataclass_fields__ if k in recorded}
-        )
-    else:
-        found = estimate_memory(cfg)
-    need = 2 * stage_estimate(found)
-    return found.budget_bytes is None or need <= found.budget_bytes, need / 2**30
+
+    stages_at_once: int
+    spare_kernel: bool
+    fold_workers: int
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's ``parallel`` record."""
+        return asdict(self)
 
 
-def fold_workers(cfg: Params, rows: int, columns: int) -> int:
-    """Backtest fits at once (``model.fold_workers``) for a table of ``rows`` x ``columns``.
+def plan_run(cfg: Params, found: MemoryEstimate | None = None) -> RunPlan:
+    """Decide the run's concurrency from the CPU count and the memory estimate.
 
-    ``auto``: 2 when the machine has 2 CPUs or more and two fits' memory
-    (:data:`STAGE_CELL_BYTES` per cell each) fits ``run.memory_budget``, else 1.
+    ``auto`` (``run.parallel_stages``, ``model.fold_workers``) turns each speed-up on when
+    the machine has 2 CPUs or more and the run's estimated peak with it stays within
+    ``run.memory_budget`` and within 20 % (at least 1.5 GB) of the peak the run needs
+    anyway (:func:`estimate_memory`): concurrency may make a run faster, never much
+    larger. Decided from the machine and the data, never from the machine's momentary
+    load; ``on``/``off`` and a number force the choice.
     """
+    found = found or estimate_memory(cfg)
+    cells = found.observation_rows * found.feature_columns
+    cpus = os.cpu_count() or 1
+    need = found.estimate_bytes
+    allowed = max(int(need * (1 + SLACK_SHARE)), need + SLACK_BYTES)
+    if found.budget_bytes is not None:
+        allowed = min(allowed, found.budget_bytes)
+    said = [
+        f"{cpus} CPU(s); estimated peak {_gb(need)} one at a time, {_gb(allowed)} allowed "
+        "with the speed-ups"
+    ]
+
+    def affordable(peak: int) -> bool:
+        return cpus >= 2 and peak <= allowed
+
+    # the spare kernel lives through stage 00 beside the stage's own peak
+    spare = affordable(found.stage00_bytes + KERNEL_BYTES)
     setting = cfg.model.fold_workers
     if setting != "auto":
-        return int(setting)
-    if (os.cpu_count() or 1) < 2:
-        return 1
-    allowed, _ = budget(cfg.run.memory_budget)
-    need = STAGE_BASE + 2 * STAGE_CELL_BYTES * rows * columns
-    return 2 if allowed is None or need <= allowed else 1
+        fits = int(setting)
+        said.append(f"model.fold_workers: {fits}")
+    else:
+        fits = 2 if affordable(found.later_bytes + FIT_CELL_BYTES * cells) else 1
+    later = found.later_bytes + (fits - 1) * FIT_CELL_BYTES * cells
+    setting = cfg.run.parallel_stages
+    if setting != "auto":
+        stages = 2 if setting == "on" else 1
+        said.append(f"run.parallel_stages: {setting}")
+    else:
+        # beside the model stage: the cohorts or the monitoring, on their own kernel
+        stages = 2 if affordable(later + KERNEL_BYTES + SIDE_CELL_BYTES * cells) else 1
+    return RunPlan(stages, spare or stages > 1, fits, "; ".join(said))
+
+
+def fold_workers(cfg: Params) -> int:
+    """Backtest fits at once in the model stage (``model.fold_workers``; see :func:`plan_run`)."""
+    return plan_run(cfg).fold_workers
 
 
 def _gb(n: int) -> str:

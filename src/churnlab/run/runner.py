@@ -24,7 +24,7 @@ from churnlab.atomic import write_text
 from churnlab.config import Params
 from churnlab.errors import ChurnlabError, Interrupted
 from churnlab.messages import message
-from churnlab.run._execute import ProgressCallback, run_in_process, run_notebook, start_kernel
+from churnlab.run._execute import ProgressCallback, run_in_process
 from churnlab.run.faults import (
     mark_abandoned,
     run_log,
@@ -54,6 +54,7 @@ from churnlab.run.record import (
     package_versions,
     utc_now,
 )
+from churnlab.run.schedule import run_notebooks
 from churnlab.run.stages import NOTEBOOK_STAGES, REPORT, Stage, reusable_run, select
 from churnlab.run.steps.context import (
     StageContext,
@@ -250,8 +251,8 @@ def run_pipeline(
                         record.stage_failed(NOTEBOOK_STAGES[0].name, problem, notify, during)
                     else:
                         stages = [*selected, REPORT]
-                        workers = 1 if in_process else _parallel_stages(cfg, manifest)
-                        fits = 1 if in_process else _fold_threads(cfg, manifest)
+                        plan = _plan(cfg, manifest)
+                        workers = 1 if in_process else plan.stages_at_once
                         _run_stages(
                             stages,
                             ctx,
@@ -262,7 +263,8 @@ def run_pipeline(
                             notify,
                             signals.check,
                             workers=workers,
-                            fit_threads=fits,
+                            fit_threads=plan.fold_workers,
+                            spare_kernel=plan.spare_kernel,
                         )
                     signals.check()
             except Interrupted as exc:
@@ -322,34 +324,27 @@ def _memory_guard(cfg: Params, manifest: dict[str, Any]) -> ChurnlabError | None
     return None if found.fits else memory_error(cfg, found)
 
 
-def _parallel_stages(cfg: Params, manifest: dict[str, Any]) -> int:
-    """How many notebook stages may run at once (``run.parallel_stages``), in the manifest.
+def _plan(cfg: Params, manifest: dict[str, Any]) -> Any:
+    """What the run does at once (:func:`~churnlab.run.memory.plan_run`), in the manifest."""
+    from churnlab.run.memory import MemoryEstimate, estimate_memory, plan_run
 
-    ``auto``: two when the machine has two CPUs or more and the memory estimate of two
-    stages at once fits ``run.memory_budget`` (:func:`~churnlab.run.memory.parallel_fits`);
-    decided from the machine and the data, never from the machine's momentary load.
-    """
-    import os
-
-    from churnlab.run.memory import parallel_fits
-
-    setting = cfg.run.parallel_stages
-    cpus = os.cpu_count() or 1
-    if setting == "off":
-        workers, why = 1, "run.parallel_stages: off"
-    elif setting == "on":
-        workers, why = 2, "run.parallel_stages: on"
-    elif cpus < 2:
-        workers, why = 1, f"auto: this machine has {cpus} CPU"
-    else:
-        fits, need = parallel_fits(cfg, manifest.get("memory"))
-        workers = 2 if fits else 1
-        why = f"auto: {cpus} CPUs, and two stages at once need about {need:.1f} GB" + (
-            "" if fits else ", more than run.memory_budget allows"
-        )
-    manifest["parallel_stages"] = {"workers": workers, "why": why}
-    logger.info("run %s: up to %d stages at once (%s)", manifest["run_id"], workers, why)
-    return workers
+    recorded = manifest.get("memory")
+    found = (
+        MemoryEstimate(**{k: recorded[k] for k in MemoryEstimate.__dataclass_fields__})
+        if recorded
+        else estimate_memory(cfg)
+    )
+    plan = plan_run(cfg, found)
+    manifest["parallel"] = plan.to_dict()
+    logger.info(
+        "run %s: up to %d stage(s) and %d backtest fit(s) at once, %s (%s)",
+        manifest["run_id"],
+        plan.stages_at_once,
+        plan.fold_workers,
+        "a spare kernel" if plan.spare_kernel else "one kernel",
+        plan.why,
+    )
+    return plan
 
 
 def _as_of(cfg: Params) -> dt.date | None:
@@ -382,6 +377,7 @@ def _run_stages(
     check: Callable[[], None] = lambda: None,
     workers: int = 1,
     fit_threads: int = 1,
+    spare_kernel: bool = True,
 ) -> None:
     """Run ``stages`` until one fails; each is recorded as it starts and ends.
 
@@ -391,8 +387,8 @@ def _run_stages(
     the exception the signal raised).
     """
     notebooks = [s for s in stages if s.notebook and not in_process]
-    if notebooks and not _run_notebooks(
-        notebooks, ctx, record, nb_dir, cfg, notify, check, workers, fit_threads
+    if notebooks and not run_notebooks(
+        notebooks, ctx, record, nb_dir, cfg, notify, check, workers, fit_threads, spare_kernel
     ):
         return
     for stage in stages:
@@ -408,141 +404,6 @@ def _run_stages(
         notify("stage_end", {"name": stage.name, "record": entry})
         if entry["status"] == "failed":
             break
-
-
-def _run_notebooks(
-    stages: list[Stage],
-    ctx: StageContext,
-    record: RunRecord,
-    nb_dir: Path,
-    cfg: Params,
-    notify: ProgressCallback,
-    check: Callable[[], None],
-    workers: int,
-    fit_threads: int = 1,
-) -> bool:
-    """Run the notebook stages on the run's kernels; False when one failed.
-
-    A stage starts once the stages that write what it reads (``Stage.reads`` /
-    ``Stage.writes``) have ended, on an idle kernel, while fewer than ``workers`` run; the
-    ready stage with the longest chain of stages after it goes first (the model before
-    the cohorts). Two kernels are started at once: one for the first stage, one that
-    imports the modules of all the others while it runs; after a notebook a kernel is
-    reset (:class:`~churnlab.run._kernels.StageKernel`) and runs the next. With
-    ``workers=1`` the stages run one at a time in pipeline order. A stage that fits
-    models on threads (``Stage.parallel_fits``) counts as ``fit_threads`` of the
-    ``workers``: nothing starts beside it while its fits fill the CPUs. After a failure
-    no stage starts; those running end first.
-    """
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-    from churnlab.run._execute import stage_modules
-
-    parameters = {
-        "run_dir": str(ctx.folder.path),
-        "params_file": str(ctx.folder.params),
-        "project_dir": str(cfg.root),
-        "as_of": ctx.as_of,
-        "previous_run_dir": str(ctx.previous.path) if ctx.previous else "",
-    }
-    earlier = "\n".join(str(f.path) for f in ctx.earlier)
-    after = _dependencies(stages)
-    chain = _chain_lengths(stages, after)
-    order = {s.name: i for i, s in enumerate(stages)}
-    kernels = [start_kernel(cfg, stages[:1])]
-    if len(stages) > 1:
-        kernels.append(start_kernel(cfg, stages[1:]))
-    idle = list(kernels)
-    pending, done, failed = list(stages), set(), False
-    running: dict[Any, tuple[Stage, Any, dict[str, Any]]] = {}
-    pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="churnlab-stage")
-    try:
-        while pending or running:
-            if not failed:
-                ready = [s for s in pending if after[s.name] <= done]
-                if workers > 1:
-                    ready.sort(key=lambda s: (-chain[s.name], order[s.name]))
-                else:
-                    ready = [s for s in ready if s is pending[0]]
-                for stage in ready:
-                    used = sum(_weight(s, workers, fit_threads) for s, *_ in running.values())
-                    if not idle or (
-                        running and used + _weight(stage, workers, fit_threads) > workers
-                    ):
-                        break
-                    wanted = set(stage_modules(stage))
-                    kernel = min(idle, key=lambda k: len(wanted - k.imported))
-                    idle.remove(kernel)
-                    if not kernel.alive():  # died in the stage before: a fresh one
-                        kernel.close()
-                        kernels.append(kernel := start_kernel(cfg))
-                    kernel.prepare(wanted)
-                    pending.remove(stage)
-                    entry = record.stage_started(stage.name)
-                    notify("stage_start", {"name": stage.name})
-                    given = (
-                        {**parameters, "earlier_run_dirs": earlier}
-                        if stage.looks_back
-                        else parameters
-                    )
-                    result: dict[str, Any] = {}
-                    future = pool.submit(
-                        run_notebook, stage, nb_dir, ctx.folder, given, cfg, notify, result, kernel
-                    )
-                    running[future] = (stage, kernel, entry, result)
-            if not running:
-                break
-            finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-            check()
-            for future in sorted(finished, key=lambda f: order[running[f][0].name]):
-                stage, kernel, entry, result = running.pop(future)
-                future.result()  # run_notebook records its errors; this raises only on a bug
-                entry.update(result)
-                record.stage_ended(entry)
-                notify("stage_end", {"name": stage.name, "record": entry})
-                done.add(stage.name)
-                failed = failed or entry["status"] == "failed"
-                if pending and not failed:  # reset and import for what may run on it next
-                    kernel.prepare(m for s in pending for m in stage_modules(s))
-                idle.append(kernel)
-        return not failed
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        for kernel in kernels:  # a failed or stopped run leaves no kernel behind
-            kernel.close()
-
-
-def _weight(stage: Stage, workers: int, fit_threads: int) -> int:
-    """The CPUs a stage keeps busy: its fit threads (``Stage.parallel_fits``) or one."""
-    return min(workers, fit_threads) if stage.parallel_fits else 1
-
-
-def _fold_threads(cfg: Params, manifest: dict[str, Any]) -> int:
-    """The threads stage 02 will fit on (``model.fold_workers``), from the memory estimate."""
-    from churnlab.run.memory import fold_workers
-
-    found = manifest.get("memory") or {}
-    rows, columns = found.get("observation_rows"), found.get("feature_columns")
-    if rows is None or columns is None:
-        return 1 if cfg.model.fold_workers == "auto" else int(cfg.model.fold_workers)
-    return fold_workers(cfg, int(rows), int(columns))
-
-
-def _dependencies(stages: Sequence[Stage]) -> dict[str, set[str]]:
-    """For each stage, the earlier stages of ``stages`` that write a file it reads."""
-    out: dict[str, set[str]] = {}
-    for i, stage in enumerate(stages):
-        out[stage.name] = {s.name for s in stages[:i] if set(s.writes) & set(stage.reads)}
-    return out
-
-
-def _chain_lengths(stages: Sequence[Stage], after: dict[str, set[str]]) -> dict[str, int]:
-    """For each stage, the most stages in a chain that starts with it (itself included)."""
-    out: dict[str, int] = {}
-    for stage in reversed(stages):
-        later = [out[s.name] for s in stages if stage.name in after[s.name]]
-        out[stage.name] = 1 + max(later, default=0)
-    return out
 
 
 def _copy_other_stages(previous: RunFolder, folder: RunFolder, selected: list[Stage]) -> None:

@@ -199,7 +199,7 @@ def compare_models(cfg: Params, table: pd.DataFrame, features: FeatureChoice) ->
         lead_days=cfg.observation.lead_days,
         horizon_days=cfg.observation.horizon_days,
         scheme="accounts" if cfg.model.backtest == "accounts" else "auto",
-        workers=fold_workers(cfg, len(table), len(features.numeric) + len(features.categorical)),
+        workers=fold_workers(cfg),
         final=champion_fit_settings(cfg, table),
     )
 
