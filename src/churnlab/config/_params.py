@@ -301,10 +301,11 @@ class RunParams(_Section):
         "auto",
         description=(
             "Run notebook stages that do not need each other's files at the same time, each "
-            "on its own kernel (the cohorts beside the model, the monitoring beside the "
-            'time-to-churn stage). "auto" = when the machine has 2 CPUs or more and the '
-            'memory estimate of two stages at once fits run.memory_budget; "on"; "off" '
-            "(one stage at a time, in order). The numbers are the same either way."
+            "on its own kernel (the cohorts and the monitoring beside the time-to-churn "
+            'stage). "auto" = when the machine has 2 CPUs or more and the estimated peak '
+            "memory with it stays within run.memory_budget and within 20% (at least 1.5 GB) "
+            'of what the run needs one stage at a time; "on"; "off" (one stage at a time). '
+            "The numbers are the same either way; the manifest's parallel says what a run did."
         ),
     )
 

@@ -369,8 +369,10 @@ class ModelParams(_Section):
         "auto",
         description=(
             "Backtest fits run at once, each on its own thread (each model on each fold is "
-            'one fit). "auto" = 2 when the machine has 2 CPUs or more and two fits\' memory '
-            "fits run.memory_budget, else 1; or a number. The numbers do not depend on it."
+            'one fit; the champion\'s fit on all rows runs in the same pool). "auto" = 2 when '
+            "the machine has 2 CPUs or more and the estimated peak memory with it stays "
+            "within run.memory_budget and within 20% (at least 1.5 GB) of what the run needs "
+            "one fit at a time, else 1; or a number. The numbers do not depend on it."
         ),
     )
 
