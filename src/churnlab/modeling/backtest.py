@@ -95,22 +95,22 @@ def rolling_origin_backtest(
         auto_num, auto_cat = feature_columns(table)
         numeric = auto_num if numeric is None else list(numeric)
         categorical = auto_cat if categorical is None else list(categorical)
-    table = table.reset_index(drop=True)
-    plan = plan_folds(table, n_folds, test_months, lead_days, horizon_days, seed, scheme)
-    fit = {
-        "kind": model_kind,
-        "numeric": list(numeric),
-        "categorical": list(categorical),
-        "params": params,
-        "seed": seed,
-        "calibration": calibration,
-        "calibration_fraction": calibration_fraction,
-        "lead_days": lead_days,
-        "horizon_days": horizon_days,
-        "allow_leaky": allow_leaky,
-    }
-    outcomes = run_folds(table, plan, [fit], leak_threshold, workers)[0]
-    return assemble(plan, model_kind, outcomes)
+    candidate = Candidate(model_kind, model_kind, tuple(numeric), tuple(categorical), params)
+    return _backtest_all(
+        table,
+        [candidate],
+        n_folds=n_folds,
+        test_months=test_months,
+        lead_days=lead_days,
+        horizon_days=horizon_days,
+        seed=seed,
+        calibration=calibration,
+        calibration_fraction=calibration_fraction,
+        allow_leaky=allow_leaky,
+        leak_threshold=leak_threshold,
+        scheme=scheme,
+        workers=workers,
+    )[0]
 
 
 @dataclass(frozen=True)
