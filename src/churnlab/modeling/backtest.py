@@ -349,7 +349,8 @@ def _backtest_all(
 ) -> list[BacktestResult]:
     """:func:`rolling_origin_backtest` of every candidate on the same folds, fitted together
     (with the whole-table fits of ``finals``, see :func:`run_folds`)."""
-    table = table.reset_index(drop=True)
+    if not table.index.equals(pd.RangeIndex(len(table))):  # a copy only when needed
+        table = table.reset_index(drop=True)
     plan = plan_folds(table, n_folds, test_months, lead_days, horizon_days, seed, scheme)
     fits = [
         {

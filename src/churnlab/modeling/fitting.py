@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from churnlab.errors import ModelError
@@ -135,19 +136,21 @@ def fit_churn_model(
         return fit_model_kind(table, **common)
     fit_mask, cal_mask, scheme = holdout_split(table, calibration_fraction, seed, by=split)
     cal_table = table[cal_mask]
-    fit_table = table[fit_mask]
     purged = 0
-    if scheme == "time":
+    if scheme == "time":  # the fit rows whose label window closed: one copy of the table
         cal_start = cal_table["as_of"].min()
-        keep = label_closed_before(fit_table["as_of"], cal_start, lead_days, horizon_days)
-        purged = int((~keep).sum())
-        fit_table = fit_table[keep]
+        closed = label_closed_before(table["as_of"], cal_start, lead_days, horizon_days)
+        keep = np.asarray(fit_mask) & closed.to_numpy()
+        purged = int(np.asarray(fit_mask).sum() - keep.sum())
+        fit_table = table[keep]
         if fit_table["as_of"].nunique() < 2:
             raise ModelError(
                 "too little history: after holding out the latest as_of dates for calibration "
                 f"and purging {purged} rows whose label window overlaps them, fewer than two "
                 "as_of dates remain for training; add history_months or lower calibration_fraction"
             )
+    else:
+        fit_table = table[fit_mask]
     model = fit_model_kind(fit_table, **common)
     model = calibrate(model, cal_table, calibration)
     training = {
