@@ -54,6 +54,28 @@ class LocalKernelManager(AsyncKernelManager):
 
     _launch_kernel = _async_launch_kernel
 
+    async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        """jupyter_client's shutdown without the SIGINT it sends first.
+
+        That interrupt reaches a kernel still handling a message (the end of a notebook)
+        as a KeyboardInterrupt, which ipykernel logs on stderr as an error ("KeyboardInterrupt
+        caught in kernel") into every run's log. The shutdown request goes over the control
+        channel, which a busy kernel answers too; a kernel that does not stop in time is
+        killed (``now`` kills at once), as jupyter_client does.
+        """
+        if not self.owns_kernel:
+            return
+        self.shutting_down = True  # as jupyter_client: the restarter must not restart it
+        self.stop_restarter()
+        if now:
+            await self._async_kill_kernel()
+        else:
+            await self._async_request_shutdown(restart=restart)
+            await self._async_finish_shutdown(restart=restart)
+        await self._async_cleanup_resources(restart=restart)
+
+    shutdown_kernel = _async_shutdown_kernel
+
 
 _PR_SET_PDEATHSIG = 1
 
