@@ -27,6 +27,7 @@ from churnlab.atomic import write_json
 from churnlab.config import Params
 from churnlab.csvsafe import write_csv
 from churnlab.run.steps.context import StageContext, chart_words, save_chart
+from churnlab.vocabulary import Vocabulary
 
 #: What the stage imports, for a kernel started ahead to import while the stage before runs.
 WARM_UP = (
@@ -38,6 +39,7 @@ WARM_UP = (
 )
 
 __all__ = [
+    "backtest_summary",
     "TIME_TO_CHURN_COLUMNS",
     "account_columns",
     "landmarks",
@@ -194,6 +196,66 @@ def time_to_churn(
 
 #: A snapshot feature this rank-correlated with tenure measures it (total charges).
 TENURE_LIKE = 0.8
+
+
+def backtest_summary(metrics: dict[str, Any], words: Vocabulary) -> tuple[pd.DataFrame, list[str]]:
+    """The back-test of the hazard model and its baselines, as the notebook shows it.
+
+    Returns the comparison (Harrell's C, integrated Brier score, D-calibration p per model,
+    the chosen one marked; empty without a back-test) and the sentences under it: what it
+    was tested on, the gain over the better baseline, the gap to the classifier. The
+    report's appendix says the same from the same catalogue entries.
+    """
+    said, a = words.text, "survival.appendix."
+    models = words.catalogue["survival"]["appendix"]["models"]
+    names = [
+        m for m in ("hazard_lightgbm", "hazard_logistic", "cox", "weibull_aft") if m in metrics
+    ]
+    if not names:
+        return pd.DataFrame(), []
+    chosen = metrics["hazard_model"]
+    compared = pd.DataFrame(
+        {
+            said(a + "c_index"): [metrics[m]["c_index"] for m in names],
+            said(a + "ibs"): [metrics[m]["integrated_brier_score"] for m in names],
+            "p_value": [metrics[m]["d_calibration_p"] for m in names],
+        },
+        index=[said(a + "chosen", model=models[m]) if m == chosen else models[m] for m in names],
+    ).rename(columns={"p_value": said(a + "d_cal")})
+    test = metrics["backtest"]
+    basis = {
+        "n": words.number(test["test_landmarks"]),
+        "months": words.number(test["horizon_months"]),
+    }
+    if test.get("scheme") == "time":
+        sentences = [said(a + "basis_time", date=words.date(test["test_as_of"]), **basis)]
+    else:
+        sentences = [said(a + "basis_accounts", **basis)]
+    base = metrics.get("better_baseline")
+    if base and metrics.get("ibs_improvement") is not None:
+        if metrics["ibs_improvement"] > 0:
+            share = words.rate(metrics["ibs_improvement"], 0)
+            sentences.append(said(a + "improvement", share=share, baseline=models[base]))
+        else:
+            sentences.append(
+                said(
+                    a + "no_improvement",
+                    baseline=models[base],
+                    ours=words.fixed(metrics["hazard"]["integrated_brier_score"], 4),
+                    theirs=words.fixed(metrics[base]["integrated_brier_score"], 4),
+                )
+            )
+    gap = metrics.get("classifier_gap") or {}
+    if gap:
+        sentences.append(
+            said(
+                a + "gap",
+                hazard=words.rate(gap["mean_hazard"]),
+                classifier=words.rate(gap["mean_classifier"]),
+                difference=words.rate(gap["mean_absolute_difference"]),
+            )
+        )
+    return compared, sentences
 
 
 def _without_tenure(train: pd.DataFrame, numeric: list[str]) -> tuple[list[str], list[str]]:
