@@ -88,19 +88,26 @@ class _Medians:
     """Medians of reference columns, overall and per touch tier (retained rows when labelled)."""
 
     def __init__(self, reference: pd.DataFrame, tier_column: str = "touch_tier") -> None:
+        # the retained rows as a mask, not a copy: the reference is the whole training table
+        rows = np.ones(len(reference), dtype=bool)
         if "label" in reference.columns:
-            retained = reference[pd.to_numeric(reference["label"], errors="coerce").eq(0)]
-            reference = retained if len(retained) else reference
+            retained = pd.to_numeric(reference["label"], errors="coerce").eq(0).to_numpy()
+            rows = retained if retained.any() else rows
         self.reference = reference
+        self._rows = None if rows.all() else rows
         self.tier_column = tier_column if tier_column in reference.columns else None
         self._cache: dict[tuple[str, bool], Any] = {}
+
+    def _column(self, column: str) -> pd.Series:
+        values = self.reference[column]
+        return values if self._rows is None else values[self._rows]
 
     def overall(self, column: str) -> float:
         key = (column, False)
         if column not in self.reference.columns:
             return np.nan
         if key not in self._cache:
-            values = pd.to_numeric(self.reference[column], errors="coerce")
+            values = pd.to_numeric(self._column(column), errors="coerce")
             self._cache[key] = float(values.median()) if values.notna().any() else np.nan
         return self._cache[key]
 
@@ -113,8 +120,8 @@ class _Medians:
             return pd.Series(overall, index=index, dtype=float)
         key = (column, True)
         if key not in self._cache:
-            values = pd.to_numeric(self.reference[column], errors="coerce")
-            groups = values.groupby(self.reference[self.tier_column].astype(object))
+            values = pd.to_numeric(self._column(column), errors="coerce")
+            groups = values.groupby(self._column(self.tier_column).astype(object))
             counts = groups.count()
             self._cache[key] = groups.median()[counts >= _MIN_TIER_ROWS]
         by_tier = self._cache[key]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from churnlab.survival._landmarks import MONTH_DAYS
+from churnlab.survival._landmarks import MONTH_DAYS, thinned_rows
 
 __all__ = ["Split", "backtest_split", "score_curves", "supported_horizon"]
 
@@ -55,24 +55,71 @@ class Split:
     scheme: str
     test_as_of: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: Training landmarks before thinning (``train`` holds the thinned ones).
+    train_landmarks: int = 0
 
 
-def _account_split(landmarks: pd.DataFrame, horizon: int, seed: int) -> Split:
+def _training_rows(
+    landmarks: pd.DataFrame,
+    rows: np.ndarray,
+    max_rows: int | None,
+    seed: int,
+    duration: np.ndarray | None = None,
+    event: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The training landmarks at ``rows`` (with their cut follow-up), thinned to ``max_rows``.
+
+    The keys are thinned first (:func:`thinned_rows`), so the wide rows are copied once and
+    only those kept.
+    """
+    duration = landmarks["duration"].to_numpy(dtype=float)[rows] if duration is None else duration
+    event = landmarks["event"].to_numpy()[rows] if event is None else event
+    keep = None
+    if max_rows is not None and {"as_of", "account_id"} <= set(landmarks.columns):
+        keys = pd.DataFrame(
+            {
+                "as_of": landmarks["as_of"].to_numpy()[rows],
+                "account_id": landmarks["account_id"].to_numpy()[rows],
+                "duration": duration,
+                "event": event,
+            }
+        )
+        keep = thinned_rows(keys, None, max_rows, seed)
+    if keep is not None:
+        rows, duration, event = rows[keep], duration[keep], event[keep]
+    out = landmarks.take(rows)
+    out.index = pd.RangeIndex(len(out))
+    out["duration"] = duration
+    out["event"] = event
+    return out
+
+
+def _account_split(landmarks: pd.DataFrame, horizon: int, seed: int, max_rows: int | None) -> Split:
     ids = pd.Series(landmarks["account_id"].astype(str).unique())
     rng = np.random.default_rng(seed)
     held = set(ids[rng.random(len(ids)) < HOLDOUT_SHARE])
     mask = landmarks["account_id"].astype(str).isin(held).to_numpy()
     test = landmarks[mask].reset_index(drop=True)
-    train = landmarks[~mask].reset_index(drop=True)
-    return Split(train, test, horizon, "accounts")
+    fit = np.flatnonzero(~mask)
+    train = _training_rows(landmarks, fit, max_rows, seed)
+    return Split(train, test, horizon, "accounts", train_landmarks=len(fit))
 
 
 def backtest_split(
-    landmarks: pd.DataFrame, data_end: pd.Timestamp | None, horizon: int, seed: int
+    landmarks: pd.DataFrame,
+    data_end: pd.Timestamp | None,
+    horizon: int,
+    seed: int,
+    max_rows: int | None = None,
 ) -> Split:
-    """The backtest's landmarks (see the module docstring)."""
+    """The backtest's landmarks (see the module docstring).
+
+    ``max_rows``: the training landmarks are thinned to this many person-period rows
+    (:func:`~churnlab.survival._landmarks.thin_landmarks`); ``train_landmarks`` counts them
+    before.
+    """
     if data_end is None or "as_of" not in landmarks or landmarks["as_of"].nunique() < 2:
-        return _account_split(landmarks, supported_horizon(landmarks, horizon), seed)
+        return _account_split(landmarks, supported_horizon(landmarks, horizon), seed, max_rows)
     end = pd.Timestamp(data_end)
     dates = pd.Series(np.sort(landmarks["as_of"].unique()))
     ahead = ((end - dates).dt.days / MONTH_DAYS).astype(float)
@@ -80,20 +127,24 @@ def backtest_split(
     target = min(horizon, max(1, span // 2))
     fits = dates[np.floor(ahead) >= target]
     if len(fits) < 2:
-        return _account_split(landmarks, supported_horizon(landmarks, horizon), seed)
+        return _account_split(landmarks, supported_horizon(landmarks, horizon), seed, max_rows)
     test_date = pd.Timestamp(fits.iloc[-1])
     months = min(horizon, int(np.floor((end - test_date).days / MONTH_DAYS)))
     test = landmarks[landmarks["as_of"] == test_date].reset_index(drop=True)
     months = min(months, int(np.floor(test["duration"].max())))  # censored before the end
-    train = landmarks[landmarks["as_of"] < test_date].copy()
-    seen = (test_date - train["as_of"]).dt.days.to_numpy() / MONTH_DAYS
-    late = train["duration"].to_numpy(dtype=float) > seen
-    train["event"] = np.where(late, 0, train["event"].to_numpy())
-    train["duration"] = np.minimum(train["duration"].to_numpy(dtype=float), seen)
-    train = train[train["duration"] > 0].reset_index(drop=True)
-    if train["event"].sum() < 10 or test["event"].sum() < 1 or months < 1:
-        return _account_split(landmarks, supported_horizon(landmarks, horizon), seed)
-    return Split(train, test, months, "time", str(test_date.date()))
+    # training: the earlier landmarks, their follow-up cut at the test date
+    as_of = landmarks["as_of"]
+    rows = np.flatnonzero((as_of < test_date).to_numpy())
+    seen = (test_date - as_of.take(rows)).dt.days.to_numpy() / MONTH_DAYS
+    duration = landmarks["duration"].to_numpy(dtype=float)[rows]
+    event = np.where(duration > seen, 0, landmarks["event"].to_numpy()[rows])
+    duration = np.minimum(duration, seen)
+    followed = duration > 0
+    rows, duration, event = rows[followed], duration[followed], event[followed]
+    if event.sum() < 10 or test["event"].sum() < 1 or months < 1:
+        return _account_split(landmarks, supported_horizon(landmarks, horizon), seed, max_rows)
+    train = _training_rows(landmarks, rows, max_rows, seed, duration, event)
+    return Split(train, test, months, "time", str(test_date.date()), train_landmarks=len(rows))
 
 
 def score_curves(survival: np.ndarray, test: pd.DataFrame, horizon: int) -> dict[str, float]:

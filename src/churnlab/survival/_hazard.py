@@ -20,6 +20,9 @@ from churnlab.survival._landmarks import PERIOD_FEATURES, person_period
 
 __all__ = ["HazardModel", "fit_hazard"]
 
+#: Most person-period rows scored at once (:meth:`HazardModel.hazards`).
+PREDICT_ROWS = 200_000
+
 
 @dataclass
 class HazardModel:
@@ -42,12 +45,23 @@ class HazardModel:
     training: dict[str, Any] = field(default_factory=dict)
 
     def hazards(self, landmarks: pd.DataFrame, months: int) -> np.ndarray:
-        """Monthly hazards, shape ``(len(landmarks), months)``, month 1 first."""
-        if not len(landmarks) or months < 1:
-            return np.zeros((len(landmarks), max(months, 0)))
-        rows = person_period(landmarks, months, renewals=self.renewals)
-        h = self.model.predict_proba(rows)
-        return np.clip(np.asarray(h, dtype=float), 0.0, 1.0).reshape(len(landmarks), months)
+        """Monthly hazards, shape ``(len(landmarks), months)``, month 1 first.
+
+        The person-period rows are built and scored a block of landmarks at a time (at
+        most :data:`PREDICT_ROWS` rows): every row's hazard is its own, so the blocks only
+        bound the memory (100k accounts x 12 months would repeat the whole table 12 times).
+        """
+        n = len(landmarks)
+        if not n or months < 1:
+            return np.zeros((n, max(months, 0)))
+        out = np.empty((n, months))
+        step = max(PREDICT_ROWS // months, 1)
+        for start in range(0, n, step):
+            block = landmarks.iloc[start : start + step]
+            rows = person_period(block, months, renewals=self.renewals)
+            h = np.asarray(self.model.predict_proba(rows), dtype=float)
+            out[start : start + len(block)] = h.reshape(len(block), months)
+        return np.clip(out, 0.0, 1.0)
 
     def survival(self, landmarks: pd.DataFrame, months: int) -> np.ndarray:
         """``S(k)`` for k = 1..months per landmark (see :func:`survival_from_hazards`)."""

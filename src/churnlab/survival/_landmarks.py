@@ -27,6 +27,7 @@ __all__ = [
     "person_period",
     "snapshot_landmarks",
     "thin_landmarks",
+    "thinned_rows",
 ]
 
 #: Average days per month (365.25 / 12): months are counted from the landmark in these.
@@ -64,15 +65,20 @@ def event_landmarks(
         The observations (a new frame) with ``duration`` (> 0, months), ``event`` (0/1) and
         ``offset`` (0: the time axis starts at the landmark).
     """
-    table = observations
-    if "checkpoint" in table and (table["checkpoint"] == "month_end").any():
-        table = table[table["checkpoint"] == "month_end"]
-    table = table.drop_duplicates(["account_id", "as_of"]).reset_index(drop=True)
+    # the rows are picked by position on the keys alone; the wide table is copied once
+    rows = np.arange(len(observations))
+    if "checkpoint" in observations:
+        month_end = (observations["checkpoint"] == "month_end").to_numpy()
+        if month_end.any():
+            rows = rows[month_end]
+    ids = observations["account_id"].take(rows).astype(str).to_numpy()
+    dates = observations["as_of"].take(rows).to_numpy()
+    keys = pd.DataFrame({"account_id": ids, "as_of": dates})
+    first = ~keys.duplicated(["account_id", "as_of"]).to_numpy()
+    rows, keys = rows[first], keys[first]
     spans = periods[["account_id", "start_date", "end_date", "churned"]].copy()
     spans["account_id"] = spans["account_id"].astype(str)
-    keys = table[["account_id", "as_of"]].assign(
-        account_id=table["account_id"].astype(str), _row=np.arange(len(table))
-    )
+    keys = keys.assign(_row=rows)
     joined = keys.merge(spans, on="account_id", how="inner")
     covers = (joined["start_date"] <= joined["as_of"]) & (
         joined["end_date"].isna() | (joined["end_date"] > joined["as_of"])
@@ -81,12 +87,14 @@ def event_landmarks(
     end = pd.Timestamp(data_end)
     churned = joined["churned"].astype(bool) & (joined["end_date"] <= end)
     stop = joined["end_date"].where(churned, end - pd.Timedelta(days=grace_days))
-    duration = (stop - joined["as_of"]).dt.days / MONTH_DAYS
-    out = table.iloc[joined["_row"].to_numpy()].copy()
-    out["duration"] = duration.to_numpy(dtype=float)
-    out["event"] = churned.to_numpy(dtype=int)
+    duration = ((stop - joined["as_of"]).dt.days / MONTH_DAYS).to_numpy(dtype=float)
+    ahead = duration > 0
+    out = observations.take(joined["_row"].to_numpy()[ahead])
+    out.index = pd.RangeIndex(len(out))
+    out["duration"] = duration[ahead]
+    out["event"] = churned.to_numpy(dtype=int)[ahead]
     out["offset"] = 0.0
-    return out[out["duration"] > 0].reset_index(drop=True)
+    return out
 
 
 def snapshot_landmarks(table: pd.DataFrame, *, scoring: bool = False) -> pd.DataFrame:
@@ -124,23 +132,45 @@ def thin_landmarks(
     nearest the scoring date; in the back-tests this did better than a sample across every
     date), then, when that is not enough, a seeded sample; deterministic for a seed.
     """
+    keep = thinned_rows(landmarks, horizon, max_rows, seed)
+    if keep is None:
+        return landmarks
+    out = landmarks.take(keep)
+    out.index = pd.RangeIndex(len(out))
+    return out
+
+
+def thinned_rows(
+    landmarks: pd.DataFrame, horizon: int | None, max_rows: int, seed: int
+) -> np.ndarray | None:
+    """The positions :func:`thin_landmarks` keeps, in its order; None when it keeps all.
+
+    Only ``as_of``, ``account_id``, ``duration`` and ``event`` are read, so a caller can
+    thin a narrow frame of keys and copy the wide rows once.
+    """
     months = _months_at_risk(landmarks["duration"].to_numpy(), landmarks["event"].to_numpy())
     if horizon is not None:
         months = np.minimum(months, horizon)
     rows = int(months.sum())
     if rows <= max_rows:
-        return landmarks
-    out = landmarks
-    dates = np.sort(landmarks["as_of"].unique())
+        return None
+    keys = pd.DataFrame(
+        {
+            "as_of": landmarks["as_of"].to_numpy(),
+            "account_id": landmarks["account_id"].to_numpy(),
+            "_row": np.arange(len(landmarks)),
+        }
+    )
+    dates = np.sort(keys["as_of"].unique())
     if len(dates) > 1:
         step = int(np.ceil(rows / max_rows))
         keep = dates[::-1][::step]
-        mask = landmarks["as_of"].isin(keep).to_numpy()
-        out, months = landmarks[mask], months[mask]
+        mask = keys["as_of"].isin(keep).to_numpy()
+        keys, months = keys[mask], months[mask]
         rows = int(months.sum())
     if rows > max_rows:
-        out = out.sample(frac=max_rows / rows, random_state=seed)
-    return out.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+        keys = keys.sample(frac=max_rows / rows, random_state=seed)
+    return keys.sort_values(["as_of", "account_id"], kind="stable")["_row"].to_numpy()
 
 
 def renewal_in_month(

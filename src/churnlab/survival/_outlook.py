@@ -113,7 +113,7 @@ def _backtest(
     curves: dict[str, np.ndarray] = {}
     notes: list[Message] = []
     horizon = split.horizon
-    train = thin_landmarks(split.train, None, settings.max_rows, settings.seed)
+    train = split.train  # thinned to settings.max_rows by backtest_split
     strongest: list[str] = []
     for kind in kinds:
         try:
@@ -206,7 +206,9 @@ def fit_survival(
     if supported < 1:
         reason = message("survival.notes.no_follow_up")
         return _empty(scoring, notes, reason)
-    split = backtest_split(landmarks, data_end, supported, settings.seed)
+    split = backtest_split(
+        landmarks, data_end, supported, settings.seed, max_rows=settings.max_rows
+    )
     kinds = ["lightgbm", "logistic"] if settings.hazard_model == "auto" else [settings.hazard_model]
     metrics, curves, fit_notes, strongest = _backtest(split, numeric, categorical, settings, kinds)
     notes += fit_notes
@@ -283,7 +285,7 @@ def fit_survival(
             "scheme": split.scheme,
             "test_as_of": split.test_as_of,
             "horizon_months": split.horizon,
-            "train_landmarks": int(len(split.train)),
+            "train_landmarks": split.train_landmarks,
             "test_landmarks": int(len(split.test)),
             "test_churned": int(split.test["event"].sum()),
         },
