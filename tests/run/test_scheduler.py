@@ -47,11 +47,15 @@ class Record:
         return entry
 
     def stage_ended(self, entry):
-        pass
+        entry["ended"] = time.monotonic()
+
+    def save(self):
+        self.saved = [dict(e) for e in self.manifest["stages"]]
 
 
-def _schedule(monkeypatch, workers, fit_threads=1, fail=()):
+def _schedule(monkeypatch, workers, fit_threads=1, fail=(), export_s=0.02):
     times: dict[str, tuple[float, float]] = {}
+    exported: dict[str, float] = {}  # stage -> when its HTML export began
     kernels: list[FakeKernel] = []
     lock = threading.Lock()
 
@@ -66,8 +70,15 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=()):
             times[stage.name] = (t0, time.monotonic())
         record["status"] = "failed" if stage.name in fail else "succeeded"
 
+    def export_html(stage, folder):
+        with lock:
+            exported[stage.name] = time.monotonic()
+        time.sleep(export_s)
+        return {"html": f"notebooks/{stage.name}.html"}
+
     monkeypatch.setattr(schedule, "start_kernel", start_kernel)
     monkeypatch.setattr(schedule, "run_notebook", run_notebook)
+    monkeypatch.setattr(schedule, "export_html", export_html)
     ctx = SimpleNamespace(
         folder=SimpleNamespace(path="run", params="params.yaml"),
         as_of="2026-10-31",
@@ -89,7 +100,17 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=()):
     )
     assert all(k.closed for k in kernels) and len(kernels) == 2
     times["closed"] = tuple(sorted(k.closed_at for k in kernels))
-    return ok, times
+    # every notebook that ran is exported after it ended, and its saved record says where
+    ran = [e for e in record.saved if e["status"] != "running"]
+    assert ran and all(e["html"] == f"notebooks/{e['name']}.html" for e in ran)
+    assert all(exported[e["name"]] >= e["ended"] for e in ran)
+    return ok, times, exported
+
+
+def test_the_next_stage_does_not_wait_for_the_html_export(monkeypatch):
+    ok, t, exported = _schedule(monkeypatch, workers=1, export_s=0.3)
+    assert ok
+    assert t["02_churn_model"][0] < exported["00_data_health"] + 0.3  # 02 ran while 00 exported
 
 
 def _overlap(times, a, b) -> bool:
@@ -97,7 +118,7 @@ def _overlap(times, a, b) -> bool:
 
 
 def test_two_at_once_follow_the_reads_and_writes(monkeypatch):
-    ok, t = _schedule(monkeypatch, workers=2)
+    ok, t, _ = _schedule(monkeypatch, workers=2)
     assert t.pop("closed")[0] > t["05_monitoring"][1]  # two at once: both kernels kept
     assert ok and len(t) == 6
     # every stage starts after the stages that write what it reads
@@ -110,7 +131,7 @@ def test_two_at_once_follow_the_reads_and_writes(monkeypatch):
 
 
 def test_the_model_stage_runs_alone_while_its_fits_fill_the_cpus(monkeypatch):
-    ok, t = _schedule(monkeypatch, workers=2, fit_threads=2)
+    ok, t, _ = _schedule(monkeypatch, workers=2, fit_threads=2)
     t.pop("closed")
     assert ok
     assert not any(_overlap(t, "02_churn_model", name) for name in t if name != "02_churn_model")
@@ -118,7 +139,7 @@ def test_the_model_stage_runs_alone_while_its_fits_fill_the_cpus(monkeypatch):
 
 
 def test_off_runs_one_at_a_time_in_pipeline_order(monkeypatch):
-    ok, t = _schedule(monkeypatch, workers=1)
+    ok, t, _ = _schedule(monkeypatch, workers=1)
     assert ok
     # the kernel that ran stage 00 is shut down once the warm spare takes over
     assert t.pop("closed")[0] < t["02_churn_model"][0]
@@ -129,7 +150,7 @@ def test_off_runs_one_at_a_time_in_pipeline_order(monkeypatch):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_nothing_starts_after_a_failure(monkeypatch, workers):
-    ok, t = _schedule(monkeypatch, workers=workers, fail=("02_churn_model",))
+    ok, t, _ = _schedule(monkeypatch, workers=workers, fail=("02_churn_model",))
     t.pop("closed")
     assert not ok
     assert "03_time_to_churn" not in t and "04_explanations" not in t

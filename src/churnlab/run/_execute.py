@@ -59,7 +59,7 @@ def run_notebook(
 ) -> None:
     from papermill.exceptions import PapermillExecutionError
 
-    from churnlab.run._papermill import execute_notebook, notebook_to_html
+    from churnlab.run._papermill import execute_notebook
 
     source = nb_dir / notebook_file(stage.name)
     target = folder.notebook(stage.name)
@@ -105,12 +105,25 @@ def run_notebook(
         if kernel is not None:
             kernel.ran_notebook()  # the next notebook on it starts with a reset
     record["duration_s"] = round(time.perf_counter() - t0, 2)
-    if target.exists():
-        try:
-            html = notebook_to_html(target, folder.notebook_html(stage.name))
-            record["html"] = folder.relative(html)
-        except Exception as exc:  # an HTML export failure must not hide the notebook's own result
-            record["html_error"] = str(exc)
+
+
+def export_html(stage: Stage, folder: RunFolder) -> dict[str, Any]:
+    """The executed notebook of ``stage`` as HTML beside it: ``{"html": path}`` for its record.
+
+    ``{"html_error": ...}`` when the export fails (that must not hide the notebook's own
+    result), ``{}`` when the stage wrote no notebook. The scheduler runs it on a thread of
+    its own, so the next stage does not wait for it.
+    """
+    from churnlab.run._papermill import notebook_to_html
+
+    target = folder.notebook(stage.name)
+    if not target.exists():
+        return {}
+    try:
+        html = notebook_to_html(target, folder.notebook_html(stage.name))
+        return {"html": folder.relative(html)}
+    except Exception as exc:
+        return {"html_error": str(exc)}
 
 
 def run_in_process(stage: Stage, ctx: StageContext, record: dict[str, Any]) -> None:

@@ -176,6 +176,7 @@ class StageKernel:
         self.km = LocalKernelManager(kernel_name=kernel_name)
         run_sync(self.km.start_kernel)(cwd=str(self.cwd))
         self._client: Any = None
+        self._closed = False
         self.imported: set[str] = set()
         #: True once a notebook ran on it (the next one needs :data:`RESET` first).
         self.used = False
@@ -221,9 +222,12 @@ class StageKernel:
             self._client = None
 
     def close(self) -> None:
-        """Stop the warm-up channels; shut the kernel down when it still runs."""
+        """Stop the warm-up channels; shut the kernel down when it still runs (once)."""
         from jupyter_core.utils import run_sync
 
+        if self._closed:
+            return
+        self._closed = True
         if self._client is not None:
             self._client.stop_channels()
             self._client = None

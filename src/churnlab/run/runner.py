@@ -10,12 +10,13 @@ traceback, and logged.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import platform
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,11 @@ def run_pipeline(
     selected = select(only)
     partial = len(selected) < len(NOTEBOOK_STAGES)
 
-    with storage_errors(reports.path), reports.holding_lock():
+    with (
+        storage_errors(reports.path),
+        reports.holding_lock(),
+        _kernel_ahead(cfg, selected, in_process) as ahead,
+    ):
         reports.check_latest()
         runs = scan_runs(reports)
         mark_abandoned(runs)
@@ -265,6 +270,7 @@ def run_pipeline(
                             workers=workers,
                             fit_threads=plan.fold_workers,
                             spare_kernel=plan.spare_kernel,
+                            first_kernel=ahead[0] if ahead else None,
                         )
                     signals.check()
             except Interrupted as exc:
@@ -288,6 +294,29 @@ def run_pipeline(
         )
         notify("end", {"result": result})
         return result
+
+
+@contextlib.contextmanager
+def _kernel_ahead(cfg: Params, selected: Sequence[Stage], in_process: bool) -> Iterator[list[Any]]:
+    """The first notebook's kernel, launched before the run's bookkeeping (#21).
+
+    Scanning the earlier runs, reading the data's last day, hashing the inputs and
+    estimating the memory take about a second of the demo's 20; the kernel's start and
+    imports (about as long) overlap them instead of following them. The kernel is shut
+    down on the way out, whether a stage ran on it or the run ended before its first
+    stage (:meth:`~churnlab.run._kernels.StageKernel.close` is idempotent).
+    """
+    kernels: list[Any] = []
+    first = next((s for s in selected if s.notebook), None)
+    try:
+        if first is not None and not in_process:
+            from churnlab.run._execute import start_kernel
+
+            kernels.append(start_kernel(cfg, [first]))
+        yield kernels
+    finally:
+        for kernel in kernels:
+            kernel.close()
 
 
 def _lineage_hint(
@@ -378,6 +407,7 @@ def _run_stages(
     workers: int = 1,
     fit_threads: int = 1,
     spare_kernel: bool = True,
+    first_kernel: Any = None,
 ) -> None:
     """Run ``stages`` until one fails; each is recorded as it starts and ends.
 
@@ -388,7 +418,17 @@ def _run_stages(
     """
     notebooks = [s for s in stages if s.notebook and not in_process]
     if notebooks and not run_notebooks(
-        notebooks, ctx, record, nb_dir, cfg, notify, check, workers, fit_threads, spare_kernel
+        notebooks,
+        ctx,
+        record,
+        nb_dir,
+        cfg,
+        notify,
+        check,
+        workers,
+        fit_threads,
+        spare_kernel,
+        first_kernel=first_kernel,
     ):
         return
     for stage in stages:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from churnlab.config import Params
-from churnlab.run._execute import ProgressCallback, run_notebook, start_kernel
+from churnlab.run._execute import ProgressCallback, export_html, run_notebook, start_kernel
 from churnlab.run.record import RunRecord
 from churnlab.run.stages import Stage
 from churnlab.run.steps.context import StageContext
@@ -33,6 +33,7 @@ def run_notebooks(
     workers: int,
     fit_threads: int = 1,
     spare_kernel: bool = True,
+    first_kernel: Any = None,
 ) -> bool:
     """Run the notebook stages on the run's kernels; False when one failed.
 
@@ -44,10 +45,14 @@ def run_notebooks(
     memory is short and one stage runs at a time, the first kernel runs them all); after
     a notebook a kernel is
     reset (:class:`~churnlab.run._kernels.StageKernel`) and runs the next. With
-    ``workers=1`` the stages run one at a time in pipeline order. A stage that fits
+    ``workers=1`` the stages run one at a time in pipeline order. An executed notebook is
+    exported to HTML on a thread of its own while the next stage runs (its record gets
+    ``html`` before this returns). A stage that fits
     models on threads (``Stage.parallel_fits``) counts as ``fit_threads`` of the
     ``workers``: nothing starts beside it while its fits fill the CPUs. After a failure
-    no stage starts; those running end first.
+    no stage starts; those running end first. ``first_kernel``: the first stage's kernel,
+    already started (the runner launches it before its bookkeeping); it is closed here
+    with the others.
     """
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -64,13 +69,15 @@ def run_notebooks(
     after = _dependencies(stages)
     chain = _chain_lengths(stages, after)
     order = {s.name: i for i, s in enumerate(stages)}
-    kernels = [start_kernel(cfg, stages[:1])]
+    kernels = [first_kernel or start_kernel(cfg, stages[:1])]
     if len(stages) > 1 and (spare_kernel or workers > 1):
         kernels.append(start_kernel(cfg, stages[1:]))
     idle = list(kernels)
     pending, done, failed = list(stages), set(), False
     running: dict[Any, tuple[Stage, Any, dict[str, Any]]] = {}
     pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="churnlab-stage")
+    exports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="churnlab-html")
+    exported: dict[Any, dict[str, Any]] = {}  # export future -> the stage's record entry
     try:
         while pending or running:
             if not failed:
@@ -118,6 +125,7 @@ def run_notebooks(
                 done.add(stage.name)
                 failed = failed or entry["status"] == "failed"
                 idle.append(kernel)
+                exported[exports.submit(export_html, stage, ctx.folder)] = entry
                 # past the first stage a spare kernel beyond ``workers`` only holds memory:
                 # the idle one with the fewest imports is shut down
                 while len(kernels) > max(workers, 1) and len(idle) > 1:
@@ -127,8 +135,12 @@ def run_notebooks(
                     surplus.close()
                 if pending and not failed and kernel in kernels:
                     kernel.prepare(m for s in pending for m in stage_modules(s))  # reset, import
+        for future in exported:  # the entries are updated here, never while being saved
+            exported[future].update(future.result())
+        record.save()
         return not failed
     finally:
+        exports.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=False, cancel_futures=True)
         for kernel in kernels:  # a failed or stopped run leaves no kernel behind
             kernel.close()
