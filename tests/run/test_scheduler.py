@@ -56,6 +56,7 @@ class Record:
 def _schedule(monkeypatch, workers, fit_threads=1, fail=(), export_s=0.02):
     times: dict[str, tuple[float, float]] = {}
     exported: dict[str, float] = {}  # stage -> when its HTML export began
+    calls: list[float] = []
     kernels: list[FakeKernel] = []
     lock = threading.Lock()
 
@@ -97,8 +98,14 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=(), export_s=0.02):
         lambda: None,
         workers,
         fit_threads,
+        last_started=lambda: calls.append(time.monotonic()),
     )
     assert all(k.closed for k in kernels) and len(kernels) == 2
+    # the report's warm-up hook: once, when the last stage that runs has started
+    ran = sorted(times.values())
+    assert len(calls) == (0 if len(times) < len(NOTEBOOK_STAGES) else 1)
+    if calls:  # after the stage before the last one started, while the last one runs
+        assert ran[-2][0] <= calls[0] <= ran[-1][1]
     times["closed"] = tuple(sorted(k.closed_at for k in kernels))
     # every notebook that ran is exported after it ended, and its saved record says where
     ran = [e for e in record.saved if e["status"] != "running"]

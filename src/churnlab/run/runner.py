@@ -429,6 +429,7 @@ def _run_stages(
         fit_threads,
         spare_kernel,
         first_kernel=first_kernel,
+        last_started=(lambda: _warm_up_report(cfg)) if REPORT in stages else None,
     ):
         return
     for stage in stages:
@@ -444,6 +445,19 @@ def _run_stages(
         notify("stage_end", {"name": stage.name, "record": entry})
         if entry["status"] == "failed":
             break
+
+
+def _warm_up_report(cfg: Params) -> None:
+    """Start the report's imports and templates on a thread, while the last notebook runs."""
+    import threading
+
+    from churnlab.run.steps.report import warm_up
+
+    def work() -> None:
+        with contextlib.suppress(Exception):  # the report meets the error and records it
+            warm_up(cfg)
+
+    threading.Thread(target=work, name="churnlab-report-warm-up", daemon=True).start()
 
 
 def _copy_other_stages(previous: RunFolder, folder: RunFolder, selected: list[Stage]) -> None:

@@ -34,6 +34,7 @@ def run_notebooks(
     fit_threads: int = 1,
     spare_kernel: bool = True,
     first_kernel: Any = None,
+    last_started: Callable[[], None] | None = None,
 ) -> bool:
     """Run the notebook stages on the run's kernels; False when one failed.
 
@@ -52,7 +53,8 @@ def run_notebooks(
     ``workers``: nothing starts beside it while its fits fill the CPUs. After a failure
     no stage starts; those running end first. ``first_kernel``: the first stage's kernel,
     already started (the runner launches it before its bookkeeping); it is closed here
-    with the others.
+    with the others. ``last_started`` is called once the last stage has started: what
+    follows the notebooks can get ready on the CPUs the finished stages left.
     """
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -112,6 +114,8 @@ def run_notebooks(
                         run_notebook, stage, nb_dir, ctx.folder, given, cfg, notify, result, kernel
                     )
                     running[future] = (stage, kernel, entry, result)
+                    if not pending and last_started is not None:
+                        last_started()
             if not running:
                 break
             finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
