@@ -10,13 +10,12 @@ traceback, and logged.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import platform
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from churnlab.atomic import write_text
 from churnlab.config import Params
 from churnlab.errors import ChurnlabError, Interrupted
 from churnlab.messages import message
+from churnlab.run._ahead import kernel_ahead, warm_up_report
 from churnlab.run._execute import ProgressCallback, run_in_process
 from churnlab.run.faults import (
     mark_abandoned,
@@ -160,7 +160,7 @@ def run_pipeline(
     with (
         storage_errors(reports.path),
         reports.holding_lock(),
-        _kernel_ahead(cfg, selected, in_process) as ahead,
+        kernel_ahead(cfg, selected, in_process) as ahead,
     ):
         reports.check_latest()
         runs = scan_runs(reports)
@@ -296,29 +296,6 @@ def run_pipeline(
         return result
 
 
-@contextlib.contextmanager
-def _kernel_ahead(cfg: Params, selected: Sequence[Stage], in_process: bool) -> Iterator[list[Any]]:
-    """The first notebook's kernel, launched before the run's bookkeeping (#21).
-
-    Scanning the earlier runs, reading the data's last day, hashing the inputs and
-    estimating the memory take about a second of the demo's 20; the kernel's start and
-    imports (about as long) overlap them instead of following them. The kernel is shut
-    down on the way out, whether a stage ran on it or the run ended before its first
-    stage (:meth:`~churnlab.run._kernels.StageKernel.close` is idempotent).
-    """
-    kernels: list[Any] = []
-    first = next((s for s in selected if s.notebook), None)
-    try:
-        if first is not None and not in_process:
-            from churnlab.run._execute import start_kernel
-
-            kernels.append(start_kernel(cfg, [first]))
-        yield kernels
-    finally:
-        for kernel in kernels:
-            kernel.close()
-
-
 def _lineage_hint(
     runs: Sequence[RunInfo], dataset: Any, as_of: dt.date | None
 ) -> dict[str, Any] | None:
@@ -417,6 +394,7 @@ def _run_stages(
     the exception the signal raised).
     """
     notebooks = [s for s in stages if s.notebook and not in_process]
+    warming: list[Any] = []  # the report's warm-up thread, started with the last notebook
     if notebooks and not run_notebooks(
         notebooks,
         ctx,
@@ -429,13 +407,15 @@ def _run_stages(
         fit_threads,
         spare_kernel,
         first_kernel=first_kernel,
-        last_started=(lambda: _warm_up_report(cfg)) if REPORT in stages else None,
+        last_started=(lambda: warming.append(warm_up_report(cfg))) if REPORT in stages else None,
     ):
         return
     for stage in stages:
         if stage in notebooks:
             continue
         if stage is REPORT:
+            for thread in warming:  # never two threads importing the same modules at once
+                thread.join()
             _collect_counts(ctx.folder, record.manifest)
         entry = record.stage_started(stage.name)
         notify("stage_start", {"name": stage.name})
@@ -445,19 +425,6 @@ def _run_stages(
         notify("stage_end", {"name": stage.name, "record": entry})
         if entry["status"] == "failed":
             break
-
-
-def _warm_up_report(cfg: Params) -> None:
-    """Start the report's imports and templates on a thread, while the last notebook runs."""
-    import threading
-
-    from churnlab.run.steps.report import warm_up
-
-    def work() -> None:
-        with contextlib.suppress(Exception):  # the report meets the error and records it
-            warm_up(cfg)
-
-    threading.Thread(target=work, name="churnlab-report-warm-up", daemon=True).start()
 
 
 def _copy_other_stages(previous: RunFolder, folder: RunFolder, selected: list[Stage]) -> None:
