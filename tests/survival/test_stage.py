@@ -74,3 +74,29 @@ def test_the_report_shows_the_forecast_and_the_survival_table(pipeline_run):
         "Harrell's C",
     ):
         assert name in appendix
+
+
+def test_the_notebook_reads_the_forecast_and_the_levers_as_the_report_does(pipeline_run):
+    from churnlab.config import load_params
+    from churnlab.report.accounts import lever_context
+    from churnlab.run.steps.time_to_churn import forecast_summary, levers_table
+    from churnlab.vocabulary import vocabulary
+
+    words = vocabulary()
+    forecast = pd.read_csv(pipeline_run.retention_forecast)
+    intro, by_tier = forecast_summary(forecast, words)
+    book = forecast[(forecast["group"] == "all") & (forecast["month"] == 12)].iloc[0]
+    assert words.money(book["expected_arr"]) in intro and words.money(book["arr"]) in intro
+    assert by_tier["Touch tier"].iloc[0] == words.text("survival.chart.all")
+    tiers = by_tier.iloc[1:]
+    assert len(tiers) == forecast["group"].nunique() - 1
+    assert abs(tiers["Expected retained ARR"].sum() - book["expected_arr"]) < 1e-6 * book["arr"]
+    # the levers table: one row per lever the report lists, in the report's words and order
+    cfg = load_params(pipeline_run.params)
+    levers = csvsafe.read_csv(pipeline_run.levers)
+    shown = levers_table(cfg, levers, words)
+    rows = lever_context(pd.DataFrame(), levers, cfg, words)["lever_rows"]
+    assert len(shown) == len(rows) == int((levers["applies_to"] > 0).sum()) > 0
+    assert shown.iloc[:, 0].tolist() == [r["label"] for r in rows]
+    assert shown.columns[2] == words.text("levers.columns.applies_to")
+    assert shown.iloc[:, 2].tolist() == levers.loc[levers["applies_to"] > 0, "applies_to"].tolist()

@@ -40,6 +40,8 @@ WARM_UP = (
 
 __all__ = [
     "backtest_summary",
+    "forecast_summary",
+    "levers_table",
     "TIME_TO_CHURN_COLUMNS",
     "account_columns",
     "landmarks",
@@ -196,6 +198,65 @@ def time_to_churn(
 
 #: A snapshot feature this rank-correlated with tenure measures it (total charges).
 TENURE_LIKE = 0.8
+
+
+def forecast_summary(forecast: pd.DataFrame, words: Vocabulary) -> tuple[str, pd.DataFrame]:
+    """The retained-ARR forecast's last month, as the notebook shows it.
+
+    Returns the sentence the report's forecast section opens with (the same catalogue
+    entry, ``survival.forecast.intro``) and the book and each touch tier at that month:
+    accounts, ARR today, expected retained ARR with its band, and the retained share.
+    """
+    said = words.text
+    last = forecast[forecast["month"] == forecast["month"].max()]
+    book = last[last["group"] == "all"].iloc[0]
+    sentence = said(
+        "survival.forecast.intro",
+        expected=words.money(book["expected_arr"]),
+        arr=words.money(book["arr"]),
+        months=words.number(book["month"]),
+        retention=words.rate(book["retention"], 0),
+        lower=words.money(book["arr_lower"]),
+        upper=words.money(book["arr_upper"]),
+    )
+    names = {
+        "group": "Touch tier",
+        "accounts": "Accounts",
+        "arr": "ARR today",
+        "expected_arr": "Expected retained ARR",
+        "arr_lower": "Low end",
+        "arr_upper": "High end",
+        "retention": "Retained share",
+    }
+    table = last.assign(
+        group=[said("survival.chart.all") if g == "all" else g for g in last["group"]]
+    )
+    return sentence, table[list(names)].reset_index(drop=True).rename(columns=names)
+
+
+def levers_table(cfg: Params, by_lever: pd.DataFrame, words: Vocabulary) -> pd.DataFrame:
+    """The levers that change some account, with the report's rows and column names.
+
+    One row per lever (its label, the play's next step, the accounts it changes, the mean
+    change in churn probability, the ARR it protects, the accounts it is the biggest lever
+    for), from the same function as the report's levers section
+    (:func:`churnlab.report.accounts.lever_context`); a lever that changes no account is
+    left to the notes.
+    """
+    from churnlab.report.accounts import lever_context
+
+    rows = lever_context(pd.DataFrame(), by_lever, cfg, words)["lever_rows"]
+    columns = {
+        "lever": "label",
+        "play": "next_step",
+        "applies_to": "applies_to",
+        "mean_risk_drop": "mean_risk_drop_display",
+        "arr_protected": "arr_protected",
+        "biggest_for": "biggest_for",
+    }
+    return pd.DataFrame(
+        {words.text(f"levers.columns.{c}"): [r[k] for r in rows] for c, k in columns.items()}
+    )
 
 
 def backtest_summary(metrics: dict[str, Any], words: Vocabulary) -> tuple[pd.DataFrame, list[str]]:
