@@ -19,7 +19,7 @@ from churnlab.report.accounts import accounts_context
 from churnlab.report.executive import executive_view
 from churnlab.report.headline import Headline, build_headline
 from churnlab.report.templating import environment
-from churnlab.report.trust import trust_context
+from churnlab.report.trust import survival_backtest_sentences, trust_context
 from churnlab.run.folder import CHARTS, RunFolder
 from churnlab.vocabulary import TIERS, Vocabulary, vocabulary
 
@@ -247,6 +247,7 @@ def render_report(
         "drivers": _records(_read_csv(folder.drivers), 8),
         "metrics": metrics,
         **trust_context(metrics, words, findings.head(6)),
+        "survival_sentences": survival_backtest_sentences(metrics.get("survival") or {}, words),
         "health": health,
         "notes": fitted_to_data(health, metrics, manifest, words),
         "manifest": manifest,

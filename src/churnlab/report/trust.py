@@ -19,7 +19,7 @@ import pandas as pd
 
 from churnlab.vocabulary import Vocabulary
 
-__all__ = ["effect_sizes", "frequency", "trust_context"]
+__all__ = ["effect_sizes", "frequency", "survival_backtest_sentences", "trust_context"]
 
 
 def _half_up(value: float) -> int:
@@ -219,3 +219,53 @@ def trust_context(
             "chart_alt": _alt(figures, words),
         }
     }
+
+
+def survival_backtest_sentences(survival: dict[str, Any], words: Vocabulary) -> list[str]:
+    """The time-to-churn back-test in sentences: what it was tested on, the gain, the gap.
+
+    From the ``survival`` section of the model metrics (stage 03): the test landmarks and
+    months (at one landmark date, or a held-out share of the accounts), how much lower the
+    hazard model's integrated Brier score is than the better baseline's (or that it is
+    not), and its mean churn probability beside the classifier's. Said once here for the
+    report's appendix and notebook 03 (catalogue topic ``survival.appendix``); empty when
+    no hazard model was trained.
+    """
+    if survival.get("status") != "trained":
+        return []
+    said, a = words.text, "survival.appendix."
+    models = words.catalogue["survival"]["appendix"]["models"]
+    test = survival.get("backtest") or {}
+    basis = {
+        "n": words.number(test.get("test_landmarks", 0)),
+        "months": words.number(test.get("horizon_months", 0)),
+    }
+    if test.get("scheme") == "time":
+        sentences = [said(a + "basis_time", date=words.date(test["test_as_of"]), **basis)]
+    else:
+        sentences = [said(a + "basis_accounts", **basis)]
+    base = survival.get("better_baseline")
+    if base and survival.get("ibs_improvement") is not None:
+        if survival["ibs_improvement"] > 0:
+            share = words.rate(survival["ibs_improvement"], 0)
+            sentences.append(said(a + "improvement", share=share, baseline=models.get(base, base)))
+        else:
+            sentences.append(
+                said(
+                    a + "no_improvement",
+                    baseline=models.get(base, base),
+                    ours=words.fixed(survival["hazard"]["integrated_brier_score"], 4),
+                    theirs=words.fixed(survival[base]["integrated_brier_score"], 4),
+                )
+            )
+    gap = survival.get("classifier_gap") or {}
+    if gap:
+        sentences.append(
+            said(
+                a + "gap",
+                hazard=words.rate(gap["mean_hazard"], 1),
+                classifier=words.rate(gap["mean_classifier"], 1),
+                difference=words.rate(gap["mean_absolute_difference"], 1),
+            )
+        )
+    return sentences

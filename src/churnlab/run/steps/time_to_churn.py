@@ -264,8 +264,8 @@ def backtest_summary(metrics: dict[str, Any], words: Vocabulary) -> tuple[pd.Dat
 
     Returns the comparison (Harrell's C, integrated Brier score, D-calibration p per model,
     the chosen one marked; empty without a back-test) and the sentences under it: what it
-    was tested on, the gain over the better baseline, the gap to the classifier. The
-    report's appendix says the same from the same catalogue entries.
+    was tested on, the gain over the better baseline, the gap to the classifier
+    (:func:`churnlab.report.trust.survival_backtest_sentences`, as the report's appendix).
     """
     said, a = words.text, "survival.appendix."
     models = words.catalogue["survival"]["appendix"]["models"]
@@ -283,40 +283,9 @@ def backtest_summary(metrics: dict[str, Any], words: Vocabulary) -> tuple[pd.Dat
         },
         index=[said(a + "chosen", model=models[m]) if m == chosen else models[m] for m in names],
     ).rename(columns={"p_value": said(a + "d_cal")})
-    test = metrics["backtest"]
-    basis = {
-        "n": words.number(test["test_landmarks"]),
-        "months": words.number(test["horizon_months"]),
-    }
-    if test.get("scheme") == "time":
-        sentences = [said(a + "basis_time", date=words.date(test["test_as_of"]), **basis)]
-    else:
-        sentences = [said(a + "basis_accounts", **basis)]
-    base = metrics.get("better_baseline")
-    if base and metrics.get("ibs_improvement") is not None:
-        if metrics["ibs_improvement"] > 0:
-            share = words.rate(metrics["ibs_improvement"], 0)
-            sentences.append(said(a + "improvement", share=share, baseline=models[base]))
-        else:
-            sentences.append(
-                said(
-                    a + "no_improvement",
-                    baseline=models[base],
-                    ours=words.fixed(metrics["hazard"]["integrated_brier_score"], 4),
-                    theirs=words.fixed(metrics[base]["integrated_brier_score"], 4),
-                )
-            )
-    gap = metrics.get("classifier_gap") or {}
-    if gap:
-        sentences.append(
-            said(
-                a + "gap",
-                hazard=words.rate(gap["mean_hazard"]),
-                classifier=words.rate(gap["mean_classifier"]),
-                difference=words.rate(gap["mean_absolute_difference"]),
-            )
-        )
-    return compared, sentences
+    from churnlab.report.trust import survival_backtest_sentences
+
+    return compared, survival_backtest_sentences(metrics, words)
 
 
 def _without_tenure(train: pd.DataFrame, numeric: list[str]) -> tuple[list[str], list[str]]:
