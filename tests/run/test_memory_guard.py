@@ -23,7 +23,7 @@ def test_a_tiny_budget_stops_the_run_with_the_estimate_and_the_params(sample_dir
     text = error["evalue"]
     estimate = result.manifest["memory"]
     assert f"about {estimate['estimate_bytes'] / 2**30:.1f} GB" in text
-    assert "budget of 0.1 GB (run.memory_budget: 64MB)" in text
+    assert "budget of 64 MB (run.memory_budget: 64MB)" in text
     for param in ("observation.history_months", "features.windows", "run.memory_budget"):
         assert param in text
     assert not result.folder.observations.exists()  # stopped before the features stage

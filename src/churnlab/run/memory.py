@@ -298,7 +298,8 @@ def fold_workers(cfg: Params) -> int:
 
 
 def _gb(n: int) -> str:
-    return f"{n / 2**30:.1f} GB"
+    """A size as people read it: GB from 1 GB up, MB below (``1MB`` is not "0.0 GB")."""
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:,.0f} MB"
 
 
 def memory_error(cfg: Params, found: MemoryEstimate) -> ParamsError:
