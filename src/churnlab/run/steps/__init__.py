@@ -28,18 +28,21 @@ from churnlab.run.steps.context import (
     Inputs,
     StageContext,
     account_names,
+    chart_image,
     chart_words,
     load_inputs,
     load_run_params,
     open_stage,
     resolve_data_end,
     save_chart,
+    saved_chart,
 )
 
 __all__ = [
     "Inputs",
     "StageContext",
     "account_names",
+    "chart_image",
     "chart_words",
     "cohorts",
     "data_health",
@@ -52,5 +55,6 @@ __all__ = [
     "report",
     "resolve_data_end",
     "save_chart",
+    "saved_chart",
     "time_to_churn",
 ]

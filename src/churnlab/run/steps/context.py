@@ -180,6 +180,22 @@ def save_chart(fig: Any, path: Path) -> Path:
     return path
 
 
+def chart_image(path: Path) -> Any:
+    """A saved chart as the notebook shows it: the PNG the report embeds, not drawn again.
+
+    Jupyter would render the figure a second time to show it; the saved file is the one
+    the report and the e-mail carry, at their width.
+    """
+    from IPython.display import Image
+
+    return Image(filename=str(path))
+
+
+def saved_chart(fig: Any, path: Path) -> Any:
+    """Save ``fig`` (:func:`save_chart`) and return it for the notebook (:func:`chart_image`)."""
+    return chart_image(save_chart(fig, path))
+
+
 @dataclass(frozen=True)
 class Inputs:
     """Loaded, validated input data and its health summary."""
