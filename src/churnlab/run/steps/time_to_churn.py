@@ -42,6 +42,8 @@ __all__ = [
     "backtest_summary",
     "forecast_summary",
     "levers_table",
+    "outlook_summary",
+    "OUTLOOK_MEASURES",
     "TIME_TO_CHURN_COLUMNS",
     "account_columns",
     "landmarks",
@@ -198,6 +200,35 @@ def time_to_churn(
 
 #: A snapshot feature this rank-correlated with tenure measures it (total charges).
 TENURE_LIKE = 0.8
+
+
+#: The per-account outlook columns as notebook 03's summary names them.
+OUTLOOK_MEASURES = {
+    "survival_12m": "12-month survival",
+    "p_churn_before_renewal": "Churn before renewal",
+    "expected_lifetime_months": "Expected lifetime (months)",
+    "hazard_churn_probability": "Hazard model's churn probability",
+}
+
+
+def outlook_summary(outlook: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The per-account outlook in five rows: the mean, the 10th, 50th and 90th percentiles.
+
+    Returns the table (a column per outlook measure that has a value this run, named as
+    :data:`OUTLOOK_MEASURES`; empty when none has) and the names of its probability columns
+    (every one but the expected lifetime, which is in months).
+    """
+    present = [c for c in OUTLOOK_MEASURES if c in outlook and outlook[c].notna().any()]
+    if not present:
+        return pd.DataFrame(), []
+    quantiles = (
+        outlook[present]
+        .quantile([0.1, 0.5, 0.9])
+        .set_axis(["10th percentile", "Median", "90th percentile"])
+    )
+    summary = pd.concat([outlook[present].mean().to_frame("Mean").T, quantiles])
+    rates = [OUTLOOK_MEASURES[c] for c in present if c != "expected_lifetime_months"]
+    return summary.rename(columns=OUTLOOK_MEASURES), rates
 
 
 def forecast_summary(forecast: pd.DataFrame, words: Vocabulary) -> tuple[str, pd.DataFrame]:
