@@ -4,6 +4,10 @@ The real kernels and notebooks run in the pipeline tests; here each "notebook" s
 little and notes when it ran, so the schedule itself is checked: dependencies from the
 stages' reads and writes, two at once, the model stage alone while its fits fill the CPUs,
 one at a time in pipeline order when off, nothing new after a failure.
+
+Order and overlap are read from the scheduler's own record (when it started a stage and
+when it saw the stage end), which does not depend on how fast the threads run on a busy
+machine; each notebook's own run is checked to lie inside that window.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class Record:
         self.manifest = {"stages": []}
 
     def stage_started(self, name):
-        entry = {"name": name, "status": "running"}
+        entry = {"name": name, "status": "running", "started": time.monotonic()}
         self.manifest["stages"].append(entry)
         return entry
 
@@ -53,8 +57,8 @@ class Record:
         self.saved = [dict(e) for e in self.manifest["stages"]]
 
 
-def _schedule(monkeypatch, workers, fit_threads=1, fail=(), export_s=0.02):
-    times: dict[str, tuple[float, float]] = {}
+def _schedule(monkeypatch, workers, fit_threads=1, fail=(), export_s=0.02, export_wait=None):
+    ran_at: dict[str, tuple[float, float]] = {}  # when each fake notebook itself ran
     exported: dict[str, float] = {}  # stage -> when its HTML export began
     calls: list[float] = []
     kernels: list[FakeKernel] = []
@@ -68,13 +72,16 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=(), export_s=0.02):
         t0 = time.monotonic()
         time.sleep(0.15 if stage.name.startswith("02") else 0.05)
         with lock:
-            times[stage.name] = (t0, time.monotonic())
+            ran_at[stage.name] = (t0, time.monotonic())
         record["status"] = "failed" if stage.name in fail else "succeeded"
 
     def export_html(stage, folder):
         with lock:
             exported[stage.name] = time.monotonic()
         time.sleep(export_s)
+        if export_wait is not None and stage.name == export_wait[0]:
+            # held until the test's event is set; noted if the 10 s ran out instead
+            export_wait[2].append(export_wait[1].wait(timeout=10))
         return {"html": f"notebooks/{stage.name}.html"}
 
     monkeypatch.setattr(schedule, "start_kernel", start_kernel)
@@ -101,23 +108,41 @@ def _schedule(monkeypatch, workers, fit_threads=1, fail=(), export_s=0.02):
         last_started=lambda: calls.append(time.monotonic()),
     )
     assert all(k.closed for k in kernels) and len(kernels) == 2
+    ran = [e for e in record.saved if e["status"] != "running"]
+    times = {e["name"]: (e["started"], e["ended"]) for e in ran}
+    assert set(times) == set(ran_at)
+    # each notebook ran inside the window in which the scheduler had it running
+    assert all(times[n][0] <= ran_at[n][0] and ran_at[n][1] <= times[n][1] for n in times)
     # the report's warm-up hook: once, when the last stage that runs has started
-    ran = sorted(times.values())
     assert len(calls) == (0 if len(times) < len(NOTEBOOK_STAGES) else 1)
-    if calls:  # after the stage before the last one started, while the last one runs
-        assert ran[-2][0] <= calls[0] <= ran[-1][1]
+    if calls:  # after the last stage started, before the scheduler saw it end
+        last = max(times.values())
+        assert last[0] <= calls[0] <= last[1]
     times["closed"] = tuple(sorted(k.closed_at for k in kernels))
     # every notebook that ran is exported after it ended, and its saved record says where
-    ran = [e for e in record.saved if e["status"] != "running"]
     assert ran and all(e["html"] == f"notebooks/{e['name']}.html" for e in ran)
     assert all(exported[e["name"]] >= e["ended"] for e in ran)
     return ok, times, exported
 
 
 def test_the_next_stage_does_not_wait_for_the_html_export(monkeypatch):
-    ok, t, exported = _schedule(monkeypatch, workers=1, export_s=0.3)
-    assert ok
-    assert t["02_churn_model"][0] < exported["00_data_health"] + 0.3  # 02 ran while 00 exported
+    model_started = threading.Event()
+    real_started = Record.stage_started
+
+    def stage_started(self, name):
+        if name == "02_churn_model":
+            model_started.set()
+        return real_started(self, name)
+
+    monkeypatch.setattr(Record, "stage_started", stage_started)
+    # 00's export is held until 02 has started: a scheduler that waited for it would not
+    # start 02 until the 10 s hold ran out
+    released: list[bool] = []
+    ok, t, exported = _schedule(
+        monkeypatch, workers=1, export_wait=("00_data_health", model_started, released)
+    )
+    assert ok and released == [True]  # 02 started while 00's export was still held
+    assert exported["00_data_health"] <= t["02_churn_model"][0]
 
 
 def _overlap(times, a, b) -> bool:
